@@ -1,0 +1,58 @@
+"""Errors are data: a stable code, a message, and where in which file.
+
+Every problem in a spec, from a YAML typo to a spatial size that collapses to
+zero, becomes one `SpecError` that the CLI prints as
+`path:line:col: error[code]: message` and turns into exit status 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Stable error codes; tests pin one per code."""
+
+    IO = "io"  # the spec file cannot be read
+    YAML = "yaml"  # not well-formed YAML
+    DUPLICATE_KEY = "duplicate-key"  # a mapping repeats a key
+    UNKNOWN_KEY = "unknown-key"  # a key the schema does not know
+    MISSING_KEY = "missing-key"  # a required key is absent
+    TYPE = "type"  # a value of the wrong type
+    VALUE = "value"  # a value out of range or not among the choices
+    UNKNOWN_OP = "unknown-op"  # `op:` names neither a layer nor a block in `blocks:`
+    BLOCK_ARGS = "block-args"  # a block row misses or adds template parameters
+    UNKNOWN_REF = "unknown-ref"  # `$name` is not a template parameter nor a global
+    DUPLICATE_NAME = "duplicate-name"  # two rows or two layers of one block share a name
+    UNKNOWN_ROW = "unknown-row"  # an aux head taps a row that does not exist
+    COLLAPSE = "collapse"  # a spatial size shrinks to zero or below
+    CHANNELS = "channels"  # the inferred output disagrees with the row's declared `output`
+    CONCAT = "concat"  # branches of a block disagree on spatial size
+    RANK = "rank"  # a layer gets a flat tensor where it needs an image, or the reverse
+    POOL_PADDING = "pool-padding"  # pool padding larger than half the kernel
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A 1-based position in a spec file."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class SpecError(Exception):
+    """One located problem with a spec."""
+
+    def __init__(self, code: Code, message: str, loc: Loc) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.loc = loc
+
+    def __str__(self) -> str:
+        return f"{self.loc}: error[{self.code.value}]: {self.message}"

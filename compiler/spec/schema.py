@@ -1,0 +1,324 @@
+"""The spec language, as pydantic models.
+
+A spec is a sequence of rows. A row is either one layer (`op: conv`, `op: maxpool`,
+...) or a block: `op:` names a template under `blocks:`, and the row's other keys
+are that template's parameters. A template is the general form of an Inception
+module: named branches, each a sequence of layers, concatenated on channels.
+Table 1's six-column row is just a block row whose template has the parameters
+ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5 and pool_proj.
+
+Inside a template, a channel count may be `$param` (a template parameter) or
+`$num_classes` / `$in_channels` (globals).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    field_validator,
+)
+
+# -- scalar vocabulary --------------------------------------------------------
+
+Positive = Annotated[StrictInt, Field(gt=0)]
+NonNegative = Annotated[StrictInt, Field(ge=0)]
+Number = StrictInt | StrictFloat
+#: `$name`: a reference to a template parameter or a global.
+Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
+#: A channel count: a number, or a reference resolved when the block is instantiated.
+Count = Positive | Ref
+#: A square size `3` or a (height, width) pair `[1, 7]`.
+Pair = Positive | tuple[Positive, Positive]
+PadPair = NonNegative | tuple[NonNegative, NonNegative]
+#: Layer names may start with a digit (`3x3_reduce`): they end up inside node names.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+Activation = Literal["relu", "none"]
+Norm = Literal["bn", "none"]
+
+_OUTPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
+
+
+def _identifier(value: str) -> str:
+    """Row, branch and template names become Python attributes and class names."""
+    if not value.isidentifier() or keyword.iskeyword(value):
+        raise ValueError(f"{value!r} is not an identifier (letters, digits, _; no leading digit)")
+    return value
+
+
+class Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- layers -------------------------------------------------------------------
+
+
+class LayerBase(Base):
+    name: Name | None = None
+    #: Table 1's "output size" written H x W x C (e.g. 28x28x256); checked, not assumed.
+    output: str | None = None
+    #: Values printed in the paper for this row, in the spec's `paper_units`.
+    paper: Paper | None = None
+
+    @field_validator("output")
+    @classmethod
+    def _output_form(cls, value: str | None) -> str | None:
+        if value is not None and not _OUTPUT.match(value):
+            raise ValueError(f"output must read HxWxC like 28x28x256, got {value!r}")
+        return value
+
+    def declared_output(self) -> tuple[int, int, int] | None:
+        """The declared output as (C, H, W)."""
+        if self.output is None:
+            return None
+        h, w, c = (int(g) for g in _OUTPUT.match(self.output).groups())  # type: ignore[union-attr]
+        return (c, h, w)
+
+
+class Conv(LayerBase):
+    op: Literal["conv"]
+    out: Count
+    kernel: Pair
+    stride: Pair = 1
+    padding: PadPair = 0
+    bias: StrictBool | None = None  # None: defaults.conv.bias
+    norm: Norm | None = None  # None: defaults.conv.norm
+    act: Activation | None = None  # None: defaults.conv.act
+
+
+class MaxPool(LayerBase):
+    op: Literal["maxpool"]
+    kernel: Pair
+    stride: Pair | None = None  # None: the kernel size, as in torch
+    padding: PadPair = 0
+    ceil_mode: StrictBool | None = None  # None: defaults.pool.ceil_mode
+
+
+class AvgPool(LayerBase):
+    op: Literal["avgpool"]
+    kernel: Pair
+    stride: Pair | None = None
+    padding: PadPair = 0
+    ceil_mode: StrictBool | None = None
+    #: Whether zero padding counts in the divisor (torch's default: yes).
+    count_include_pad: StrictBool = True
+
+
+class AdaptiveAvgPool(LayerBase):
+    op: Literal["adaptive_avgpool"]
+    size: Pair = 1
+
+
+class LRN(LayerBase):
+    """Caffe / torch LocalResponseNorm across channels: alpha is divided by size."""
+
+    op: Literal["lrn"]
+    size: Positive
+    alpha: Annotated[Number, Field(gt=0)]
+    beta: Annotated[Number, Field(gt=0)]
+    k: Annotated[Number, Field(gt=0)] = 1.0
+
+
+class Dropout(LayerBase):
+    op: Literal["dropout"]
+    p: Annotated[Number, Field(ge=0, lt=1)]
+
+
+class Flatten(LayerBase):
+    op: Literal["flatten"]
+
+
+class Linear(LayerBase):
+    op: Literal["linear"]
+    out: Count
+    bias: StrictBool = True
+    act: Activation = "none"
+
+
+class BlockRow(LayerBase):
+    """A row that instantiates a template; its other keys are the template's arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    op: str
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Paper(Base):
+    params: Number | None = None
+    ops: Number | None = None
+
+
+PRIMITIVES: dict[str, type[LayerBase]] = {
+    "conv": Conv,
+    "maxpool": MaxPool,
+    "avgpool": AvgPool,
+    "adaptive_avgpool": AdaptiveAvgPool,
+    "lrn": LRN,
+    "dropout": Dropout,
+    "flatten": Flatten,
+    "linear": Linear,
+}
+
+
+def _op_tag(value: Any) -> str | None:
+    op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
+    if not isinstance(op, str):
+        return None
+    return op if op in PRIMITIVES else "block"
+
+
+_MISSING_OP = dict(
+    custom_error_type="missing_op",
+    custom_error_message="a layer needs `op:` (one of "
+    + ", ".join(PRIMITIVES)
+    + ", or a block name from `blocks:`)",
+)
+
+Primitive = Annotated[
+    Union[tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())],  # type: ignore  # noqa: UP007
+    Discriminator(_op_tag, **_MISSING_OP),  # type: ignore[arg-type]
+]
+Row = Annotated[
+    Union[  # noqa: UP007
+        tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())  # type: ignore[misc]
+        + (Annotated[BlockRow, Tag("block")],)
+    ],
+    Discriminator(_op_tag, **_MISSING_OP),  # type: ignore[arg-type]
+]
+AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | BlockRow
+
+
+# -- templates, heads, model ----------------------------------------------------
+
+
+Branch = Annotated[list[Primitive], Field(min_length=1)]
+
+
+class BlockDef(Base):
+    """A block template: named branches of layers, concatenated on channels."""
+
+    doc: str = ""
+    params: list[str] = []
+    branches: Annotated[dict[str, Branch], Field(min_length=1)]
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _identifier(name)
+        if len(set(value)) != len(value):
+            raise ValueError("params repeat a name")
+        return value
+
+    @field_validator("branches")
+    @classmethod
+    def _branch_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            _identifier(name)
+        return value
+
+
+class AuxHead(BlockRow):
+    """An auxiliary classifier: a block that taps a row's output during training."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    name: Name  # type: ignore[assignment]
+    tap: str = Field(alias="from")
+    loss_weight: Annotated[Number, Field(gt=0)]
+
+
+class InputSpec(Base):
+    channels: Positive
+    size: Pair
+
+
+class ConvDefaults(Base):
+    bias: StrictBool = True
+    norm: Norm = "none"
+    act: Activation = "relu"
+
+
+class BatchNormDefaults(Base):
+    eps: Annotated[Number, Field(gt=0)] = 1e-5
+    #: torch's convention: new = (1 - momentum) * old + momentum * batch.
+    momentum: Annotated[Number, Field(gt=0, lt=1)] = 0.1
+
+
+class PoolDefaults(Base):
+    ceil_mode: StrictBool = False
+
+
+class Defaults(Base):
+    conv: ConvDefaults = ConvDefaults()
+    bn: BatchNormDefaults = BatchNormDefaults()
+    pool: PoolDefaults = PoolDefaults()
+
+
+class Init(Base):
+    """Weight initialization of conv and linear layers (BN: weight 1, bias 0).
+
+    caffe_xavier: Caffe's "xavier" filler, uniform in +-sqrt(3 / fan_in).
+    trunc_normal: normal(0, std) truncated to [-2, 2] (torchvision's googlenet).
+    default:      the framework's own initializers.
+    bias: a constant for every bias, or null for the framework's default.
+    """
+
+    weights: Literal["caffe_xavier", "trunc_normal", "default"] = "default"
+    std: Annotated[Number, Field(gt=0)] = 0.01
+    bias: Number | None = None
+
+
+class PaperUnits(Base):
+    """What one unit of a row's `paper:` numbers is worth."""
+
+    params: Positive = 1000
+    ops: Positive = 1_000_000
+
+
+class Spec(Base):
+    name: Name
+    #: The emitted model class; defaults to the spec name in CamelCase.
+    class_name: str | None = None
+    description: str = ""
+    input: InputSpec
+    num_classes: Positive
+    #: Whether build() attaches the aux heads when not told.
+    aux_logits: StrictBool = False
+    defaults: Defaults = Defaults()
+    init: Init = Init()
+    paper_units: PaperUnits = PaperUnits()
+    blocks: dict[str, BlockDef] = {}
+    layers: Annotated[list[Row], Field(min_length=1)]
+    aux_heads: list[AuxHead] = []
+
+    @field_validator("class_name")
+    @classmethod
+    def _class_name(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value)
+
+    @field_validator("blocks")
+    @classmethod
+    def _block_names(cls, value: dict[str, BlockDef]) -> dict[str, BlockDef]:
+        for name in value:
+            _identifier(name)
+            if name in PRIMITIVES:
+                raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
+        return value
+
+
+LayerBase.model_rebuild()
+for _cls in (*PRIMITIVES.values(), BlockRow, AuxHead):
+    _cls.model_rebuild()

@@ -1,0 +1,97 @@
+"""Read a YAML spec into plain Python data plus a map from data path to position.
+
+ruamel.yaml's round-trip loader is safe (it builds only mappings, sequences and
+scalars) and remembers the line and column of every key and item, which is what
+lets every later error point into the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
+
+from ..errors import Code, Loc, SpecError
+
+DataPath = tuple[str | int, ...]
+
+
+@dataclass
+class Source:
+    """A loaded spec file: its data, text hash and the position of every node."""
+
+    path: str
+    data: Any
+    sha256: str
+    positions: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+
+    def loc(self, path: DataPath) -> Loc:
+        """Position of the value at `path`, or of the nearest enclosing node that has one."""
+        for cut in range(len(path), -1, -1):
+            found = self.positions.get(path[:cut])
+            if found is not None:
+                return Loc(self.path, *found)
+        return Loc(self.path, 1, 1)
+
+    def key_loc(self, path: DataPath) -> Loc:
+        """Position of the key of the mapping entry at `path` (for unknown keys)."""
+        found = self.positions.get((*path, "<key>"))
+        return Loc(self.path, *found) if found else self.loc(path)
+
+
+def _plain(node: Any, path: DataPath, positions: dict[DataPath, tuple[int, int]]) -> Any:
+    # ruamel positions are 0-based; ours are 1-based like every compiler's.
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            kline, kcol = node.lc.key(key)
+            vline, vcol = node.lc.value(key)
+            positions[(*path, key, "<key>")] = (kline + 1, kcol + 1)
+            positions[(*path, key)] = (vline + 1, vcol + 1)
+            out[key] = _plain(value, (*path, key), positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            positions[(*path, index)] = (line + 1, col + 1)
+            items.append(_plain(value, (*path, index), positions))
+        return items
+    return node
+
+
+def read_source(path: str | Path) -> Source:
+    """Load `path`; raise SpecError for unreadable files and malformed YAML."""
+    shown = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError(Code.IO, f"cannot read spec: {exc.strerror}", Loc(shown, 1, 1)) from None
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        doc = yaml.load(raw)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = _first_line(exc.problem)
+        raise SpecError(Code.DUPLICATE_KEY, what, Loc(shown, line, col)) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or exc.context or "malformed YAML"
+        raise SpecError(Code.YAML, _first_line(what), Loc(shown, line, col)) from None
+    except UnicodeDecodeError:
+        raise SpecError(Code.YAML, "spec is not UTF-8 text", Loc(shown, 1, 1)) from None
+    positions: dict[DataPath, tuple[int, int]] = {(): (1, 1)}
+    data = _plain(doc, (), positions)
+    return Source(shown, data, hashlib.sha256(raw).hexdigest(), positions)
+
+
+def _first_line(text: str) -> str:
+    return " ".join(str(text).split())
