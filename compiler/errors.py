@@ -27,10 +27,11 @@ class Code(StrEnum):
     DUPLICATE_NAME = "duplicate-name"  # two rows or two layers of one block share a name
     UNKNOWN_ROW = "unknown-row"  # an aux head taps a row that does not exist
     COLLAPSE = "collapse"  # a spatial size shrinks to zero or below
-    CHANNELS = "channels"  # the inferred output disagrees with the row's declared `output`
+    OUTPUT = "output"  # inferred output != the row's declared `output` (channels do not add up)
     CONCAT = "concat"  # branches of a block disagree on spatial size
     RANK = "rank"  # a layer gets a flat tensor where it needs an image, or the reverse
     POOL_PADDING = "pool-padding"  # pool padding larger than half the kernel
+    INTERNAL = "internal"  # the IR verifier caught a compiler bug (please report it)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,30 @@
+"""Check each row's declared `output` (Table 1's output size) against inference."""
+
+from __future__ import annotations
+
+from ..errors import Code, SpecError
+from ..ir.graph import Graph
+
+
+def _hwc(shape: tuple[int, ...]) -> str:
+    c, h, w = shape
+    return f"{h}x{w}x{c}"
+
+
+def run(graph: Graph) -> Graph:
+    for row in (*graph.rows, *graph.aux_heads):
+        if row.declared is None:
+            continue
+        out = graph.nodes[row.output]
+        if out.shape == row.declared:
+            continue
+        detail = (
+            f"inferred {_hwc(out.shape)}" if len(out.shape) == 3 else f"inferred {list(out.shape)}"
+        )
+        if out.op == "concat" and len(out.shape) == 3 and out.shape[1:] == row.declared[1:]:
+            parts = " + ".join(str(graph.nodes[i].shape[0]) for i in out.inputs)  # type: ignore[index]
+            detail = f"the branches give {parts} = {out.shape[0]} channels"
+        raise SpecError(
+            Code.OUTPUT, f"{row.name}: declared output {_hwc(row.declared)} but {detail}", row.loc
+        )
+    return graph

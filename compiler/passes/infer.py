@@ -1,0 +1,34 @@
+"""Shape inference: fill every node's output shape, parameter count and MACs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import Code, SpecError
+from ..ir import ops
+from ..ir.graph import Graph, Node
+
+
+def _where(node: Node) -> str:
+    if node.branch is not None:
+        return f"{node.row}: layer {node.layer!r} in branch {node.branch!r}"
+    return node.row
+
+
+def run(graph: Graph) -> Graph:
+    done: dict[str, Node] = {}
+    for name, node in graph.nodes.items():
+        shapes = [done[i].shape for i in node.inputs]
+        try:
+            attrs = ops.bind_inputs(node.attrs, shapes)  # type: ignore[arg-type]
+            shape = attrs.infer(shapes)  # type: ignore[arg-type]
+        except ops.InferError as exc:
+            raise SpecError(Code(exc.code), f"{_where(node)}: {exc.message}", node.loc) from None
+        done[name] = replace(
+            node,
+            attrs=attrs,
+            shape=shape,
+            params=ops.params_of(attrs),
+            macs=ops.macs_of(attrs, shape),
+        )
+    return replace(graph, nodes=done)
