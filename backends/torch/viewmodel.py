@@ -1,0 +1,360 @@
+"""IR graph -> the torch view-model: everything the template prints, decided here.
+
+Layout rules (they fix state_dict keys, so torchvision's weights load):
+- each row is a model attribute named after the row;
+- a block with several branches has one attribute per branch: the layer itself
+  if the branch has one layer, else an nn.Sequential of its layers;
+- a block with one branch is a sequence: its layers are attributes named after them;
+- a conv layer is a unit module (`.conv`, `.bn`) that applies its activation.
+One class is emitted per block template; channel counts that the template takes
+from a parameter stay symbolic in the class (`ch3x3red`), so the model's
+constructor reads like Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from incept.compiler.ir import ops
+from incept.compiler.ir.graph import Graph, Node, Row
+
+from ..common import Namespace, shape_comment, spec_label
+
+# nn.Module's own attributes and the names the generated code uses itself.
+MODULE_RESERVED = frozenset(
+    "forward training train eval parameters buffers modules children state_dict to cuda cpu "
+    "type float double half apply zero_grad add_module register_buffer register_module "
+    "aux_logits num_classes init_weights dump_patches call_super_init".split()
+)
+LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "math"})
+CLASS_RESERVED = frozenset({"NamedTuple", "Tensor", "build"})
+
+
+@dataclass
+class Member:
+    """`self.<attr> = <expr>`, or an nn.Sequential of `items` (expr, comment)."""
+
+    attr: str
+    expr: str = ""
+    comment: str = ""
+    items: list[tuple[str, str]] | None = None
+
+
+@dataclass
+class Step:
+    """One line of forward(): `<code>  # <comment>`."""
+
+    code: str
+    comment: str = ""
+
+
+@dataclass
+class Unit:
+    """A conv unit class: Conv2d, optional BatchNorm2d, optional ReLU."""
+
+    name: str
+    bn: bool
+    relu: bool
+    bias: bool  # the constructor's default
+    eps: float
+    momentum: float
+
+
+@dataclass
+class BlockClass:
+    name: str
+    doc: str
+    params: list[str]  # after in_channels
+    members: list[Member]
+    forward: list[Step]
+    branches: list[str] = field(default_factory=list)  # attrs concatenated, if several
+
+
+@dataclass
+class Aux:
+    attr: str
+    var: str
+    expr: str
+    tap: str  # the row after which it runs
+    loss_weight: float
+
+
+@dataclass
+class ModelView:
+    spec: str
+    sha256: str
+    description: str
+    class_name: str
+    outputs_class: str
+    units: list[Unit]
+    blocks: list[BlockClass]
+    members: list[Member]
+    forward: list[Step]
+    aux: list[Aux]
+    num_classes: int
+    aux_logits: bool
+    init: dict[str, object]
+    input_comment: str
+    uses_relu: bool
+    node_paths: dict[str, str]
+
+
+def _k(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+class _Builder:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.units: dict[tuple[bool, bool], Unit] = {}
+        self.classes = Namespace(CLASS_RESERVED | {graph.class_name, f"{graph.class_name}Outputs"})
+        self.node_paths: dict[str, str] = {}
+        self.uses_relu = False
+
+    # -- single layers ----------------------------------------------------------
+
+    def unit(self, conv: ops.Conv) -> Unit:
+        key = (conv.norm is not None, conv.act == "relu")
+        if key not in self.units:
+            bn, relu = key
+            name = self.classes("Conv" + ("BN" if bn else "") + ("ReLU" if relu else ""))
+            eps, momentum = (conv.norm.eps, conv.norm.momentum) if conv.norm else (1e-5, 0.1)
+            self.units[key] = Unit(name, bn, relu, not bn, eps, momentum)
+        return self.units[key]
+
+    def module(self, node: Node, cin: str, cout: str) -> str:
+        """Constructor expression of one layer; `cin`/`cout` may be symbolic."""
+        a = node.attrs
+        if isinstance(a, ops.Conv):
+            u = self.unit(a)
+            args = [cin, cout, f"kernel_size={_k(a.kernel)}"]
+            if a.stride != (1, 1):
+                args.append(f"stride={_k(a.stride)}")
+            if a.padding != (0, 0):
+                args.append(f"padding={_k(a.padding)}")
+            if a.bias != u.bias:
+                args.append(f"bias={a.bias}")
+            if a.norm and a.norm.eps != u.eps:
+                args.append(f"eps={_num(a.norm.eps)}")
+            if a.norm and a.norm.momentum != u.momentum:
+                args.append(f"momentum={_num(a.norm.momentum)}")
+            return f"{u.name}({', '.join(args)})"
+        if isinstance(a, ops.Pool):
+            cls = "nn.MaxPool2d" if a.kind == "max" else "nn.AvgPool2d"
+            args = [_k(a.kernel), f"stride={_k(a.stride)}"]
+            if a.padding != (0, 0):
+                args.append(f"padding={_k(a.padding)}")
+            if a.ceil_mode:
+                args.append("ceil_mode=True")
+            if a.kind == "avg" and not a.count_include_pad:
+                args.append("count_include_pad=False")
+            return f"{cls}({', '.join(args)})"
+        if isinstance(a, ops.AdaptiveAvgPool):
+            return f"nn.AdaptiveAvgPool2d({a.size})"
+        if isinstance(a, ops.LRN):
+            return (
+                f"nn.LocalResponseNorm({a.size}, alpha={_num(a.alpha)}, beta={_num(a.beta)}, "
+                f"k={_num(a.k)})"
+            )
+        if isinstance(a, ops.Dropout):
+            return f"nn.Dropout(p={_num(a.p)})"
+        if isinstance(a, ops.Flatten):
+            return "nn.Flatten()"
+        if isinstance(a, ops.Linear):
+            bias = "" if a.bias else ", bias=False"
+            return f"nn.Linear({cin}, {cout}{bias})"
+        raise AssertionError(f"no torch module for {node.op}")
+
+    def call(self, node: Node, attr: str) -> str:
+        """forward() code applying layer `attr` to x (linear layers apply their ReLU here)."""
+        if isinstance(node.attrs, ops.Linear) and node.attrs.act == "relu":
+            self.uses_relu = True
+            return f"x = F.relu(self.{attr}(x), inplace=True)"
+        return f"x = self.{attr}(x)"
+
+    # -- block templates ----------------------------------------------------------
+
+    def block_class(self, template: str, rows: list[Row]) -> tuple[BlockClass, list[str]]:
+        """One class for all rows of a template, and the constructor call of each row."""
+        tpl = self.graph.templates[template]
+        nodes = [[self.graph.nodes[n] for n in r.nodes if self.graph.nodes[n].op != "concat"] for r in rows]
+        first = nodes[0]
+        params = list(tpl.params)
+        derived: dict[str, list[int]] = {}
+        attrs = Namespace(MODULE_RESERVED)
+        members: list[Member] = []
+        forward: list[Step] = []
+        sequence = len(tpl.branches) == 1
+        branch_attrs = {b: attrs(b) for b in tpl.branches} if not sequence else {}
+        by_branch: dict[str, list[int]] = defaultdict(list)
+        for i, node in enumerate(first):
+            by_branch[node.branch or ""].append(i)
+
+        def comment(i: int, cexpr: str | None) -> str:
+            shapes = {inst[i].shape for inst in nodes}
+            if len(shapes) == 1:
+                return shape_comment(first[i].shape)
+            dims = {s[1:] for s in shapes if s is not None}
+            if cexpr and len(dims) == 1:
+                return shape_comment((cexpr, *first[i].shape[1:]))  # type: ignore[arg-type]
+            return ""
+
+        for branch in tpl.branches:
+            cexpr: str | None = "in_channels"
+            items: list[tuple[str, str]] = []  # Sequential items: (expr, comment)
+            for i in by_branch[branch]:
+                node = first[i]
+                cin, cout = cexpr or "", ""
+                if isinstance(node.attrs, ops.Conv | ops.Linear):
+                    cout = node.out_ref or str(node.attrs.out)
+                    if node.out_ref and node.out_ref not in params:
+                        params.append(node.out_ref)  # a global such as num_classes
+                    if cexpr is None:  # features after a flatten: literal if every row agrees
+                        values = [inst[i].attrs.in_features for inst in nodes]  # type: ignore[union-attr]
+                        cin = str(values[0])
+                        if len(set(values)) > 1:
+                            cin = f"{node.layer}_in_features"
+                            derived[cin] = values
+                    cexpr = cout
+                elif isinstance(node.attrs, ops.Flatten):
+                    cexpr = None
+                expr = self.module(node, cin, cout)
+                if sequence:
+                    attr = attrs(node.layer or f"layer{i}")
+                    members.append(Member(attr, expr, "" if attr == node.layer else node.layer or ""))
+                    forward.append(Step(self.call(node, attr), comment(i, cexpr)))
+                    for r, inst in zip(rows, nodes, strict=True):
+                        self.node_paths[inst[i].name] = f"{r.name}.{attr}"
+                    continue
+                items.append((expr, node.layer or ""))
+                if _extra_relu(node):
+                    items.append(("nn.ReLU(inplace=True)", ""))
+            if not sequence:
+                battr = branch_attrs[branch]
+                if len(items) == 1:
+                    members.append(Member(battr, items[0][0], items[0][1]))
+                else:
+                    members.append(Member(battr, items=items))
+                forward.append(Step(f"{battr} = self.{battr}(x)", comment(by_branch[branch][-1], cexpr)))
+        params += list(derived)
+        cls = BlockClass(
+            name=self.classes(_camel(template)),
+            doc=tpl.doc or f"The `{template}` block.",
+            params=params,
+            members=members,
+            forward=forward,
+            branches=[branch_attrs[b] for b in tpl.branches] if not sequence else [],
+        )
+        calls = []
+        for r_index, row in enumerate(rows):
+            in_channels = self.graph.nodes[row.input].shape[0]  # type: ignore[index]
+            values = [str(in_channels)]
+            for p in params:
+                if p in row.args:
+                    values.append(str(row.args[p]))
+                elif p in derived:
+                    values.append(f"{p}={derived[p][r_index]}")
+                else:
+                    values.append(f"{p}={p}")  # a global: the model constructor's argument
+            calls.append(f"{cls.name}({', '.join(values)})")
+        return cls, calls
+
+    def branch_paths(self, rows: list[Row]) -> None:
+        """Module paths of the layers inside multi-branch blocks (for hooks and transfer)."""
+        for row in rows:
+            self.node_paths[row.output] = row.name
+            counters: dict[str, int] = defaultdict(int)
+            sizes: dict[str, int] = defaultdict(int)
+            members = [self.graph.nodes[n] for n in row.nodes if self.graph.nodes[n].op != "concat"]
+            for node in members:
+                sizes[node.branch or ""] += 1 + _extra_relu(node)
+            for node in members:
+                b = node.branch or ""
+                if sizes[b] == 1:
+                    self.node_paths[node.name] = f"{row.name}.{b}"
+                else:
+                    self.node_paths[node.name] = f"{row.name}.{b}.{counters[b]}"
+                counters[b] += 1 + _extra_relu(node)
+
+    # -- the model ------------------------------------------------------------------
+
+    def build(self) -> ModelView:
+        g = self.graph
+        attrs = Namespace(MODULE_RESERVED)
+        local = Namespace(LOCAL_RESERVED)
+        by_template: dict[str, list[Row]] = defaultdict(list)
+        for row in (*g.rows, *g.aux_heads):
+            if row.template:
+                by_template[row.template].append(row)
+        blocks: list[BlockClass] = []
+        calls: dict[str, str] = {}
+        for template, rows in by_template.items():
+            cls, row_calls = self.block_class(template, rows)
+            blocks.append(cls)
+            calls.update(zip((r.name for r in rows), row_calls, strict=True))
+            if cls.branches:
+                self.branch_paths(rows)
+
+        members: list[Member] = []
+        forward = [Step("", shape_comment(g.input.shape))]
+        aux_views = []
+        for head in g.aux_heads:
+            aux_views.append(
+                Aux(attrs(head.name), local(head.name), calls[head.name], head.tap or "", head.loss_weight or 0.0)
+            )
+        taps: dict[str, list[Aux]] = defaultdict(list)
+        for aux in aux_views:
+            taps[aux.tap].append(aux)
+        for row in g.rows:
+            attr = attrs(row.name)
+            out = g.nodes[row.output]
+            if row.template:
+                members.append(Member(attr, calls[row.name]))
+                forward.append(Step(f"x = self.{attr}(x)", shape_comment(out.shape)))
+            else:
+                cin = g.nodes[row.input].shape
+                cout = out.out_ref or str(getattr(out.attrs, "out", ""))
+                members.append(Member(attr, self.module(out, str(cin[0]) if cin else "", cout)))
+                forward.append(Step(self.call(out, attr), shape_comment(out.shape)))
+                self.node_paths[out.name] = attr
+            for aux in taps.get(row.name, []):
+                forward.append(
+                    Step(f"{aux.var} = self.{aux.attr}(x) if self.{aux.attr} is not None and self.training else None")
+                )
+        for head in g.aux_heads:
+            self.node_paths.setdefault(head.output, head.name)
+        return ModelView(
+            spec=spec_label(g),
+            sha256=g.spec_sha256,
+            description=g.description,
+            class_name=g.class_name,
+            outputs_class=f"{g.class_name}Outputs",
+            units=list(self.units.values()),
+            blocks=blocks,
+            members=members,
+            forward=forward,
+            aux=aux_views,
+            num_classes=g.num_classes,
+            aux_logits=g.aux_logits,
+            init={"weights": g.init.weights, "std": _num(g.init.std), "bias": None if g.init.bias is None else _num(g.init.bias)},
+            input_comment="x".join(str(d) for d in g.input.shape or ()),
+            uses_relu=self.uses_relu,
+            node_paths=self.node_paths,
+        )
+
+
+def _extra_relu(node: Node) -> int:
+    return int(isinstance(node.attrs, ops.Linear) and node.attrs.act == "relu")
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def build_view(graph: Graph) -> ModelView:
+    return _Builder(graph).build()
