@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import Code, SpecError
+from ..errors import Code, Loc, SpecError
 from ..spec import schema as s
 from ..spec.source import DataPath, Source
 from . import ops
@@ -32,6 +32,7 @@ class _Lowering:
         self.spec = spec
         self.src = source
         self.nodes: dict[str, Node] = {}
+        self.rows: dict[str, Loc] = {}  # row and aux head names -> where each was named
 
     # -- helpers --------------------------------------------------------------
 
@@ -131,6 +132,12 @@ class _Lowering:
 
     def block_row(self, call: s.BlockRow, name: str, feed: str, path: DataPath) -> Row:
         block = self.spec.blocks.get(call.op)
+        if block is None and call.op in s.PRIMITIVES:  # only aux heads get here with a layer op
+            raise self.fail(
+                Code.UNKNOWN_OP,
+                f"an aux head instantiates a block from `blocks:`, not the layer op {call.op!r}",
+                (*path, "op"),
+            )
         if block is None:
             known = ", ".join(self.spec.blocks) or "none defined"
             primitives = ", ".join(s.PRIMITIVES)
@@ -144,11 +151,19 @@ class _Lowering:
         tpath: DataPath = ("blocks", call.op, "branches")
         loc = self.src.loc(path)
         ends, names = [], []
+        locals_: set[str] = set()
         for branch, layers in block.branches.items():
             cur = feed
             for j, layer in enumerate(layers):
                 lpath = (*tpath, branch, j)
                 local = layer.name or f"{branch}_{j}"
+                if local in locals_:  # a template bug: point at the template, not the row
+                    raise self.fail(
+                        Code.DUPLICATE_NAME,
+                        f"block {call.op!r} has two layers named {local!r}",
+                        (*lpath, "name"),
+                    )
+                locals_.add(local)
                 node = Node(
                     name=f"{name}_{local}",
                     attrs=self.attrs(layer, env, lpath),
@@ -224,6 +239,15 @@ class _Lowering:
         )
 
     def row(self, layer: s.LayerBase, name: str, feed: str, path: DataPath) -> Row:
+        # Rows and aux heads share one namespace (attributes of the generated model).
+        if name in self.rows:
+            first = self.rows[name]
+            raise self.fail(
+                Code.DUPLICATE_NAME,
+                f"row name {name!r} is already used (line {first.line})",
+                (*path, "name"),
+            )
+        self.rows[name] = self.src.loc((*path, "name"))
         if isinstance(layer, s.BlockRow):
             return self.block_row(layer, name, feed, path)
         return self.primitive_row(layer, name, feed, path)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Code, SpecError
-from .schema import Spec
+from .schema import PRIMITIVES, Name, Ref, Spec
 from .source import DataPath, Source, read_source
 
 _CODES = {
@@ -28,6 +28,17 @@ _VALUE_TYPES = (
 )
 
 
+def _pattern(annotated: Any) -> str:
+    return next(m.pattern for m in annotated.__metadata__[0].metadata if hasattr(m, "pattern"))
+
+
+#: Plain words for the schema's string patterns.
+_PATTERNS = {
+    _pattern(Ref): "a positive integer or a $reference like $ch1x1",
+    _pattern(Name): "a name made of letters, digits and _",
+}
+
+
 def _data_path(data: Any, loc: tuple[Any, ...]) -> DataPath:
     """Drop pydantic's union tags from an error location, keeping real keys and indices."""
     path: list[str | int] = []
@@ -42,9 +53,13 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> DataPath:
     return tuple(path)
 
 
-def _message(err: dict[str, Any], path: DataPath) -> str:
+def _message(err: dict[str, Any], path: DataPath, data: Any) -> str:
     kind, where = err["type"], ".".join(str(p) for p in path) or "spec"
     field = str(path[-1]) if path else "spec"
+    for part in path[:-1]:
+        data = data[part]
+    if len(path) > 1 and isinstance(data, list):  # an item of a pair or list: kernel[1]
+        field = f"{path[-2]}[{path[-1]}]"
     if kind == "extra_forbidden":
         return f"unknown key {field!r} in {'.'.join(str(p) for p in path[:-1]) or 'spec'}"
     if kind == "missing":
@@ -55,7 +70,52 @@ def _message(err: dict[str, Any], path: DataPath) -> str:
     msg = msg[0].lower() + msg[1:] if msg else msg
     if msg.startswith("value error, "):
         msg = msg[len("value error, ") :]
-    return f"{field}: {msg} (got {err['input']!r})"
+    if kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        msg = "expected " + _PATTERNS.get(pattern, f"a string matching {pattern}")
+    got = repr(err["input"])
+    # Our own validators already quote the value.
+    if kind == "value_error" and got in msg:
+        return f"{field}: {msg}"
+    return f"{field}: {msg} (got {got})"
+
+
+def _relevant(errors: list[Any], data: Any) -> list[Any]:
+    """Keep the union alternative that fits the value's type.
+
+    For `kernel: [1, 2, 3]` pydantic reports both "not a valid integer" (the int
+    alternative) and "at most 2 items" (the pair alternative); only the second helps.
+    A wrong-type error is dropped when another error on the same field is not one.
+    """
+    fields = [_data_path(data, e["loc"]) for e in errors]
+    keep = []
+    for err, path in zip(errors, fields, strict=True):
+        if err["type"].endswith("_type") and any(
+            other[: len(path)] == path and not o["type"].endswith("_type")
+            for o, other in zip(errors, fields, strict=True)
+        ):
+            continue
+        keep.append(err)
+    return keep
+
+
+def _layer_shape(err: dict[str, Any], data: Any, path: DataPath) -> tuple[Code, str, DataPath]:
+    """Say why a layer has no usable `op:`: not a mapping, no `op:`, a bad `op:` value,
+    or (inside a template, where blocks do not nest) an op that is not a layer."""
+    for part in path:
+        data = data[part]
+    if not isinstance(data, dict):
+        return Code.TYPE, f"a layer is a mapping with `op:`, got {data!r}", path
+    if "op" not in data:
+        return Code.MISSING_KEY, err["msg"], path
+    op = data["op"]
+    if not isinstance(op, str):
+        return Code.TYPE, f"op: expected a layer or block name, got {op!r}", (*path, "op")
+    return (
+        Code.UNKNOWN_OP,
+        f"unknown op {op!r} in a block template: template layers are {', '.join(PRIMITIVES)}",
+        (*path, "op"),
+    )
 
 
 def _code(kind: str) -> Code:
@@ -75,8 +135,13 @@ def validate(source: Source) -> Spec:
         return Spec.model_validate(source.data)
     except ValidationError as exc:
         located = []
-        for err in exc.errors():
+        for err in _relevant(exc.errors(), source.data):
             path = _data_path(source.data, err["loc"])
+            if err["type"] == "missing_op":
+                code, message, path = _layer_shape(err, source.data, path)
+                loc = source.loc(path)
+                located.append((loc.line, loc.col, SpecError(code, message, loc)))
+                continue
             if err["type"] == "missing":
                 loc = source.loc(path)
             elif err["type"] == "extra_forbidden":
@@ -84,7 +149,11 @@ def validate(source: Source) -> Spec:
             else:
                 loc = source.loc(path)
             located.append(
-                (loc.line, loc.col, SpecError(_code(err["type"]), _message(err, path), loc))
+                (
+                    loc.line,
+                    loc.col,
+                    SpecError(_code(err["type"]), _message(err, path, source.data), loc),
+                )
             )
         # One line per spec: the first problem in file order.
         raise min(located, key=lambda t: (t[0], t[1]))[2] from None

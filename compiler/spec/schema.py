@@ -8,7 +8,7 @@ Table 1's six-column row is just a block row whose template has the parameters
 ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5 and pool_proj.
 
 Inside a template, a channel count may be `$param` (a template parameter) or
-`$num_classes` / `$in_channels` (globals).
+`$num_classes` (a global).
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ def _identifier(value: str) -> str:
 
 class Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paper(Base):
+    params: Number | None = None
+    ops: Number | None = None
 
 
 # -- layers -------------------------------------------------------------------
@@ -154,11 +159,6 @@ class BlockRow(LayerBase):
     @property
     def args(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
-
-
-class Paper(Base):
-    params: Number | None = None
-    ops: Number | None = None
 
 
 PRIMITIVES: dict[str, type[LayerBase]] = {
@@ -317,8 +317,3 @@ class Spec(Base):
             if name in PRIMITIVES:
                 raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
         return value
-
-
-LayerBase.model_rebuild()
-for _cls in (*PRIMITIVES.values(), BlockRow, AuxHead):
-    _cls.model_rebuild()

@@ -15,7 +15,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from ..errors import Code, Loc, SpecError
 
@@ -50,8 +51,10 @@ def _plain(node: Any, path: DataPath, positions: dict[DataPath, tuple[int, int]]
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
-            kline, kcol = node.lc.key(key)
-            vline, vcol = node.lc.value(key)
+            # Keys pulled in by a `<<:` merge have no position of their own: use the mapping's.
+            here = (node.lc.line, node.lc.col)
+            kline, kcol = node.lc.key(key) if key in node.lc.data else here
+            vline, vcol = node.lc.value(key) if key in node.lc.data else here
             positions[(*path, key, "<key>")] = (kline + 1, kcol + 1)
             positions[(*path, key)] = (vline + 1, vcol + 1)
             out[key] = _plain(value, (*path, key), positions)
@@ -86,8 +89,22 @@ def read_source(path: str | Path) -> Source:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "malformed YAML"
         raise SpecError(Code.YAML, _first_line(what), Loc(shown, line, col)) from None
-    except UnicodeDecodeError:
-        raise SpecError(Code.YAML, "spec is not UTF-8 text", Loc(shown, 1, 1)) from None
+    except ReaderError as exc:
+        # Bad UTF-8 or a control character; ruamel gives an offset (bytes or characters).
+        if exc.encoding != "unicode":
+            before = raw[: exc.position].decode("utf-8", "replace")
+        else:
+            before = raw.decode("utf-8", "replace")[: exc.position]
+        line = before.count("\n") + 1
+        col = len(before) - before.rfind("\n")
+        what = (
+            f"spec is not UTF-8 text: {exc.reason}"
+            if exc.encoding != "unicode"
+            else f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        )
+        raise SpecError(Code.YAML, what, Loc(shown, line, col)) from None
+    except YAMLError as exc:  # anything else ruamel raises without a position
+        raise SpecError(Code.YAML, _first_line(str(exc)), Loc(shown, 1, 1)) from None
     positions: dict[DataPath, tuple[int, int]] = {(): (1, 1)}
     data = _plain(doc, (), positions)
     return Source(shown, data, hashlib.sha256(raw).hexdigest(), positions)

@@ -1,0 +1,56 @@
+# incept developer tasks. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+CONSTRAINTS := .ci/constraints.txt
+SPECS := $(wildcard specs/*.yaml)
+BACKENDS := torch
+
+.PHONY: run test install install-core lint format typecheck regen bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# The core install (compile/check/table) needs neither torch nor tensorflow.
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev]'
+	touch $@ $(VENV)/.core
+
+install-core: $(VENV)/.core
+install: $(VENV)/.dev
+
+# The main job: compile the shipped GoogLeNet spec to PyTorch and print its Table-1 report.
+run: $(VENV)/.core
+	$(BIN)/incept compile specs/googlenet.yaml --backend torch
+	$(BIN)/incept table specs/googlenet.yaml
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check compiler backends tests bench
+	$(BIN)/ruff format --check compiler backends tests bench
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix compiler backends tests bench
+	$(BIN)/ruff format compiler backends tests bench
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+# Regenerate the committed outputs in generated/ (a test fails when they are stale).
+regen: $(VENV)/.core
+	@for spec in $(SPECS); do for backend in $(BACKENDS); do \
+		$(BIN)/incept compile $$spec --backend $$backend || exit 1; done; done
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/compile_time.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""The `incept` command: check, table and compile a spec.
+
+Every spec problem is a `SpecError`, printed as one `path:line:col: error[code]: message`
+line on stderr with exit status 2 and nothing written. None of the commands imports
+torch or tensorflow: the compiler is pure Python, and a backend (which only emits
+source text) is imported inside `compile`, after the spec has been checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, report
+from .errors import SpecError
+from .ir.graph import Graph
+from .pipeline import build_graph
+
+#: Kept here rather than read from incept.backends, which must not load before `compile`.
+BACKENDS = ("torch", "keras")
+
+
+def _spec_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a SpecError into its one-line report and exit status 2 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as err:
+            click.echo(str(err), err=True)
+            click.get_current_context().exit(2)
+
+    return wrapper
+
+
+def _build(spec: str) -> Graph:
+    # The path goes in as typed, so errors show it the way the user wrote it. A missing
+    # file is the compiler's own `io` error, not click's exists=True check.
+    return build_graph(spec)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="incept")
+def main() -> None:
+    """Compile declarative Inception architecture specs (YAML) to PyTorch or Keras."""
+
+
+@main.command()
+@click.argument("spec")
+@_spec_errors
+def check(spec: str) -> None:
+    """Validate SPEC and infer every shape; print a one-line summary."""
+    graph = _build(spec)
+    t = report.totals(graph)
+    click.echo(
+        f"{graph.name}: ok, {t['params']:,} params ({t['params_with_aux']:,} with aux heads), "
+        f"{t['macs'] / 1e9:.2f} GMACs"
+    )
+
+
+@main.command()
+@click.argument("spec")
+@click.option(
+    "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
+)
+@_spec_errors
+def table(spec: str, fmt: str) -> None:
+    """Print SPEC's layer table (paper Table 1 style) with recomputed params and MACs."""
+    graph = _build(spec)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(graph), indent=2))
+    else:
+        report.render(graph, report.console_for())
+
+
+def default_output(spec: str, backend: str) -> Path:
+    """generated/<spec file stem, '-' -> '_'>_<backend>.py"""
+    return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}.py"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and os.replace, so readers see
+    the old file or the whole new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)  # mkstemp makes 0600 files; give the usual 0666 & ~umask
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--backend", "-b", type=click.Choice(BACKENDS), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Output file [default: generated/<spec>_<backend>.py]",
+)
+@_spec_errors
+def compile(spec: str, backend: str, output: str | None) -> None:  # noqa: A001
+    """Generate BACKEND source for SPEC."""
+    graph = _build(spec)  # before the backend import: a bad spec never loads it
+    try:
+        from incept.backends import get_backend
+
+        module = get_backend(backend)
+    except ImportError as exc:  # a backend not written or not installed: one line, no traceback
+        if not (exc.name or "").startswith("incept.backends"):
+            raise
+        click.echo(f"incept: the {backend} backend is not available ({exc})", err=True)
+        click.get_current_context().exit(1)
+    text = module.render(graph)
+    path = Path(output) if output else default_output(spec, backend)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        click.echo(f"incept: cannot write {path}: {exc.strerror or exc}", err=True)
+        click.get_current_context().exit(1)
+    click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)

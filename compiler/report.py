@@ -1,0 +1,217 @@
+"""The paper-style layer table (Table 1 of arXiv 1409.4842), recomputed from the IR.
+
+Pure Python plus rich: the table must come out the same without torch or
+tensorflow installed. Every number is recomputed from the graph; the paper's
+printed params/ops, when the spec records them, sit beside it and rows that
+disagree by more than `TOLERANCE` are flagged rather than hidden.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .ir import ops
+from .ir.graph import Graph, Row
+
+#: Table 1's six filter-count columns, as template parameter names.
+COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+#: Relative difference from the paper's printed value above which a row is flagged.
+TOLERANCE = 0.02
+#: Width used when stdout is not a terminal, so files and pipes get unwrapped lines.
+FILE_WIDTH = 240
+
+_TYPES = {"maxpool": "max pool", "avgpool": "avg pool", "adaptive_avgpool": "adaptive avg pool"}
+
+MAC_NOTE = (
+    "ops are MACs: multiply-accumulates of convolution and linear weights, counted once per "
+    "output position (one image). Not counted: biases, batch norm, LRN, pooling, ReLU, softmax. "
+    "Aux heads run in training only and are excluded from the main total."
+)
+
+
+def _patch_stride(graph: Graph, row: Row) -> str:
+    """'7x7/2' for a single conv or pool row; blocks have no single patch size."""
+    if row.template is not None or len(row.nodes) != 1:
+        return ""
+    attrs = graph.nodes[row.nodes[0]].attrs
+    if not isinstance(attrs, ops.Conv | ops.Pool):
+        return ""
+    (kh, kw), (sh, sw) = attrs.kernel, attrs.stride
+    return f"{kh}x{kw}/{sh if sh == sw else f'{sh}x{sw}'}"
+
+
+def _depth(graph: Graph, row: Row) -> int:
+    """Parameterised layers (conv, linear) on the longest path through the row."""
+    depth: dict[str, int] = {}
+    for name in row.nodes:  # nodes are in topological order
+        node = graph.nodes[name]
+        before = max((depth.get(i, 0) for i in node.inputs), default=0)
+        depth[name] = before + (1 if isinstance(node.attrs, ops.Conv | ops.Linear) else 0)
+    return max(depth.values(), default=0)
+
+
+def _number(value: float | None) -> float | int | None:
+    """Paper values are stored as floats; keep whole ones as ints for clean JSON."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+def _off(recomputed: int, paper: float | None) -> bool:
+    return paper is not None and paper != 0 and abs(recomputed - paper) > TOLERANCE * abs(paper)
+
+
+def _row(graph: Graph, row: Row, aux: bool) -> dict[str, Any]:
+    nodes = graph.row_nodes(row)
+    params = sum(n.params for n in nodes)
+    macs = sum(n.macs for n in nodes)
+    shape = graph.nodes[row.output].shape or ()
+    flags = [
+        what
+        for what, mine, paper in (
+            ("params", params, row.paper_params),
+            ("ops", macs, row.paper_ops),
+        )
+        if _off(mine, paper)
+    ]
+    return {
+        "name": row.name,
+        "type": row.template or _TYPES.get(row.op, row.op),
+        "patch_stride": _patch_stride(graph, row),
+        "out_shape": list(shape),
+        "depth": _depth(graph, row),
+        **{col: (row.args.get(col) if row.template else None) for col in COLUMNS},
+        "params": params,
+        "macs": macs,
+        "paper_params": _number(row.paper_params),
+        "paper_ops": _number(row.paper_ops),
+        "flags": flags,
+        "aux": aux,
+        "tap": row.tap,
+    }
+
+
+def table_rows(graph: Graph) -> list[dict[str, Any]]:
+    """One dict per row of the spec, then one per aux head (`aux: True`)."""
+    return [_row(graph, r, False) for r in graph.rows] + [
+        _row(graph, r, True) for r in graph.aux_heads
+    ]
+
+
+def totals(graph: Graph) -> dict[str, int]:
+    return {
+        "params": graph.params(aux=False),
+        "macs": graph.macs(aux=False),
+        "params_with_aux": graph.params(aux=True),
+        "macs_with_aux": graph.macs(aux=True),
+    }
+
+
+def to_json(graph: Graph) -> dict[str, Any]:
+    return {
+        "spec": graph.spec_path,
+        "sha256": graph.spec_sha256,
+        "name": graph.name,
+        "rows": table_rows(graph),
+        "total": totals(graph),
+    }
+
+
+# -- human format -------------------------------------------------------------------
+
+
+def _size(shape: list[int]) -> str:
+    """Table 1's output size: HxWxC for images, F for flat features."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(str(d) for d in shape)
+
+
+def _int(value: float | int | None) -> str:
+    return "" if value is None else f"{round(value):,}"
+
+
+def _measured(value: int, flagged: bool) -> Text:
+    if not value and not flagged:
+        return Text("")
+    return Text(f"{value:,}!", style="bold yellow") if flagged else Text(f"{value:,}")
+
+
+def table(graph: Graph) -> Table:
+    out = Table(
+        title=f"{graph.name} ({graph.spec_path})",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        highlight=False,
+    )
+    for header in ("name", "type", "patch/stride", "output size", "depth"):
+        out.add_column(header, no_wrap=True)
+    for header in ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj"):
+        out.add_column(header, justify="right", no_wrap=True)
+    for header in ("params", "ops (MACs)", "paper params", "paper ops"):
+        out.add_column(header, justify="right", no_wrap=True)
+    rows = table_rows(graph)
+    for i, r in enumerate(rows):
+        if r["aux"] and not rows[i - 1]["aux"]:
+            out.add_section()
+        name = f"{r['name']} (on {r['tap']})" if r["aux"] else r["name"]
+        cells = [name, r["type"], r["patch_stride"], _size(r["out_shape"]), str(r["depth"] or "")]
+        cells += [_int(r[c]) for c in COLUMNS]
+        out.add_row(
+            *(Text(c) for c in cells),
+            _measured(r["params"], "params" in r["flags"]),
+            _measured(r["macs"], "ops" in r["flags"]),
+            Text(_int(r["paper_params"])),
+            Text(_int(r["paper_ops"])),
+        )
+    return out
+
+
+def render(graph: Graph, console: Console) -> None:
+    """Print the table, totals, flag footnote and MAC note to `console`.
+
+    Off a terminal the output is captured and trailing blanks (rich pads every line
+    to the table width) are stripped, so files diff cleanly.
+    """
+    if console.is_terminal:
+        _print(graph, console)
+        return
+    with console.capture() as captured:
+        _print(graph, console)
+    console.file.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
+
+
+def _print(graph: Graph, console: Console) -> None:
+    console.print(table(graph))
+    t = totals(graph)
+    console.print(
+        Text(
+            f"total without aux heads: {t['params']:,} params, {t['macs']:,} MACs "
+            f"({t['macs'] / 1e9:.2f} G)\n"
+            f"total with aux heads:    {t['params_with_aux']:,} params, "
+            f"{t['macs_with_aux']:,} MACs ({t['macs_with_aux'] / 1e9:.2f} G)"
+        )
+    )
+    flagged = [r["name"] for r in table_rows(graph) if r["flags"]]
+    if flagged:
+        console.print(
+            Text(
+                f"! differs from the paper's printed value by more than {TOLERANCE:.0%}: "
+                + ", ".join(flagged),
+                style="yellow",
+            )
+        )
+    # Wrapped here, not by rich, so the note reads the same at every terminal width.
+    console.print(Text(textwrap.fill(MAC_NOTE, 100)), soft_wrap=True)
+
+
+def console_for(file: Any = None) -> Console:
+    """A console that never wraps the table when writing to a file or pipe, and reads no markup."""
+    options: dict[str, Any] = dict(file=file, markup=False, highlight=False, emoji=False)
+    console = Console(**options)
+    return console if console.is_terminal else Console(**options, width=FILE_WIDTH)

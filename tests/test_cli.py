@@ -1,0 +1,270 @@
+"""The `incept` command: version, check, table (json and human), compile."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+from conftest import GOOGLENET, ROOT, SPECS
+from incept.compiler import __version__, cli, report
+from incept.compiler.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def backend_available() -> bool:
+    try:
+        from incept.backends import get_backend  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_backend = pytest.mark.skipif(
+    not backend_available(), reason="incept.backends.get_backend is not importable yet"
+)
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"incept, version {__version__}\n"
+
+
+def test_check(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = run("check", "specs/googlenet.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "googlenet: ok, 6,998,552 params (13,378,280 with aux heads), 1.58 GMACs\n"
+    )
+
+
+# -- table --format json ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def table_json():
+    old = os.getcwd()
+    os.chdir(ROOT)  # so the spec path is shown as typed, relative
+    try:
+        result = run("table", "specs/googlenet.yaml", "--format", "json")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_header(table_json):
+    assert table_json["spec"] == "specs/googlenet.yaml"
+    assert table_json["sha256"] == hashlib.sha256(GOOGLENET.read_bytes()).hexdigest()
+    assert table_json["total"] == {
+        "params": 6_998_552,
+        "macs": 1_582_671_872,
+        "params_with_aux": 13_378_280,
+        "macs_with_aux": 1_591_044_096,
+    }
+
+
+def test_json_rows(table_json):
+    rows = {r["name"]: r for r in table_json["rows"]}
+    r3a = rows["inception_3a"]
+    assert r3a["out_shape"] == [256, 28, 28]
+    assert r3a["params"] == 163_696
+    assert r3a["macs"] == 128_049_152
+    assert r3a["paper_params"] == 159 * 1024  # Table 1 prints "159K", K = 1024
+    assert r3a["paper_ops"] == 128_000_000
+    assert [r3a[c] for c in report.COLUMNS] == [64, 96, 128, 16, 32, 32]
+    assert (r3a["type"], r3a["patch_stride"], r3a["depth"], r3a["aux"]) == (
+        "inception",
+        "",
+        2,
+        False,
+    )
+    assert r3a["flags"] == []
+    # conv1: Table 1 prints 2.7K params and 34M ops; 7*7*3*64 + 64 = 9,472 and 118M
+    conv1 = rows["conv1"]
+    assert (conv1["params"], conv1["macs"]) == (9_472, 118_013_952)
+    assert conv1["flags"] == ["params", "ops"]
+    assert (conv1["type"], conv1["patch_stride"], conv1["depth"]) == ("conv", "7x7/2", 1)
+    assert conv1["ch1x1"] is None
+    # conv2 is a block whose parameters are Table 1's "#3x3 reduce" and "#3x3" columns
+    assert (rows["conv2"]["ch3x3red"], rows["conv2"]["ch3x3"], rows["conv2"]["ch1x1"]) == (
+        64,
+        192,
+        None,
+    )
+    assert (rows["pool1"]["type"], rows["pool1"]["patch_stride"]) == ("max pool", "3x3/2")
+    assert (rows["pool5"]["type"], rows["pool5"]["patch_stride"]) == ("avg pool", "7x7/1")
+    assert rows["pool1"]["depth"] == 0 and rows["pool1"]["paper_params"] is None
+    assert rows["fc"]["out_shape"] == [1000]
+
+
+def test_json_rows_sum_to_totals(table_json):
+    rows, total = table_json["rows"], table_json["total"]
+    main_rows = [r for r in rows if not r["aux"]]
+    assert sum(r["params"] for r in main_rows) == total["params"]
+    assert sum(r["macs"] for r in main_rows) == total["macs"]
+    assert sum(r["params"] for r in rows) == total["params_with_aux"]
+    assert sum(r["macs"] for r in rows) == total["macs_with_aux"]
+    aux = [r for r in rows if r["aux"]]
+    assert [(r["name"], r["tap"], r["depth"]) for r in aux] == [
+        ("aux1", "inception_4a", 3),
+        ("aux2", "inception_4d", 3),
+    ]
+
+
+# -- table (human) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def table_text():
+    result = run("table", str(GOOGLENET))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _line(text: str, name: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_human_flags_rows_that_disagree_with_the_paper(table_text):
+    conv1 = _line(table_text, "conv1")
+    assert "9,472!" in conv1 and "118,013,952!" in conv1
+    assert "2,765" in conv1 and "34,000,000" in conv1  # the paper's 2.7K and 34M
+    r3a = _line(table_text, "inception_3a")
+    assert "!" not in r3a  # 163,696 vs 159K and 128.05M vs 128M: within 2%
+    assert "28x28x256" in r3a and "163,696" in r3a and "128,049,152" in r3a
+    assert "differs from the paper's printed value by more than 2%: conv1," in table_text
+
+
+def test_human_layout(table_text):
+    header = table_text.splitlines()[1]
+    for column in ("name", "type", "patch/stride", "output size", "depth", "#1x1",
+                   "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj", "params",
+                   "ops (MACs)", "paper params", "paper ops"):  # fmt: skip
+        assert column in header
+    assert "7x7/2" in _line(table_text, "conv1")
+    assert "1000" in _line(table_text, "fc")
+    assert "aux1 (on inception_4a)" in table_text
+    assert "total without aux heads: 6,998,552 params" in table_text
+    assert "total with aux heads:    13,378,280 params" in table_text
+    note = " ".join(table_text.split())
+    assert "Not counted: biases, batch norm, LRN, pooling, ReLU, softmax" in note
+    assert "excluded from the main total" in note
+
+
+def test_human_is_plain_and_unwrapped_off_a_terminal(table_text):
+    lines = table_text.splitlines()
+    assert all(len(line) <= report.FILE_WIDTH for line in lines)
+    assert all(line == line.rstrip() for line in lines)  # no padding to the width
+    assert "\x1b[" not in table_text  # no colour codes in files and pipes
+    rows = [line for line in lines if line.startswith(("conv", "pool", "inception", "aux"))]
+    assert len(rows) == 2 + 5 + 9 + 2  # one line per row: nothing wrapped
+
+
+def test_human_is_deterministic(table_text):
+    assert run("table", str(GOOGLENET)).stdout == table_text
+
+
+# -- compile ----------------------------------------------------------------------------
+
+
+def test_compile_unknown_backend(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("compile", str(GOOGLENET), "--backend", "caffe")
+    assert result.exit_code == 2
+    assert "Invalid value for '--backend'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_output_path():
+    path = cli.default_output("specs/googlenet-torchvision.yaml", "torch")
+    assert path.as_posix() == "generated/googlenet_torchvision_torch.py"
+
+
+@needs_backend
+def test_compile_default_path(tmp_path, monkeypatch):
+    from incept.backends import get_backend
+    from incept.compiler.pipeline import build_graph
+
+    monkeypatch.chdir(tmp_path)
+    spec = SPECS / "googlenet-torchvision.yaml"
+    result = run("compile", str(spec), "--backend", "torch")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "generated" / "googlenet_torchvision_torch.py"
+    text = out.read_text()
+    assert text == get_backend("torch").render(build_graph(spec))
+    lines = len(text.splitlines())
+    assert f"wrote generated/googlenet_torchvision_torch.py ({lines} lines)" in result.output
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary file left
+
+
+@needs_backend
+def test_compile_output_option_overwrites(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text("old\n")
+    result = run("compile", str(GOOGLENET), "-b", "torch", "-o", "model.py")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model.py").read_text().startswith(("#", '"""'))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
+def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "model.py"
+    target.write_text("old\n")
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        cli.write_atomic(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.py"]
+
+
+def test_write_atomic_creates_parents_with_normal_mode(tmp_path):
+    target = tmp_path / "a" / "b" / "model.py"
+    cli.write_atomic(target, "x = 1\n")
+    assert target.read_text() == "x = 1\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# -- no heavy imports -------------------------------------------------------------------
+
+
+def test_commands_never_import_frameworks(tmp_path):
+    """check, table and compile run in a fresh interpreter without loading torch,
+    tensorflow or keras: generating source needs neither."""
+    commands = [
+        ["check", str(GOOGLENET)],
+        ["table", str(GOOGLENET)],
+        ["table", str(GOOGLENET), "--format", "json"],
+    ]
+    if backend_available():
+        commands.append(["compile", str(GOOGLENET), "-b", "torch", "-o", str(tmp_path / "g.py")])
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from click.testing import CliRunner
+        from incept.compiler.cli import main
+        for args in {commands!r}:
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 0, (args, result.output)
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "tensorflow", "keras"))
+        assert not heavy, heavy
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,159 @@
+"""The generated PyTorch modules: parameters, shapes, torchvision compatibility."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from genload import ROOT, shipped, torch_module  # noqa: E402
+from incept.backends.torch import module_paths  # noqa: E402
+from incept.compiler.pipeline import build_graph  # noqa: E402
+
+PARAMS = {
+    # spec: (without aux heads, with aux heads): Caffe's and torchvision's published totals
+    "googlenet.yaml": (6_998_552, 13_378_280),
+    "googlenet-torchvision.yaml": (6_624_904, 13_004_888),
+}
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module", params=sorted(PARAMS))
+def compiled(request, tmp_path_factory):
+    graph = shipped(request.param)
+    module = torch_module(graph, tmp_path_factory.mktemp("gen"), f"gen_{request.param[:-5].replace('-', '_')}")
+    return request.param, graph, module
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_parameter_counts(compiled, aux):
+    name, graph, module = compiled
+    expected = PARAMS[name][aux]
+    assert graph.params(aux=aux) == expected
+    assert n_params(module.build(aux_logits=aux)) == expected
+
+
+def test_build_defaults_follow_spec(compiled):
+    _, graph, module = compiled
+    model = module.build()
+    assert model.fc.out_features == graph.num_classes == 1000
+    assert model.aux_logits is graph.aux_logits
+    assert module.build(num_classes=10).fc.out_features == 10
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_eval_output_shape(compiled, batch):
+    _, graph, module = compiled
+    model = module.build(num_classes=7).eval()
+    with torch.no_grad():
+        out = model(torch.randn(batch, *graph.input.shape))
+    assert out.shape == (batch, 7)
+
+
+def test_training_outputs_named_tuple(compiled):
+    _, graph, module = compiled
+    model = module.build(num_classes=5, aux_logits=True).train()
+    out = model(torch.randn(2, *graph.input.shape))
+    assert out._fields == ("logits", "aux1", "aux2")
+    assert [tuple(t.shape) for t in out] == [(2, 5)] * 3
+    plain = module.build(num_classes=5, aux_logits=False).train()
+    assert plain(torch.randn(2, *graph.input.shape)).shape == (2, 5)
+
+
+def _resized(spec: str, size: int, tmp_path):
+    """The shipped spec with another input size, compiled afresh."""
+    text = (ROOT / "specs" / spec).read_text()
+    assert "size: 224" in text
+    path = tmp_path / spec
+    # declared per-row outputs are for 224; drop them for the resized network
+    lines = [line.replace("size: 224", f"size: {size}") for line in text.splitlines()]
+    lines = [_drop_output(line) for line in lines]
+    path.write_text("\n".join(lines) + "\n")
+    return build_graph(path)
+
+
+def _drop_output(line: str) -> str:
+    import re
+
+    return re.sub(r", output: \d+x\d+x\d+", "", line)
+
+
+@pytest.mark.parametrize(
+    ("spec", "size"),
+    # 232 keeps Caffe's fixed 7x7/1 average pool valid (7x7 before it); the torchvision
+    # profile pools adaptively and takes smaller images too.
+    [("googlenet.yaml", 232), ("googlenet-torchvision.yaml", 160)],
+)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_other_input_size_every_node(spec, size, batch, tmp_path):
+    graph = _resized(spec, size, tmp_path)
+    module = torch_module(graph, tmp_path, f"gen_resized_{batch}")
+    model = module.build().train()
+    shapes = _hooked_shapes(model, module_paths(graph), torch.randn(max(batch, 2), *graph.input.shape))
+    for node_name, path in module_paths(graph).items():
+        assert shapes[path] == (max(batch, 2), *graph.nodes[node_name].shape), node_name
+    with torch.no_grad():
+        assert model.eval()(torch.randn(batch, *graph.input.shape)).shape == (batch, 1000)
+
+
+def _hooked_shapes(model, paths: dict[str, str], x) -> dict[str, tuple[int, ...]]:
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = [
+        modules[p].register_forward_hook(lambda _m, _i, out, p=p: shapes.__setitem__(p, tuple(out.shape)))
+        for p in set(paths.values())
+    ]
+    model(x)
+    for h in handles:
+        h.remove()
+    return shapes
+
+
+def test_per_node_parameters(compiled):
+    _, graph, module = compiled
+    modules = dict(module.build(aux_logits=True).named_modules())
+    for node_name, path in module_paths(graph).items():
+        node = graph.nodes[node_name]
+        if node.op == "concat":
+            row = next(r for r in graph.rows if r.name == node.row)
+            expected = sum(graph.nodes[n].params for n in row.nodes)
+        else:
+            expected = node.params
+        assert n_params(modules[path]) == expected, node_name
+
+
+def test_torchvision_state_dict_round_trip(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    graph = shipped("googlenet-torchvision.yaml")
+    module = torch_module(graph, tmp_path, "gen_tv_roundtrip")
+    torch.manual_seed(0)
+    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
+    model = module.build(aux_logits=True)
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
+    model.load_state_dict(theirs, strict=True)
+    reference.eval()
+    model.eval()
+    x = torch.randn(3, 3, 224, 224)
+    with torch.no_grad():
+        diff = (model(x) - reference(x)).abs().max().item()
+    assert diff <= 1e-5
+
+
+def test_caffe_initialization():
+    """xavier (uniform +-sqrt(3/fan_in)) weights and 0.2 biases, per the spec's init."""
+    import math
+    import tempfile
+    from pathlib import Path
+
+    graph = shipped("googlenet.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = torch_module(graph, Path(tmp), "gen_init").build()
+    conv = model.inception_3a.branch2[1].conv
+    bound = math.sqrt(3.0 / (96 * 3 * 3))
+    assert conv.weight.abs().max() <= bound
+    assert conv.weight.abs().max() > 0.9 * bound
+    assert torch.all(conv.bias == 0.2)
