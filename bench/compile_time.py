@@ -26,7 +26,9 @@ def median_seconds(cmd: list[str], runs: int) -> float:
     times = []
     for _ in range(runs + 1):  # the first run warms the OS file cache and is dropped
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
@@ -41,7 +43,9 @@ def main() -> None:
         compile_cmd = [incept, "compile", "specs/googlenet.yaml", "--backend", "torch", "-o", out]
         ours = median_seconds(compile_cmd, args.runs)
     reference = median_seconds([sys.executable, "-c", "import torch"], args.runs)
-    print(f"incept compile specs/googlenet.yaml --backend torch: median {ours:.3f} s over {args.runs} runs")
+    print(
+        f"incept compile specs/googlenet.yaml --backend torch: median {ours:.3f} s over {args.runs} runs"
+    )
     print(f"python -c 'import torch' (reference):             median {reference:.3f} s")
     print(f"ratio compile / import torch: {ours / reference:.2f}")
 

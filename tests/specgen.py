@@ -59,8 +59,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from incept.compiler.ir.ops import pool_out
 from ruamel.yaml import YAML
+
+from incept.compiler.ir.ops import pool_out
 
 settings.register_profile(
     "ci",

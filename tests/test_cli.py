@@ -12,6 +12,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 from conftest import GOOGLENET, ROOT, SPECS
+
 from incept.compiler import __version__, cli, report
 from incept.compiler.cli import main
 

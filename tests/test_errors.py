@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+
 from incept.compiler import passes
 from incept.compiler.cli import main
 from incept.compiler.errors import Code, SpecError

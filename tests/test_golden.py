@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from genload import ROOT
+
 from incept.backends import get_backend
 from incept.compiler.pipeline import build_graph
 

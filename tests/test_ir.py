@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from conftest import GOOGLENET
+
 from incept.compiler.ir import ops
 from incept.compiler.pipeline import build_graph
 from incept.compiler.spec.source import read_source

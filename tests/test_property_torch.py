@@ -13,10 +13,11 @@ torch = pytest.importorskip("torch")
 
 from genload import torch_module  # noqa: E402
 from hypothesis import given  # noqa: E402
-from incept.backends.torch import module_paths  # noqa: E402
-from incept.compiler.pipeline import build_graph  # noqa: E402
 from regress import saving_failures  # noqa: E402
 from specgen import specs, write_spec  # noqa: E402
+
+from incept.backends.torch import module_paths  # noqa: E402
+from incept.compiler.pipeline import build_graph  # noqa: E402
 
 _names = itertools.count()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import specgen
 from hypothesis import given
+
 from incept.compiler.pipeline import build_graph
 
 

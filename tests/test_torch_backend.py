@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from genload import ROOT, shipped, torch_module  # noqa: E402
+
 from incept.backends.torch import module_paths  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
@@ -24,7 +25,9 @@ def n_params(module: torch.nn.Module) -> int:
 @pytest.fixture(scope="module", params=sorted(PARAMS))
 def compiled(request, tmp_path_factory):
     graph = shipped(request.param)
-    module = torch_module(graph, tmp_path_factory.mktemp("gen"), f"gen_{request.param[:-5].replace('-', '_')}")
+    module = torch_module(
+        graph, tmp_path_factory.mktemp("gen"), f"gen_{request.param[:-5].replace('-', '_')}"
+    )
     return request.param, graph, module
 
 
@@ -92,7 +95,9 @@ def test_other_input_size_every_node(spec, size, batch, tmp_path):
     graph = _resized(spec, size, tmp_path)
     module = torch_module(graph, tmp_path, f"gen_resized_{batch}")
     model = module.build().train()
-    shapes = _hooked_shapes(model, module_paths(graph), torch.randn(max(batch, 2), *graph.input.shape))
+    shapes = _hooked_shapes(
+        model, module_paths(graph), torch.randn(max(batch, 2), *graph.input.shape)
+    )
     for node_name, path in module_paths(graph).items():
         assert shapes[path] == (max(batch, 2), *graph.nodes[node_name].shape), node_name
     with torch.no_grad():
@@ -103,7 +108,9 @@ def _hooked_shapes(model, paths: dict[str, str], x) -> dict[str, tuple[int, ...]
     modules = dict(model.named_modules())
     shapes: dict[str, tuple[int, ...]] = {}
     handles = [
-        modules[p].register_forward_hook(lambda _m, _i, out, p=p: shapes.__setitem__(p, tuple(out.shape)))
+        modules[p].register_forward_hook(
+            lambda _m, _i, out, p=p: shapes.__setitem__(p, tuple(out.shape))
+        )
         for p in set(paths.values())
     ]
     model(x)
@@ -133,7 +140,9 @@ def test_torchvision_state_dict_round_trip(tmp_path):
     reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
     model = module.build(aux_logits=True)
     ours, theirs = model.state_dict(), reference.state_dict()
-    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {
+        k: tuple(v.shape) for k, v in theirs.items()
+    }
     model.load_state_dict(theirs, strict=True)
     reference.eval()
     model.eval()

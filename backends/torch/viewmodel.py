@@ -182,7 +182,10 @@ class _Builder:
     def block_class(self, template: str, rows: list[Row]) -> tuple[BlockClass, list[str]]:
         """One class for all rows of a template, and the constructor call of each row."""
         tpl = self.graph.templates[template]
-        nodes = [[self.graph.nodes[n] for n in r.nodes if self.graph.nodes[n].op != "concat"] for r in rows]
+        nodes = [
+            [self.graph.nodes[n] for n in r.nodes if self.graph.nodes[n].op != "concat"]
+            for r in rows
+        ]
         first = nodes[0]
         params = list(tpl.params)
         derived: dict[str, list[int]] = {}
@@ -226,7 +229,9 @@ class _Builder:
                 expr = self.module(node, cin, cout)
                 if sequence:
                     attr = attrs(node.layer or f"layer{i}")
-                    members.append(Member(attr, expr, "" if attr == node.layer else node.layer or ""))
+                    members.append(
+                        Member(attr, expr, "" if attr == node.layer else node.layer or "")
+                    )
                     forward.append(Step(self.call(node, attr), comment(i, cexpr)))
                     for r, inst in zip(rows, nodes, strict=True):
                         self.node_paths[inst[i].name] = f"{r.name}.{attr}"
@@ -240,7 +245,9 @@ class _Builder:
                     members.append(Member(battr, items[0][0], items[0][1]))
                 else:
                     members.append(Member(battr, items=items))
-                forward.append(Step(f"{battr} = self.{battr}(x)", comment(by_branch[branch][-1], cexpr)))
+                forward.append(
+                    Step(f"{battr} = self.{battr}(x)", comment(by_branch[branch][-1], cexpr))
+                )
         params += list(derived)
         cls = BlockClass(
             name=self.classes(_camel(template)),
@@ -305,7 +312,13 @@ class _Builder:
         aux_views = []
         for head in g.aux_heads:
             aux_views.append(
-                Aux(attrs(head.name), local(head.name), calls[head.name], head.tap or "", head.loss_weight or 0.0)
+                Aux(
+                    attrs(head.name),
+                    local(head.name),
+                    calls[head.name],
+                    head.tap or "",
+                    head.loss_weight or 0.0,
+                )
             )
         taps: dict[str, list[Aux]] = defaultdict(list)
         for aux in aux_views:
@@ -324,7 +337,9 @@ class _Builder:
                 self.node_paths[out.name] = attr
             for aux in taps.get(row.name, []):
                 forward.append(
-                    Step(f"{aux.var} = self.{aux.attr}(x) if self.{aux.attr} is not None and self.training else None")
+                    Step(
+                        f"{aux.var} = self.{aux.attr}(x) if self.{aux.attr} is not None and self.training else None"
+                    )
                 )
         for head in g.aux_heads:
             self.node_paths.setdefault(head.output, head.name)
@@ -341,7 +356,11 @@ class _Builder:
             aux=aux_views,
             num_classes=g.num_classes,
             aux_logits=g.aux_logits,
-            init={"weights": g.init.weights, "std": _num(g.init.std), "bias": None if g.init.bias is None else _num(g.init.bias)},
+            init={
+                "weights": g.init.weights,
+                "std": _num(g.init.std),
+                "bias": None if g.init.bias is None else _num(g.init.bias),
+            },
             input_comment="x".join(str(d) for d in g.input.shape or ()),
             uses_relu=self.uses_relu,
             node_paths=self.node_paths,
