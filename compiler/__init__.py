@@ -9,9 +9,14 @@ The pipeline, one folder per stage:
     cli      the `incept` command
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("incept")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+def __getattr__(name: str) -> str:
+    # Looked up on demand: importlib.metadata costs tens of milliseconds at startup.
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("incept")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "0.0.0"

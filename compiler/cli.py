@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-from . import __version__, report
 from .errors import SpecError
 from .ir.graph import Graph
 from .pipeline import build_graph
@@ -49,7 +48,7 @@ def _build(spec: str) -> Graph:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="incept")
+@click.version_option(None, "--version", package_name="incept", prog_name="incept")
 def main() -> None:
     """Compile declarative Inception architecture specs (YAML) to PyTorch or Keras."""
 
@@ -60,6 +59,8 @@ def main() -> None:
 def check(spec: str) -> None:
     """Validate SPEC and infer every shape; print a one-line summary."""
     graph = _build(spec)
+    from . import report  # rich is only needed here and in `table`
+
     t = report.totals(graph)
     click.echo(
         f"{graph.name}: ok, {t['params']:,} params ({t['params_with_aux']:,} with aux heads), "
@@ -75,11 +76,44 @@ def check(spec: str) -> None:
 @_spec_errors
 def table(spec: str, fmt: str) -> None:
     """Print SPEC's layer table (paper Table 1 style) with recomputed params and MACs."""
+    from . import report
+
     graph = _build(spec)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(graph), indent=2))
     else:
         report.render(graph, report.console_for())
+
+
+@main.command()
+@click.argument("spec_a")
+@click.argument("spec_b")
+@click.option(
+    "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
+)
+@_spec_errors
+def diff(spec_a: str, spec_b: str, fmt: str) -> None:
+    """Compare two specs row by row: output shape, params and MACs, and their difference."""
+    from . import diff as differ
+    from .report import console_for, totals
+
+    a, b = _build(spec_a), _build(spec_b)
+    if fmt == "json":
+        rows = differ.diff_rows(a, b)
+        click.echo(
+            json.dumps(
+                {
+                    "a": spec_a,
+                    "b": spec_b,
+                    "rows": rows,
+                    "total_a": totals(a),
+                    "total_b": totals(b),
+                },
+                indent=2,
+            )
+        )
+    else:
+        differ.render(a, b, console_for())
 
 
 def default_output(spec: str, backend: str) -> Path:

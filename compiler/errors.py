@@ -31,6 +31,8 @@ class Code(StrEnum):
     CONCAT = "concat"  # branches of a block disagree on spatial size
     RANK = "rank"  # a layer gets a flat tensor where it needs an image, or the reverse
     POOL_PADDING = "pool-padding"  # pool padding larger than half the kernel
+    EXTENDS = "extends"  # a base spec is missing, or `extends` chains form a cycle
+    PATCH = "patch"  # a `patch:` edit names a row that does not exist or is malformed
     INTERNAL = "internal"  # the IR verifier caught a compiler bug (please report it)
 
 

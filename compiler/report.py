@@ -178,11 +178,16 @@ def render(graph: Graph, console: Console) -> None:
     Off a terminal the output is captured and trailing blanks (rich pads every line
     to the table width) are stripped, so files diff cleanly.
     """
+    render_captured(console, lambda c: _print(graph, c))
+
+
+def render_captured(console: Console, draw: Any) -> None:
+    """Run `draw(console)`; off a terminal, strip rich's trailing padding from each line."""
     if console.is_terminal:
-        _print(graph, console)
+        draw(console)
         return
     with console.capture() as captured:
-        _print(graph, console)
+        draw(console)
     console.file.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
 
 

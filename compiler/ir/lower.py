@@ -60,7 +60,9 @@ class _Lowering:
     def attrs(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> ops.Op:
         d = self.spec.defaults
         if isinstance(layer, s.Conv):
-            out, _ = self.resolve(layer.out, env, (*path, "out"))
+            out, ref = self.resolve(layer.out, env, (*path, "out"))
+            if ref is None:  # block arguments arrive scaled already; globals never scale
+                out = self.scale(out)
             norm = layer.norm or d.conv.norm
             return ops.Conv(
                 out=out,
@@ -92,6 +94,11 @@ class _Lowering:
             out, _ = self.resolve(layer.out, env, (*path, "out"))
             return ops.Linear(out=out, bias=layer.bias, act=layer.act)
         raise AssertionError(f"unhandled layer {layer!r}")
+
+    def scale(self, channels: int) -> int:
+        """Apply `width_multiplier`, rounding half up and keeping at least one channel."""
+        w = self.spec.width_multiplier
+        return channels if w == 1 else max(1, int(channels * w + 0.5))
 
     def out_ref(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> str | None:
         value = getattr(layer, "out", None)
@@ -205,7 +212,8 @@ class _Lowering:
                 raise self.fail(
                     Code.TYPE, f"{key}: expected a positive integer, got {value!r}", (*path, key)
                 )
-        return dict(given)
+        # Block arguments are channel counts (Table 1's columns): they scale with the width.
+        return {k: self.scale(v) for k, v in given.items()}
 
     def _row(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import Code, SpecError
+from .inherit import resolve
 from .schema import PRIMITIVES, Name, Ref, Spec
 from .source import DataPath, Source, read_source
 
@@ -160,5 +161,5 @@ def validate(source: Source) -> Spec:
 
 
 def load_spec(path: str | Path) -> tuple[Spec, Source]:
-    source = read_source(path)
+    source = resolve(read_source(path))
     return validate(source), source

@@ -295,6 +295,8 @@ class Spec(Base):
     description: str = ""
     input: InputSpec
     num_classes: Positive
+    #: Scales every conv width and block argument: max(1, round_half_up(c * w)).
+    width_multiplier: Annotated[Number, Field(gt=0)] = 1.0
     #: Whether build() attaches the aux heads when not told.
     aux_logits: StrictBool = False
     defaults: Defaults = Defaults()

@@ -25,28 +25,31 @@ DataPath = tuple[str | int, ...]
 
 @dataclass
 class Source:
-    """A loaded spec file: its data, text hash and the position of every node."""
+    """A loaded spec: its data, content hash and the position of every node.
+
+    Positions are full locations (file, line, column): after `extends` merges a
+    base into a spec, values keep pointing into the file they came from.
+    """
 
     path: str
     data: Any
     sha256: str
-    positions: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[DataPath, Loc] = field(default_factory=dict)
 
     def loc(self, path: DataPath) -> Loc:
         """Position of the value at `path`, or of the nearest enclosing node that has one."""
         for cut in range(len(path), -1, -1):
             found = self.positions.get(path[:cut])
             if found is not None:
-                return Loc(self.path, *found)
+                return found
         return Loc(self.path, 1, 1)
 
     def key_loc(self, path: DataPath) -> Loc:
         """Position of the key of the mapping entry at `path` (for unknown keys)."""
-        found = self.positions.get((*path, "<key>"))
-        return Loc(self.path, *found) if found else self.loc(path)
+        return self.positions.get((*path, "<key>")) or self.loc(path)
 
 
-def _plain(node: Any, path: DataPath, positions: dict[DataPath, tuple[int, int]]) -> Any:
+def _plain(node: Any, path: DataPath, positions: dict[DataPath, Loc], file: str) -> Any:
     # ruamel positions are 0-based; ours are 1-based like every compiler's.
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
@@ -55,16 +58,16 @@ def _plain(node: Any, path: DataPath, positions: dict[DataPath, tuple[int, int]]
             here = (node.lc.line, node.lc.col)
             kline, kcol = node.lc.key(key) if key in node.lc.data else here
             vline, vcol = node.lc.value(key) if key in node.lc.data else here
-            positions[(*path, key, "<key>")] = (kline + 1, kcol + 1)
-            positions[(*path, key)] = (vline + 1, vcol + 1)
-            out[key] = _plain(value, (*path, key), positions)
+            positions[(*path, key, "<key>")] = Loc(file, kline + 1, kcol + 1)
+            positions[(*path, key)] = Loc(file, vline + 1, vcol + 1)
+            out[key] = _plain(value, (*path, key), positions, file)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             line, col = node.lc.item(index)
-            positions[(*path, index)] = (line + 1, col + 1)
-            items.append(_plain(value, (*path, index), positions))
+            positions[(*path, index)] = Loc(file, line + 1, col + 1)
+            items.append(_plain(value, (*path, index), positions, file))
         return items
     return node
 
@@ -105,8 +108,8 @@ def read_source(path: str | Path) -> Source:
         raise SpecError(Code.YAML, what, Loc(shown, line, col)) from None
     except YAMLError as exc:  # anything else ruamel raises without a position
         raise SpecError(Code.YAML, _first_line(str(exc)), Loc(shown, 1, 1)) from None
-    positions: dict[DataPath, tuple[int, int]] = {(): (1, 1)}
-    data = _plain(doc, (), positions)
+    positions: dict[DataPath, Loc] = {(): Loc(shown, 1, 1)}
+    data = _plain(doc, (), positions, shown)
     return Source(shown, data, hashlib.sha256(raw).hexdigest(), positions)
 
 

@@ -1,0 +1,130 @@
+"""`incept diff A B`: two specs side by side, row by row, with the difference.
+
+Rows are matched by name (aux heads too). Rows that only one spec has are shown
+against blanks, in the order they appear: A's order, with B's extra rows placed
+after the last row they follow in B.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .ir.graph import Graph
+from .report import render_captured, table_rows, totals
+
+Row = dict[str, Any]
+
+
+def _size(shape: list[int] | None) -> str:
+    if not shape:
+        return ""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(map(str, shape))
+
+
+def aligned(a: Graph, b: Graph) -> list[tuple[str, Row | None, Row | None]]:
+    """(name, row of A or None, row of B or None), in a merged order."""
+    rows_a = {r["name"]: r for r in table_rows(a)}
+    rows_b = {r["name"]: r for r in table_rows(b)}
+    order = list(rows_a)
+    last = -1
+    for name in rows_b:
+        if name in rows_a:
+            last = order.index(name)
+        else:
+            last += 1
+            order.insert(last, name)
+    return [(n, rows_a.get(n), rows_b.get(n)) for n in order]
+
+
+def diff_rows(a: Graph, b: Graph) -> list[dict[str, Any]]:
+    out = []
+    for name, ra, rb in aligned(a, b):
+        pa, pb = (ra or {}).get("params", 0), (rb or {}).get("params", 0)
+        ma, mb = (ra or {}).get("macs", 0), (rb or {}).get("macs", 0)
+        out.append(
+            {
+                "name": name,
+                "out_shape_a": ra["out_shape"] if ra else None,
+                "out_shape_b": rb["out_shape"] if rb else None,
+                "params_a": pa if ra else None,
+                "params_b": pb if rb else None,
+                "params_delta": pb - pa,
+                "macs_a": ma if ra else None,
+                "macs_b": mb if rb else None,
+                "macs_delta": mb - ma,
+            }
+        )
+    return out
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _delta(value: int) -> Text:
+    if value == 0:
+        return Text("")
+    return Text(f"{value:+,}", style="green" if value < 0 else "red")
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{(b - a) / a:+.1%}" if a else ""
+
+
+def table(a: Graph, b: Graph) -> Table:
+    out = Table(
+        title=f"{a.spec_path} (A) vs {b.spec_path} (B)",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        highlight=False,
+    )
+    out.add_column("row", no_wrap=True)
+    out.add_column("output A", no_wrap=True)
+    out.add_column("output B", no_wrap=True)
+    for header in ("params A", "params B", "Δ params", "MACs A", "MACs B", "Δ MACs"):
+        out.add_column(header, justify="right", no_wrap=True)
+    for r in diff_rows(a, b):
+        out.add_row(
+            r["name"],
+            _size(r["out_shape_a"]),
+            _size(r["out_shape_b"]),
+            _n(r["params_a"]),
+            _n(r["params_b"]),
+            _delta(r["params_delta"]),
+            _n(r["macs_a"]),
+            _n(r["macs_b"]),
+            _delta(r["macs_delta"]),
+        )
+    ta, tb = totals(a), totals(b)
+    out.add_section()
+    for label, suffix in (("total", ""), ("total with aux", "_with_aux")):
+        pa, pb, ma, mb = (
+            ta["params" + suffix],
+            tb["params" + suffix],
+            ta["macs" + suffix],
+            tb["macs" + suffix],
+        )
+        out.add_row(
+            label,
+            "",
+            "",
+            _n(pa),
+            _n(pb),
+            Text(f"{pb - pa:+,} ({_pct(pa, pb)})"),
+            _n(ma),
+            _n(mb),
+            Text(f"{mb - ma:+,} ({_pct(ma, mb)})"),
+        )
+    return out
+
+
+def render(a: Graph, b: Graph, console: Console) -> None:
+    render_captured(console, lambda c: c.print(table(a, b)))

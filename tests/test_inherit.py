@@ -1,0 +1,206 @@
+"""`extends:` and `patch:`: merge rules, row edits, nested bases, located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_errors import fails
+
+from incept.compiler.pipeline import build_graph
+from incept.compiler.spec.load import load_spec
+
+BASE = """\
+name: base
+input: {channels: 3, size: 16}
+num_classes: 10
+defaults: {conv: {bias: true, act: relu}}
+blocks:
+  mix:
+    params: [a, b]
+    branches:
+      left:
+        - {op: conv, name: c1, out: $a, kernel: 1}
+      right:
+        - {op: conv, name: c3, out: $b, kernel: 3, padding: 1}
+layers:
+  - {name: stem, op: conv, out: 8, kernel: 3, padding: 1, output: 16x16x8}
+  - {name: pool, op: maxpool, kernel: 2, stride: 2}
+  - {name: mix1, op: mix, a: 4, b: 6, output: 8x8x10}
+  - {name: gap, op: adaptive_avgpool}
+  - {name: flat, op: flatten}
+  - {name: fc, op: linear, out: $num_classes}
+aux_heads:
+  - {name: aux, from: mix1, op: mix, a: 2, b: 2, loss_weight: 0.3}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def rows(path: Path) -> list[str]:
+    return [r.name for r in build_graph(path).rows]
+
+
+def test_scalars_and_mappings_merge(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "child.yaml",
+        "extends: base.yaml\nname: child\nnum_classes: 3\ndefaults: {conv: {bias: false}}\n",
+    )
+    spec, _ = load_spec(child)
+    assert (spec.name, spec.num_classes) == ("child", 3)
+    # defaults.conv merged key by key: bias overridden, act kept from the base
+    assert (spec.defaults.conv.bias, spec.defaults.conv.act) == (False, "relu")
+    assert rows(child) == ["stem", "pool", "mix1", "gap", "flat", "fc"]
+    graph = build_graph(child)
+    assert graph.nodes["fc"].shape == (3,)
+    assert graph.nodes["stem"].attrs.bias is False
+
+
+def test_lists_replace_whole(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "child.yaml",
+        "extends: base.yaml\nblocks:\n  mix:\n    branches:\n      right:\n"
+        "        - {op: conv, name: c5a, out: $b, kernel: 3, padding: 1}\n"
+        "        - {op: conv, name: c5b, out: $b, kernel: 3, padding: 1}\n",
+    )
+    graph = build_graph(child)
+    # the template keeps its params and left branch; the right branch is the new list
+    assert [n for n in graph.rows[2].nodes] == ["mix1_c1", "mix1_c5a", "mix1_c5b", "mix1_output"]
+
+
+def test_patch_set_unset_replace_delete_insert(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "child.yaml",
+        """\
+extends: base.yaml
+patch:
+  - {row: stem, set: {out: 12}}
+  - {row: stem, unset: [output]}
+  - {row: pool, replace: {name: pool, op: avgpool, kernel: 2}}
+  - {row: gap, delete: true}
+  - {after: stem, insert: [{name: extra, op: conv, out: 5, kernel: 1}]}
+  - {before: fc, insert: [{name: drop, op: dropout, p: 0.5}]}
+  - {row: aux, set: {a: 3}}
+  - {row: mix1, unset: output}
+""",
+    )
+    graph = build_graph(child)
+    assert [r.name for r in graph.rows] == ["stem", "extra", "pool", "mix1", "flat", "drop", "fc"]
+    assert graph.nodes["stem"].shape == (12, 16, 16)
+    assert graph.nodes["pool"].attrs.kind == "avg"
+    assert graph.nodes["aux_c1"].attrs.out == 3
+    # no global pool any more: flatten sees 10 x 8 x 8
+    assert graph.nodes["fc"].attrs.in_features == 10 * 8 * 8
+
+
+def test_wildcard_unset_and_nested_extends(tmp_path):
+    write(tmp_path, "specs/base.yaml", BASE)
+    write(
+        tmp_path,
+        "specs/mid.yaml",
+        "extends: base.yaml\nname: mid\nwidth_multiplier: 2\n"
+        "patch:\n  - {row: '*', unset: [output]}\n",
+    )
+    child = write(tmp_path, "variants/leaf.yaml", "extends: ../specs/mid.yaml\nname: leaf\n")
+    spec, source = load_spec(child)
+    assert spec.name == "leaf" and spec.width_multiplier == 2
+    graph = build_graph(child)
+    assert graph.nodes["stem"].shape == (16, 16, 16)  # 8 channels x 2
+    assert graph.nodes["mix1_output"].shape == (20, 8, 8)  # block args scale: (4 + 6) x 2
+    assert graph.nodes["fc"].shape == (10,)  # num_classes never scales
+    # the hash covers the bases: editing one changes it
+    before = source.sha256
+    write(tmp_path, "specs/base.yaml", BASE.replace("size: 16", "size: 32"))
+    assert load_spec(child)[1].sha256 != before
+
+
+def test_width_multiplier_rounds_half_up(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "c.yaml",
+        "extends: base.yaml\nwidth_multiplier: 0.3\npatch:\n  - {row: '*', unset: [output]}\n",
+    )
+    graph = build_graph(child)
+    # 8 * 0.3 = 2.4 -> 2; 4 * 0.3 = 1.2 -> 1; 6 * 0.3 = 1.8 -> 2; 2 * 0.3 = 0.6 -> 1 (at least 1)
+    assert graph.nodes["stem"].attrs.out == 2
+    assert (graph.nodes["mix1_c1"].attrs.out, graph.nodes["mix1_c3"].attrs.out) == (1, 2)
+    assert graph.nodes["aux_c1"].attrs.out == 1
+
+
+def test_error_in_base_points_into_base(tmp_path, monkeypatch):
+    write(tmp_path, "base.yaml", BASE.replace("output: 8x8x10", "output: 8x8x11"))
+    line = fails(tmp_path, monkeypatch, "extends: base.yaml\n", name="child.yaml")
+    assert line == (
+        "base.yaml:16:5: error[output]: mix1: declared output 8x8x11 but the branches "
+        "give 4 + 6 = 10 channels"
+    )
+
+
+def test_override_error_points_into_child(tmp_path, monkeypatch):
+    write(tmp_path, "base.yaml", BASE)
+    line = fails(
+        tmp_path,
+        monkeypatch,
+        "extends: base.yaml\npatch:\n  - {row: stem, set: {kernel: 0}}\n",
+        name="child.yaml",
+    )
+    assert line.startswith(
+        "child.yaml:3:31: error[value]: kernel: input should be greater than 0 (got 0)"
+    )
+
+
+def test_missing_base(tmp_path, monkeypatch):
+    line = fails(tmp_path, monkeypatch, "name: x\nextends: nowhere.yaml\n", name="child.yaml")
+    assert line == (
+        "child.yaml:2:10: error[extends]: base spec 'nowhere.yaml' not found (looked for nowhere.yaml)"
+    )
+
+
+def test_cycle(tmp_path, monkeypatch):
+    write(tmp_path, "a.yaml", "extends: b.yaml\n")
+    write(tmp_path, "b.yaml", "extends: a.yaml\n")
+    line = fails(tmp_path, monkeypatch, "extends: a.yaml\n", name="c.yaml")
+    assert (
+        line
+        == "b.yaml:1:10: error[extends]: extends forms a cycle: c.yaml -> a.yaml -> b.yaml -> a.yaml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            "{row: nope, delete: true}",
+            "3:11: error[patch]: no row named 'nope' to patch (rows: stem, pool, mix1, gap, flat, fc, aux)",
+        ),
+        ("{row: stem, delete: yes please}", "3:25: error[patch]: `delete` takes true"),
+        (
+            "{row: stem, sett: {out: 1}}",
+            "3:17: error[unknown-key]: unknown key 'sett' in a patch edit",
+        ),
+        (
+            "{after: stem, set: {out: 1}}",
+            "3:5: error[patch]: a patch edit is {row: R, set|unset|replace|delete: ...} or {before|after: R, insert: [...]}",
+        ),
+        ("{row: stem, unset: [bogus]}", "3:25: error[patch]: row 'stem' has no key 'bogus'"),
+        ("{row: '*', delete: true}", "3:16: error[patch]: row '*' takes set or unset, not delete"),
+    ],
+)
+def test_bad_patch(tmp_path, monkeypatch, edit, expected):
+    write(tmp_path, "base.yaml", BASE)
+    line = fails(
+        tmp_path, monkeypatch, f"extends: base.yaml\npatch:\n  - {edit}\n", name="child.yaml"
+    )
+    assert line == f"child.yaml:{expected}"
