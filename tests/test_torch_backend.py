@@ -152,6 +152,25 @@ def test_torchvision_state_dict_round_trip(tmp_path):
     assert diff <= 1e-5
 
 
+def test_torchvision_inception_v3_round_trip(tmp_path):
+    """Flat layout and nested splits reproduce torchvision's Inception3 key for key."""
+    torchvision = pytest.importorskip("torchvision")
+    graph = shipped("inception-v3.yaml")
+    module = torch_module(graph, tmp_path, "gen_v3_roundtrip")
+    torch.manual_seed(0)
+    reference = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
+    model = module.build(aux_logits=True)
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {
+        k: tuple(v.shape) for k, v in theirs.items()
+    }
+    model.load_state_dict(theirs, strict=True)
+    x = torch.randn(2, 3, 299, 299)
+    with torch.no_grad():
+        diff = (model.eval()(x) - reference.eval()(x)).abs().max().item()
+    assert diff <= 1e-5
+
+
 def test_caffe_initialization():
     """xavier (uniform +-sqrt(3/fan_in)) weights and 0.2 biases, per the spec's init."""
     import math

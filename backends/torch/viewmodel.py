@@ -14,7 +14,7 @@ constructor reads like Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
@@ -68,7 +68,7 @@ class BlockClass:
     params: list[str]  # after in_channels
     members: list[Member]
     forward: list[Step]
-    branches: list[str] = field(default_factory=list)  # attrs concatenated, if several
+    returns: str  # the expression forward() returns
 
 
 @dataclass
@@ -182,86 +182,67 @@ class _Builder:
     def block_class(self, template: str, rows: list[Row]) -> tuple[BlockClass, list[str]]:
         """One class for all rows of a template, and the constructor call of each row."""
         tpl = self.graph.templates[template]
-        nodes = [
-            [self.graph.nodes[n] for n in r.nodes if self.graph.nodes[n].op != "concat"]
-            for r in rows
-        ]
-        first = nodes[0]
+        insts = [[self.graph.nodes[n] for n in r.nodes] for r in rows]
+        first = insts[0]
+        index = {n.name: i for i, n in enumerate(first)}
         params = list(tpl.params)
         derived: dict[str, list[int]] = {}
-        attrs = Namespace(MODULE_RESERVED)
-        members: list[Member] = []
-        forward: list[Step] = []
-        sequence = len(tpl.branches) == 1
-        branch_attrs = {b: attrs(b) for b in tpl.branches} if not sequence else {}
-        by_branch: dict[str, list[int]] = defaultdict(list)
-        for i, node in enumerate(first):
-            by_branch[node.branch or ""].append(i)
 
-        def comment(i: int, cexpr: str | None) -> str:
-            shapes = {inst[i].shape for inst in nodes}
+        # Channel expressions: symbolic where the template used a parameter.
+        chan: list[str | None] = []
+        cins: list[str] = []
+        for i, node in enumerate(first):
+            ins = [chan[index[n]] if n in index else "in_channels" for n in node.inputs]
+            cin = ins[0] or ""
+            if isinstance(node.attrs, ops.Conv | ops.Linear):
+                if node.out_ref and node.out_ref not in params:
+                    params.append(node.out_ref)  # a global such as num_classes
+                if ins[0] is None:  # features after a flatten: literal if every row agrees
+                    values = [inst[i].attrs.in_features for inst in insts]  # type: ignore[union-attr]
+                    cin = str(values[0])
+                    if len(set(values)) > 1:
+                        cin = f"{node.layer}_in_features"
+                        derived[cin] = values
+                out: str | None = node.out_ref or str(node.attrs.out)
+            elif isinstance(node.attrs, ops.Flatten):
+                out = None
+            elif isinstance(node.attrs, ops.Concat):
+                out = None if None in ins else " + ".join(ins)  # type: ignore[arg-type]
+            else:
+                out = ins[0]
+            chan.append(out)
+            cins.append(cin)
+
+        def comment(i: int) -> str:
+            """The shape if every row agrees; else symbolic channels if the size agrees."""
+            shapes = {inst[i].shape for inst in insts}
             if len(shapes) == 1:
                 return shape_comment(first[i].shape)
-            dims = {s[1:] for s in shapes if s is not None}
-            if cexpr and len(dims) == 1:
-                return shape_comment((cexpr, *first[i].shape[1:]))  # type: ignore[arg-type]
+            if chan[i] and len({s[1:] for s in shapes if s}) == 1 and " " not in chan[i]:
+                return shape_comment((chan[i], *first[i].shape[1:]))  # type: ignore[arg-type]
             return ""
 
-        for branch in tpl.branches:
-            cexpr: str | None = "in_channels"
-            items: list[tuple[str, str]] = []  # Sequential items: (expr, comment)
-            for i in by_branch[branch]:
-                node = first[i]
-                cin, cout = cexpr or "", ""
-                if isinstance(node.attrs, ops.Conv | ops.Linear):
-                    cout = node.out_ref or str(node.attrs.out)
-                    if node.out_ref and node.out_ref not in params:
-                        params.append(node.out_ref)  # a global such as num_classes
-                    if cexpr is None:  # features after a flatten: literal if every row agrees
-                        values = [inst[i].attrs.in_features for inst in nodes]  # type: ignore[union-attr]
-                        cin = str(values[0])
-                        if len(set(values)) > 1:
-                            cin = f"{node.layer}_in_features"
-                            derived[cin] = values
-                    cexpr = cout
-                elif isinstance(node.attrs, ops.Flatten):
-                    cexpr = None
-                expr = self.module(node, cin, cout)
-                if sequence:
-                    attr = attrs(node.layer or f"layer{i}")
-                    members.append(
-                        Member(attr, expr, "" if attr == node.layer else node.layer or "")
-                    )
-                    forward.append(Step(self.call(node, attr), comment(i, cexpr)))
-                    for r, inst in zip(rows, nodes, strict=True):
-                        self.node_paths[inst[i].name] = f"{r.name}.{attr}"
-                    continue
-                items.append((expr, node.layer or ""))
-                if _extra_relu(node):
-                    items.append(("nn.ReLU(inplace=True)", ""))
-            if not sequence:
-                battr = branch_attrs[branch]
-                if len(items) == 1:
-                    members.append(Member(battr, items[0][0], items[0][1]))
-                else:
-                    members.append(Member(battr, items=items))
-                forward.append(
-                    Step(f"{battr} = self.{battr}(x)", comment(by_branch[branch][-1], cexpr))
-                )
-        params += list(derived)
+        def expr(i: int) -> str:
+            return self.module(first[i], cins[i], chan[i] or "")
+
+        layout = "sequence" if tpl.layout == "branches" and len(tpl.branches) == 1 else tpl.layout
+        emit = {"sequence": self._sequence, "branches": self._branches, "flat": self._flat}[layout]
+        members, forward, returns, rel = emit(first, index, expr, comment)
         cls = BlockClass(
             name=self.classes(_camel(template)),
             doc=tpl.doc or f"The `{template}` block.",
-            params=params,
+            params=params + list(derived),
             members=members,
             forward=forward,
-            branches=[branch_attrs[b] for b in tpl.branches] if not sequence else [],
+            returns=returns,
         )
         calls = []
-        for r_index, row in enumerate(rows):
-            in_channels = self.graph.nodes[row.input].shape[0]  # type: ignore[index]
-            values = [str(in_channels)]
-            for p in params:
+        for r_index, (row, inst) in enumerate(zip(rows, insts, strict=True)):
+            for i, path in rel.items():
+                self.node_paths[inst[i].name] = f"{row.name}.{path}"
+            self.node_paths[row.output] = self.node_paths.get(row.output, row.name)
+            values = [str(self.graph.nodes[row.input].shape[0])]  # type: ignore[index]
+            for p in cls.params:
                 if p in row.args:
                     values.append(str(row.args[p]))
                 elif p in derived:
@@ -271,22 +252,66 @@ class _Builder:
             calls.append(f"{cls.name}({', '.join(values)})")
         return cls, calls
 
-    def branch_paths(self, rows: list[Row]) -> None:
-        """Module paths of the layers inside multi-branch blocks (for hooks and transfer)."""
-        for row in rows:
-            self.node_paths[row.output] = row.name
-            counters: dict[str, int] = defaultdict(int)
-            sizes: dict[str, int] = defaultdict(int)
-            members = [self.graph.nodes[n] for n in row.nodes if self.graph.nodes[n].op != "concat"]
-            for node in members:
-                sizes[node.branch or ""] += 1 + _extra_relu(node)
-            for node in members:
-                b = node.branch or ""
-                if sizes[b] == 1:
-                    self.node_paths[node.name] = f"{row.name}.{b}"
-                else:
-                    self.node_paths[node.name] = f"{row.name}.{b}.{counters[b]}"
-                counters[b] += 1 + _extra_relu(node)
+    # Each layout returns (members, forward steps, vars to concatenate, node index -> path).
+
+    def _sequence(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+        """One branch: layers are attributes named after them, applied in turn to x."""
+        names = Namespace(MODULE_RESERVED)
+        members, forward, rel = [], [], {}
+        for i, node in enumerate(nodes):
+            attr = names(node.layer or f"layer{i}")
+            members.append(Member(attr, expr(i), "" if attr == node.layer else node.layer or ""))
+            forward.append(Step(self.call(node, attr), comment(i)))
+            rel[i] = attr
+        return members, forward, "x", rel
+
+    def _branches(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+        """One attribute per branch: the layer itself, or an nn.Sequential of its layers."""
+        names = Namespace(MODULE_RESERVED)
+        by_branch: dict[str, list[int]] = defaultdict(list)
+        for i, node in enumerate(nodes):
+            if node.op != "concat":
+                by_branch[node.branch or ""].append(i)
+        members, forward, cat, rel = [], [], [], {}
+        for branch, idxs in by_branch.items():
+            attr = names(branch)
+            items: list[tuple[str, str]] = []
+            for i in idxs:
+                rel[i] = f"{attr}.{len(items)}"
+                items.append((expr(i), nodes[i].layer or ""))
+                if _extra_relu(nodes[i]):
+                    items.append(("nn.ReLU(inplace=True)", ""))
+            if len(items) == 1:
+                rel[idxs[0]] = attr
+                members.append(Member(attr, items[0][0], items[0][1]))
+            else:
+                members.append(Member(attr, items=items))
+            forward.append(Step(f"{attr} = self.{attr}(x)", comment(idxs[-1])))
+            cat.append(attr)
+        return members, forward, f"torch.cat([{', '.join(cat)}], 1)", rel
+
+    def _flat(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+        """One attribute per layer; forward() follows the graph with one variable per node."""
+        names, local = Namespace(MODULE_RESERVED), Namespace(LOCAL_RESERVED)
+        var: dict[str, str] = {}
+        members, forward, rel = [], [], {}
+        for i, node in enumerate(nodes):
+            ins = [var.get(n, "x") for n in node.inputs]
+            if node.op == "concat":
+                if i == len(nodes) - 1:  # the block's output
+                    return members, forward, f"torch.cat([{', '.join(ins)}], 1)", rel
+                var[node.name] = local(node.layer or f"cat{i}")
+                forward.append(
+                    Step(f"{var[node.name]} = torch.cat([{', '.join(ins)}], 1)", comment(i))
+                )
+                continue
+            attr = names(node.layer or f"layer{i}")
+            members.append(Member(attr, expr(i)))
+            var[node.name] = local(attr)
+            call = self.call(node, attr).replace("x = ", f"{var[node.name]} = ", 1)
+            forward.append(Step(call.replace("(x)", f"({ins[0]})"), comment(i)))
+            rel[i] = attr
+        return members, forward, var[nodes[-1].name], rel
 
     # -- the model ------------------------------------------------------------------
 
@@ -304,8 +329,6 @@ class _Builder:
             cls, row_calls = self.block_class(template, rows)
             blocks.append(cls)
             calls.update(zip((r.name for r in rows), row_calls, strict=True))
-            if cls.branches:
-                self.branch_paths(rows)
 
         members: list[Member] = []
         forward = [Step("", shape_comment(g.input.shape))]

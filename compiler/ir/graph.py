@@ -63,6 +63,7 @@ class Template:
     params: tuple[str, ...]
     branches: tuple[str, ...]
     loc: Loc
+    layout: str = "branches"  # torch module layout: "branches" or "flat" (one attribute per layer)
 
 
 @dataclass(frozen=True)

@@ -155,35 +155,63 @@ class _Lowering:
             )
         args = self.block_args(call, block, path)
         env = {**{g: getattr(self.spec, g) for g in GLOBALS}, **args}
-        tpath: DataPath = ("blocks", call.op, "branches")
         loc = self.src.loc(path)
-        ends, names = [], []
+        names: list[str] = []
         locals_: set[str] = set()
-        for branch, layers in block.branches.items():
-            cur = feed
-            for j, layer in enumerate(layers):
-                lpath = (*tpath, branch, j)
-                local = layer.name or f"{branch}_{j}"
-                if local in locals_:  # a template bug: point at the template, not the row
-                    raise self.fail(
-                        Code.DUPLICATE_NAME,
-                        f"block {call.op!r} has two layers named {local!r}",
-                        (*lpath, "name"),
-                    )
-                locals_.add(local)
-                node = Node(
-                    name=f"{name}_{local}",
-                    attrs=self.attrs(layer, env, lpath),
-                    inputs=(cur,),
-                    loc=loc,
-                    row=name,
-                    branch=branch,
-                    layer=local,
-                    out_ref=self.out_ref(layer, env, lpath),
-                )
-                cur = self.add(node, (*path, "name"))
-                names.append(cur)
-            ends.append(cur)
+
+        def lower_branches(
+            branches: dict[str, list[Any]], bpath: DataPath, top: str | None, feed: str
+        ) -> list[str]:
+            """Lower each branch from `feed`; return the node ending each one."""
+            ends = []
+            for branch, layers in branches.items():
+                cur = feed
+                for j, layer in enumerate(layers):
+                    lpath = (*bpath, branch, j)
+                    local = layer.name or f"{branch}_{j}"
+                    if local in locals_:  # a template bug: point at the template, not the row
+                        raise self.fail(
+                            Code.DUPLICATE_NAME,
+                            f"block {call.op!r} has two layers named {local!r}",
+                            (*lpath, "name"),
+                        )
+                    locals_.add(local)
+                    if isinstance(layer, s.Split):
+                        if block.layout != "flat":
+                            raise self.fail(
+                                Code.VALUE,
+                                "a split inside a branch needs the block's `layout: flat`",
+                                (*lpath, "op"),
+                            )
+                        inner = lower_branches(
+                            layer.branches, (*lpath, "branches"), top or branch, cur
+                        )
+                        node = Node(
+                            f"{name}_{local}",
+                            ops.Concat(),
+                            tuple(inner),
+                            loc,
+                            row=name,
+                            branch=top or branch,
+                            layer=local,
+                        )
+                    else:
+                        node = Node(
+                            name=f"{name}_{local}",
+                            attrs=self.attrs(layer, env, lpath),
+                            inputs=(cur,),
+                            loc=loc,
+                            row=name,
+                            branch=top or branch,
+                            layer=local,
+                            out_ref=self.out_ref(layer, env, lpath),
+                        )
+                    cur = self.add(node, (*path, "name"))
+                    names.append(cur)
+                ends.append(cur)
+            return ends
+
+        ends = lower_branches(block.branches, ("blocks", call.op, "branches"), None, feed)
         if len(ends) > 1:
             concat = Node(
                 f"{name}_output", ops.Concat(), tuple(ends), loc, row=name, layer="output"
@@ -287,6 +315,7 @@ class _Lowering:
                 doc=block.doc,
                 params=tuple(block.params),
                 branches=tuple(block.branches),
+                layout=block.layout,
                 loc=self.src.key_loc(("blocks", name)),
             )
             for name, block in spec.blocks.items()

@@ -173,11 +173,19 @@ PRIMITIVES: dict[str, type[LayerBase]] = {
 }
 
 
-def _op_tag(value: Any) -> str | None:
+def _op(value: Any) -> str | None:
     op = value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
-    if not isinstance(op, str):
-        return None
-    return op if op in PRIMITIVES else "block"
+    return op if isinstance(op, str) else None
+
+
+def _row_tag(value: Any) -> str | None:
+    op = _op(value)
+    return None if op is None else op if op in PRIMITIVES else "block"
+
+
+def _template_tag(value: Any) -> str | None:
+    op = _op(value)
+    return None if op is None else op if op in PRIMITIVES or op == "split" else "block"
 
 
 _MISSING_OP = dict(
@@ -186,17 +194,15 @@ _MISSING_OP = dict(
     + ", ".join(PRIMITIVES)
     + ", or a block name from `blocks:`)",
 )
+_TAGGED = tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())
 
 Primitive = Annotated[
-    Union[tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())],  # type: ignore  # noqa: UP007
-    Discriminator(_op_tag, **_MISSING_OP),  # type: ignore[arg-type]
+    Union[_TAGGED + (Annotated["Split", Tag("split")],)],  # type: ignore  # noqa: UP007
+    Discriminator(_template_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
 Row = Annotated[
-    Union[  # noqa: UP007
-        tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())  # type: ignore[misc]
-        + (Annotated[BlockRow, Tag("block")],)
-    ],
-    Discriminator(_op_tag, **_MISSING_OP),  # type: ignore[arg-type]
+    Union[_TAGGED + (Annotated[BlockRow, Tag("block")],)],  # type: ignore  # noqa: UP007
+    Discriminator(_row_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
 AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | BlockRow
 
@@ -207,11 +213,23 @@ AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten 
 Branch = Annotated[list[Primitive], Field(min_length=1)]
 
 
+class Split(LayerBase):
+    """Inside a template branch: sub-branches from one input, concatenated on channels
+    (Inception-v3's expanded 1x3 / 3x1 pairs). Needs the block's `layout: flat`."""
+
+    op: Literal["split"]
+    branches: Annotated[dict[str, Branch], Field(min_length=2)]
+
+
 class BlockDef(Base):
     """A block template: named branches of layers, concatenated on channels."""
 
     doc: str = ""
     params: list[str] = []
+    #: How the torch backend arranges the block's modules:
+    #: branches: one attribute per branch (an nn.Sequential when it has several layers);
+    #: flat:     one attribute per layer, named after the layer (torchvision's Inception-v3).
+    layout: Literal["branches", "flat"] = "branches"
     branches: Annotated[dict[str, Branch], Field(min_length=1)]
 
     @field_validator("params")
@@ -319,3 +337,7 @@ class Spec(Base):
             if name in PRIMITIVES:
                 raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
         return value
+
+
+Split.model_rebuild()
+BlockDef.model_rebuild()
