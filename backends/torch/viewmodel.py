@@ -14,6 +14,7 @@ constructor reads like Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from incept.compiler.ir import ops
@@ -98,6 +99,10 @@ class ModelView:
     input_comment: str
     uses_relu: bool
     node_paths: dict[str, str]
+
+
+ByIndex = Callable[[int], str]
+Layout = tuple[list[Member], list[Step], str, dict[int, str]]
 
 
 def _k(pair: tuple[int, int]) -> str:
@@ -218,8 +223,9 @@ class _Builder:
             shapes = {inst[i].shape for inst in insts}
             if len(shapes) == 1:
                 return shape_comment(first[i].shape)
-            if chan[i] and len({s[1:] for s in shapes if s}) == 1 and " " not in chan[i]:
-                return shape_comment((chan[i], *first[i].shape[1:]))  # type: ignore[arg-type]
+            symbol = chan[i]
+            if symbol and " " not in symbol and len({s[1:] for s in shapes if s}) == 1:
+                return shape_comment((symbol, *first[i].shape[1:]))  # type: ignore[arg-type]
             return ""
 
         def expr(i: int) -> str:
@@ -227,7 +233,7 @@ class _Builder:
 
         layout = "sequence" if tpl.layout == "branches" and len(tpl.branches) == 1 else tpl.layout
         emit = {"sequence": self._sequence, "branches": self._branches, "flat": self._flat}[layout]
-        members, forward, returns, rel = emit(first, index, expr, comment)
+        members, forward, returns, rel = emit(first, expr, comment)
         cls = BlockClass(
             name=self.classes(_camel(template)),
             doc=tpl.doc or f"The `{template}` block.",
@@ -252,12 +258,16 @@ class _Builder:
             calls.append(f"{cls.name}({', '.join(values)})")
         return cls, calls
 
-    # Each layout returns (members, forward steps, vars to concatenate, node index -> path).
+    # Each layout gets the instance's nodes and two functions of a node's index (its
+    # constructor expression, its shape comment); it returns the class members, the
+    # forward() steps, the expression forward() returns, and node index -> module path.
 
-    def _sequence(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+    def _sequence(self, nodes: list[Node], expr: ByIndex, comment: ByIndex) -> Layout:
         """One branch: layers are attributes named after them, applied in turn to x."""
         names = Namespace(MODULE_RESERVED)
-        members, forward, rel = [], [], {}
+        members: list[Member] = []
+        forward: list[Step] = []
+        rel: dict[int, str] = {}
         for i, node in enumerate(nodes):
             attr = names(node.layer or f"layer{i}")
             members.append(Member(attr, expr(i), "" if attr == node.layer else node.layer or ""))
@@ -265,14 +275,17 @@ class _Builder:
             rel[i] = attr
         return members, forward, "x", rel
 
-    def _branches(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+    def _branches(self, nodes: list[Node], expr: ByIndex, comment: ByIndex) -> Layout:
         """One attribute per branch: the layer itself, or an nn.Sequential of its layers."""
         names = Namespace(MODULE_RESERVED)
         by_branch: dict[str, list[int]] = defaultdict(list)
         for i, node in enumerate(nodes):
             if node.op != "concat":
                 by_branch[node.branch or ""].append(i)
-        members, forward, cat, rel = [], [], [], {}
+        members: list[Member] = []
+        forward: list[Step] = []
+        cat: list[str] = []
+        rel: dict[int, str] = {}
         for branch, idxs in by_branch.items():
             attr = names(branch)
             items: list[tuple[str, str]] = []
@@ -290,11 +303,13 @@ class _Builder:
             cat.append(attr)
         return members, forward, f"torch.cat([{', '.join(cat)}], 1)", rel
 
-    def _flat(self, nodes, index, expr, comment):  # type: ignore[no-untyped-def]
+    def _flat(self, nodes: list[Node], expr: ByIndex, comment: ByIndex) -> Layout:
         """One attribute per layer; forward() follows the graph with one variable per node."""
         names, local = Namespace(MODULE_RESERVED), Namespace(LOCAL_RESERVED)
         var: dict[str, str] = {}
-        members, forward, rel = [], [], {}
+        members: list[Member] = []
+        forward: list[Step] = []
+        rel: dict[int, str] = {}
         for i, node in enumerate(nodes):
             ins = [var.get(n, "x") for n in node.inputs]
             if node.op == "concat":

@@ -13,18 +13,15 @@ def _hwc(shape: tuple[int, ...]) -> str:
 
 def run(graph: Graph) -> Graph:
     for row in (*graph.rows, *graph.aux_heads):
-        if row.declared is None:
+        declared, out = row.declared, graph.nodes[row.output]
+        shape = out.shape or ()
+        if declared is None or shape == declared:
             continue
-        out = graph.nodes[row.output]
-        if out.shape == row.declared:
-            continue
-        detail = (
-            f"inferred {_hwc(out.shape)}" if len(out.shape) == 3 else f"inferred {list(out.shape)}"
-        )
-        if out.op == "concat" and len(out.shape) == 3 and out.shape[1:] == row.declared[1:]:
+        detail = f"inferred {_hwc(shape)}" if len(shape) == 3 else f"inferred {list(shape)}"
+        if out.op == "concat" and len(shape) == 3 and shape[1:] == declared[1:]:
             parts = " + ".join(str(graph.nodes[i].shape[0]) for i in out.inputs)  # type: ignore[index]
-            detail = f"the branches give {parts} = {out.shape[0]} channels"
+            detail = f"the branches give {parts} = {shape[0]} channels"
         raise SpecError(
-            Code.OUTPUT, f"{row.name}: declared output {_hwc(row.declared)} but {detail}", row.loc
+            Code.OUTPUT, f"{row.name}: declared output {_hwc(declared)} but {detail}", row.loc
         )
     return graph

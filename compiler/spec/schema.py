@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -69,6 +69,7 @@ class Paper(Base):
 
 
 class LayerBase(Base):
+    op: str
     name: Name | None = None
     #: Table 1's "output size" written H x W x C (e.g. 28x28x256); checked, not assumed.
     output: str | None = None
@@ -194,14 +195,28 @@ _MISSING_OP = dict(
     + ", ".join(PRIMITIVES)
     + ", or a block name from `blocks:`)",
 )
-_TAGGED = tuple(Annotated[cls, Tag(op)] for op, cls in PRIMITIVES.items())
-
 Primitive = Annotated[
-    Union[_TAGGED + (Annotated["Split", Tag("split")],)],  # type: ignore  # noqa: UP007
+    Annotated[Conv, Tag("conv")]
+    | Annotated[MaxPool, Tag("maxpool")]
+    | Annotated[AvgPool, Tag("avgpool")]
+    | Annotated[AdaptiveAvgPool, Tag("adaptive_avgpool")]
+    | Annotated[LRN, Tag("lrn")]
+    | Annotated[Dropout, Tag("dropout")]
+    | Annotated[Flatten, Tag("flatten")]
+    | Annotated[Linear, Tag("linear")]
+    | Annotated["Split", Tag("split")],
     Discriminator(_template_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
 Row = Annotated[
-    Union[_TAGGED + (Annotated[BlockRow, Tag("block")],)],  # type: ignore  # noqa: UP007
+    Annotated[Conv, Tag("conv")]
+    | Annotated[MaxPool, Tag("maxpool")]
+    | Annotated[AvgPool, Tag("avgpool")]
+    | Annotated[AdaptiveAvgPool, Tag("adaptive_avgpool")]
+    | Annotated[LRN, Tag("lrn")]
+    | Annotated[Dropout, Tag("dropout")]
+    | Annotated[Flatten, Tag("flatten")]
+    | Annotated[Linear, Tag("linear")]
+    | Annotated[BlockRow, Tag("block")],
     Discriminator(_row_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
 AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | BlockRow
