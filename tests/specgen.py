@@ -6,13 +6,25 @@ drawn spec is valid by construction: the generator tracks each row's output shap
 with `simulate_layer()` (which reuses the compiler's `pool_out` for pooling) and only
 draws layers that keep every spatial size >= 1 and every block's branches equal in
 size. `simulate(spec)` re-derives every row's and aux head's shape, parameter count
-and MACs from the spec data alone, an oracle independent of the compiler's lowering.
+and MACs from the spec data alone, an oracle independent of the compiler's lowering;
+it also asserts everything the compiler checks (unique names, known references and
+taps, block arguments, declared outputs, `split` only under `layout: flat`), so
+`is_valid()` can vet edits.
+
+`inherited_specs()` draws a `Chain`: a base spec from `specs()` and one or two files
+that `extends:` it with overrides and `patch:` edits. `write_chain()` writes the files
+and returns the leaf's path; `resolve_chain()` merges them with this module's own
+implementation of the inheritance rules (`merge()`, `apply_patch()`: the oracle for
+compiler/spec/inherit.py, which it does not import).
 
 What a drawn spec can contain (the knobs of `specs()` in brackets):
 
 - input: 1-4 channels [max_in_channels]; size min_size..max_size (default 15..64, so
   odd sizes too), written as `16` or `[h, w]`, square or not.
-- num_classes 1..16; name, optional class_name and description; aux_logits on/off.
+- num_classes 1..16; name, optional class_name and description; aux_logits on/off;
+  width_multiplier absent or one of 0.25, 0.3, 0.5, 0.75, 1, 1.0, 1.25, 1.5 [widths].
+  It scales literal conv `out`s and block arguments, max(1, round_half_up(c * w)),
+  never linear widths nor `$num_classes`; it changes no spatial size, so validity holds.
 - defaults: absent, or any subset of conv {bias, norm bn/none, act relu/none},
   bn {eps, momentum} and pool {ceil_mode}; init: absent, or caffe_xavier /
   trunc_normal / default with std and bias constant or null.
@@ -20,14 +32,25 @@ What a drawn spec can contain (the knobs of `specs()` in brackets):
   [5,2] too, stride 1-2, padding 0..k//2, random bias/norm/act overrides), maxpool and
   avgpool (kernel 1-5 per side, stride default/1-3, padding <= k//2, ceil_mode
   true/false/default, avg count_include_pad true/false/default), lrn, dropout,
-  adaptive_avgpool (to a size no larger than its input).
-- block templates [max_templates, default 1..3]: 1-4 named branches of 1-3 layers each
-  (conv, maxpool, avgpool; with `extras`, also lrn and dropout). Each template has a
-  stride s in {1, 2, 3}, carried by exactly one layer of every branch when s > 1; all
-  layers use size-preserving settings, so every branch maps n -> ceil(n / s):
+  adaptive_avgpool (to a size no larger than its input), and [factorized] a factorized
+  pair or stack of conv rows: two or three 3x3s, 1xn then nx1, or nx1 then 1xn.
+- block templates [max_templates, default 1..3]: 1-4 named branches of 1-3 items
+  each (conv, maxpool, avgpool; with `extras`, also lrn and dropout). Each template has
+  a stride s in {1, 2, 3}, carried by exactly one layer of every branch when s > 1;
+  all layers use size-preserving settings, so every branch maps n -> ceil(n / s):
   odd kernels (square or asymmetric like [1, 7]) with padding k // 2 (floor mode,
   stride 1 or s), or a k = s pool in ceil mode. At most one branch has no conv (it
   passes its input's channels through); lrn / dropout never stand alone.
+  [factorized] An item may be a factorized conv stack: a 5x5 as two 3x3s, three 3x3s,
+  a 3x3 / 5x5 / 7x7 as 1xn then nx1 (or nx1 then 1xn; InceptionC's 7x7), or 3-4
+  alternating nx1 / 1xn (InceptionC's 7x7dbl), each with the matching padding.
+  `layout:` absent, `branches` or `flat` [layouts]. [splits] In a flat template an item
+  may be a `split`: 2-3 sub-branches of 1-2 items each (the same kinds; at most one
+  without a conv), concatenated on channels; a split may end its branch or be followed
+  by more layers, may carry the template's stride (then every sub-branch does), and
+  rarely holds a split itself. Sub-branches are named a/b/c where every layer inside
+  is named (Inception-v3's style), else by a unique `sbN`, so default local names
+  (`<branch>_<index>`) never clash.
   Conv widths are `$params` (new or reused), literals, or `$num_classes`; template
   parameters may go unused. Layer names: absent, `c3`-style, or Caffe-style
   digit-first `3x3_1`.
@@ -38,11 +61,28 @@ What a drawn spec can contain (the knobs of `specs()` in brackets):
   remaining size, or nothing (small maps); dropout before or after flatten; an
   optional hidden linear (+ dropout); a final linear to `$num_classes` (or the literal).
 - aux heads [max_aux, default 0..2] on random block rows, sharing one single-branch
-  template: adaptive_avgpool (1-4) or an avgpool valid at every tapped size, 1x1 conv,
-  flatten, optional hidden linear and dropout, linear to `$num_classes`.
+  template (layout absent or flat): adaptive_avgpool (1-4) or an avgpool valid at
+  every tapped size, 1x1 conv, flatten, optional hidden linear and dropout, linear to
+  `$num_classes`.
 
-Channel counts stay <= max_channels (24) per layer and the input <= 64, so a CPU
-forward pass of a generated model is quick.
+What an inherited chain contains (`inherited_specs()`, levels 1..max_levels): files
+side by side (`base.yaml`, `child.yaml`, `grandchild.yaml`) or in folders
+(`specs/base.yaml`, `variants/child.yaml` extending `../specs/base.yaml`, ...). Each
+child may override name, class_name, description, num_classes, width_multiplier,
+aux_logits, input channels or a larger size, `defaults` and `init` (merged key by
+key), templates (`layout` flipped, `doc`, one branch replaced by a new one of the same
+stride), drop the aux heads (`aux_heads: []`), and `patch:` rows (one base in five
+patches its own rows too): `set` (widths, block arguments, conv / pool / linear /
+dropout keys, `paper` merged into the row's), `unset` (a key or a list), `replace`
+(by a dropout, lrn, 1x1 conv, same-size pool or another block), `delete`, `insert`
+before / after (1-2 shape-preserving rows, named or not; among the aux heads, another
+aux head) and `row: '*'` set / unset. Every edit is drawn against the merged spec so far
+and kept only if the result is valid (`is_valid()` ignoring declared outputs); a
+declared output that no longer holds is then fixed by the child's patch: `set` to the
+new value or `unset` (named rows), or `{row: '*', unset: [output]}`.
+
+Channel counts stay <= max_channels (24) per layer (before width scaling, at most
+x1.5) and the input <= 64, so a CPU forward pass of a generated model is quick.
 
 Hypothesis profiles, chosen by the HYPOTHESIS_PROFILE environment variable
 (default "ci"): "ci" (derandomized, 50 examples) and "thorough" (500 examples); both
@@ -51,9 +91,12 @@ without deadline and with the too_slow health check off.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
+import posixpath
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +131,18 @@ SCHEMA_DEFAULTS: dict[str, dict[str, Any]] = {
     "pool": {"ceil_mode": False},
 }
 GLOBALS = ("num_classes",)
+PRIMITIVE_OPS = (
+    "conv",
+    "maxpool",
+    "avgpool",
+    "adaptive_avgpool",
+    "lrn",
+    "dropout",
+    "flatten",
+    "linear",
+)
+#: Width multipliers drawn (exact in binary but 0.3; channels <= 24 round alike).
+WIDTHS = (0.5, 0.25, 0.75, 1, 1.0, 1.5, 1.25, 0.3)
 
 
 # -- writing --------------------------------------------------------------------
@@ -144,17 +199,36 @@ def _defaults(spec: Spec) -> dict[str, dict[str, Any]]:
 
 
 def _resolve(value: int | str, env: dict[str, int]) -> int:
-    return value if isinstance(value, int) else env[value[1:]]
+    if isinstance(value, int):
+        return value
+    assert value[1:] in env, f"unknown reference {value}"
+    return env[value[1:]]
+
+
+def scale(channels: int, width: float) -> int:
+    """`width_multiplier`'s rule, max(1, floor(c * w + 1/2)), in exact arithmetic."""
+    if width == 1:
+        return channels
+    return max(1, math.floor(Fraction(str(width)) * channels + Fraction(1, 2)))
 
 
 def simulate_layer(
-    layer: dict[str, Any], shape: Shape, env: dict[str, int], defaults: dict[str, dict[str, Any]]
+    layer: dict[str, Any],
+    shape: Shape,
+    env: dict[str, int],
+    defaults: dict[str, dict[str, Any]],
+    width: float = 1,
 ) -> tuple[Shape, int, int]:
-    """One primitive layer: (output shape, parameters, MACs). Asserts validity."""
+    """One primitive layer: (output shape, parameters, MACs). Asserts validity.
+
+    `env` holds the globals and the block's (already scaled) arguments; a literal conv
+    `out` scales by `width` here, a linear `out` never does."""
     op = layer["op"]
     if op == "conv":
+        assert len(shape) == 3, (layer, shape)
         c, h, w = shape
-        out = _resolve(layer["out"], env)
+        out = layer["out"]
+        out = scale(out, width) if isinstance(out, int) else _resolve(out, env)
         (kh, kw), (sh, sw) = _pair(layer["kernel"]), _pair(layer.get("stride", 1))
         ph, pw = _pair(layer.get("padding", 0))
         oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
@@ -166,6 +240,7 @@ def simulate_layer(
         params = weights + (out if bias else 0) + (2 * out if norm == "bn" else 0)
         return (out, oh, ow), params, weights * oh * ow
     if op in ("maxpool", "avgpool"):
+        assert len(shape) == 3, (layer, shape)
         c, h, w = shape
         (kh, kw) = _pair(layer["kernel"])
         sh, sw = _pair(layer.get("stride") or layer["kernel"])
@@ -177,15 +252,15 @@ def simulate_layer(
         assert oh >= 1 and ow >= 1, (layer, shape)
         return (c, oh, ow), 0, 0
     if op == "adaptive_avgpool":
-        assert len(shape) == 3
+        assert len(shape) == 3, (layer, shape)
         return (shape[0], *_pair(layer.get("size", 1))), 0, 0
     if op == "lrn":
-        assert len(shape) == 3
+        assert len(shape) == 3, (layer, shape)
         return shape, 0, 0
     if op == "dropout":
         return shape, 0, 0
     if op == "flatten":
-        assert len(shape) == 3
+        assert len(shape) == 3, (layer, shape)
         return (math.prod(shape),), 0, 0
     if op == "linear":
         assert len(shape) == 1, (layer, shape)
@@ -193,6 +268,59 @@ def simulate_layer(
         weights = out * shape[0]
         return (out,), weights + (out if layer.get("bias", True) else 0), weights
     raise AssertionError(f"unknown op {op!r}")
+
+
+def _concat(ends: list[Shape], where: Any) -> Shape:
+    """Branch ends concatenated on channels (one end: itself)."""
+    if len(ends) == 1:
+        return ends[0]
+    assert all(len(e) == 3 and e[1:] == ends[0][1:] for e in ends), (where, ends)
+    return (sum(e[0] for e in ends), *ends[0][1:])
+
+
+def simulate_branch(
+    layers: list[dict[str, Any]],
+    shape: Shape,
+    env: dict[str, int],
+    defaults: dict[str, dict[str, Any]],
+    width: float,
+    *,
+    branch: str,
+    flat: bool,
+    local_names: set[str],
+) -> tuple[Shape, int, int]:
+    """A template branch (or a split's sub-branch) applied to `shape`.
+
+    Local names (`name`, else `<branch>_<index>`) must be unique in the template;
+    a split needs `layout: flat` and concatenates its sub-branches on channels."""
+    assert layers, branch
+    params = macs = 0
+    for j, layer in enumerate(layers):
+        local = layer.get("name") or f"{branch}_{j}"
+        assert local not in local_names, f"two layers named {local!r}"
+        local_names.add(local)
+        if layer["op"] == "split":
+            assert flat, "a split needs layout: flat"
+            assert len(layer["branches"]) >= 2, layer
+            ends = []
+            for sub, sublayers in layer["branches"].items():
+                end, p, m = simulate_branch(
+                    sublayers,
+                    shape,
+                    env,
+                    defaults,
+                    width,
+                    branch=sub,
+                    flat=flat,
+                    local_names=local_names,
+                )
+                ends.append(end)
+                params, macs = params + p, macs + m
+            shape = _concat(ends, local)
+        else:
+            shape, p, m = simulate_layer(layer, shape, env, defaults, width)
+            params, macs = params + p, macs + m
+    return shape, params, macs
 
 
 _ROW_KEYS = ("op", "name", "output", "paper", "from", "loss_weight")
@@ -203,21 +331,24 @@ def simulate_row(
 ) -> tuple[Shape, int, int]:
     """A primitive or block row applied to `shape`."""
     env = {g: spec[g] for g in GLOBALS}
+    width = spec.get("width_multiplier", 1)
     block = (spec.get("blocks") or {}).get(row["op"])
     if block is None:
-        return simulate_layer(row, shape, env, defaults)
-    env.update({k: v for k, v in row.items() if k not in _ROW_KEYS})
-    ends, params, macs = [], 0, 0
-    for layers in block["branches"].values():
-        cur = shape
-        for layer in layers:
-            cur, p, m = simulate_layer(layer, cur, env, defaults)
-            params, macs = params + p, macs + m
-        ends.append(cur)
-    if len(ends) == 1:
-        return ends[0], params, macs
-    assert all(len(e) == 3 and e[1:] == ends[0][1:] for e in ends), (row["op"], ends)
-    return (sum(e[0] for e in ends), *ends[0][1:]), params, macs
+        assert row["op"] in PRIMITIVE_OPS, f"unknown op {row['op']!r}"
+        return simulate_layer(row, shape, env, defaults, width)
+    args = {k: v for k, v in row.items() if k not in _ROW_KEYS}
+    assert sorted(args) == sorted(block.get("params", [])), (row, block.get("params"))
+    assert all(type(v) is int and v >= 1 for v in args.values()), row
+    env.update({k: scale(v, width) for k, v in args.items()})
+    flat = block.get("layout") == "flat"
+    ends, params, macs, local_names = [], 0, 0, set()
+    for bname, layers in block["branches"].items():
+        end, p, m = simulate_branch(
+            layers, shape, env, defaults, width, branch=bname, flat=flat, local_names=local_names
+        )
+        ends.append(end)
+        params, macs = params + p, macs + m
+    return _concat(ends, row["op"]), params, macs
 
 
 def row_name(row: dict[str, Any], index: int) -> str:
@@ -225,22 +356,145 @@ def row_name(row: dict[str, Any], index: int) -> str:
     return row.get("name") or f"{row['op']}{index}"
 
 
-def simulate(spec: Spec) -> Simulation:
-    """Every row's and aux head's facts, computed from the spec data alone."""
+def _check_declared(row: dict[str, Any], name: str, shape: Shape) -> None:
+    if "output" in row:
+        assert len(shape) == 3 and row["output"] == _hwc(shape), (name, row["output"], shape)
+
+
+def simulate(spec: Spec, *, declared: bool = True) -> Simulation:
+    """Every row's and aux head's facts, computed from the spec data alone.
+
+    Asserts the spec is valid; `declared=False` skips the rows' declared outputs."""
     defaults = _defaults(spec)
     size = _pair(spec["input"]["size"])
     shape: Shape = (spec["input"]["channels"], *size)
+    assert spec["layers"], "no layers"
     rows, outputs = [], {}
     for i, row in enumerate(spec["layers"]):
         shape, p, m = simulate_row(spec, row, shape, defaults)
         facts = RowFacts(row_name(row, i), shape, p, m)
+        assert facts.name not in outputs, f"two rows named {facts.name!r}"
+        if declared:
+            _check_declared(row, facts.name, shape)
         rows.append(facts)
         outputs[facts.name] = shape
     aux = []
     for head in spec.get("aux_heads") or []:
+        assert head["op"] in (spec.get("blocks") or {}), head
+        assert head["name"] not in outputs and all(a.name != head["name"] for a in aux), head
+        assert head["from"] in outputs, f"aux head taps unknown row {head['from']!r}"
         out, p, m = simulate_row(spec, head, outputs[head["from"]], defaults)
+        if declared:
+            _check_declared(head, head["name"], out)
         aux.append(RowFacts(head["name"], out, p, m))
     return Simulation(rows, aux)
+
+
+def is_valid(spec: Spec, *, declared: bool = True) -> bool:
+    """Whether `simulate` accepts the spec (the compiler should then accept it too)."""
+    try:
+        simulate(spec, declared=declared)
+    except AssertionError:
+        return False
+    return True
+
+
+# -- inheritance: the oracle for `extends:` and `patch:` ---------------------------------
+
+
+def merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key, recursively; any other value replaces the base's."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(over)
+
+
+def _row_lists(spec: Spec) -> list[list[dict[str, Any]]]:
+    return [spec[k] for k in ("layers", "aux_heads") if isinstance(spec.get(k), list)]
+
+
+def _keys(arg: str | list[str]) -> list[str]:
+    return arg if isinstance(arg, list) else [arg]
+
+
+def apply_patch(spec: Spec, edits: list[dict[str, Any]]) -> Spec:
+    """`edits` applied in order to a copy of `spec`'s rows (`layers`, then `aux_heads`),
+    each found by its explicit `name`; `row: '*'` sets or unsets keys on every row."""
+    spec = copy.deepcopy(spec)
+    for edit in edits:
+        (op,) = [k for k in ("set", "unset", "replace", "delete", "insert") if k in edit]
+        (anchor,) = [k for k in ("row", "before", "after") if k in edit]
+        arg = edit[op]
+        if edit[anchor] == "*":
+            for rows in _row_lists(spec):
+                for i, row in enumerate(rows):
+                    if op == "set":
+                        rows[i] = merge(row, arg)
+                    else:
+                        for key in _keys(arg):
+                            row.pop(key, None)
+            continue
+        found = [
+            (rows, i)
+            for rows in _row_lists(spec)
+            for i, row in enumerate(rows)
+            if row.get("name") == edit[anchor]
+        ]
+        assert found, f"no row named {edit[anchor]!r}"
+        rows, i = found[0]
+        if op == "set":
+            rows[i] = merge(rows[i], arg)
+        elif op == "unset":
+            for key in _keys(arg):
+                assert key in rows[i], (edit, rows[i])
+                del rows[i][key]
+        elif op == "replace":
+            rows[i] = copy.deepcopy(arg)
+        elif op == "delete":
+            assert arg is True, edit
+            del rows[i]
+        else:
+            at = i + 1 if anchor == "after" else i
+            rows[at:at] = copy.deepcopy(arg)
+    return spec
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A spec made of several files: (path relative to a root folder, data) pairs, the
+    base first; every later file `extends` the one before it."""
+
+    files: tuple[tuple[str, Spec], ...]
+
+    @property
+    def leaf(self) -> str:
+        return self.files[-1][0]
+
+
+def write_chain(chain: Chain, directory: str | Path) -> Path:
+    """Write every file of `chain` under `directory`; return the leaf's path."""
+    for rel, data in chain.files:
+        path = Path(directory) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_spec(data, path)
+    return Path(directory) / chain.leaf
+
+
+def resolve_chain(chain: Chain) -> Spec:
+    """The leaf spec with every base merged in and every patch applied, as plain data."""
+    merged: Spec | None = None
+    for _, data in chain.files:
+        data = copy.deepcopy(data)
+        edits = data.pop("patch", None)
+        data.pop("extends", None)
+        merged = data if merged is None else merge(merged, data)
+        if edits is not None:
+            merged = apply_patch(merged, edits)
+    assert merged is not None
+    return merged
 
 
 # -- drawing helpers ---------------------------------------------------------------
@@ -271,20 +525,95 @@ def _odd_kernel(draw: Any) -> tuple[int, int]:
     return k, draw(odd)
 
 
+def _factorized_kernels(draw: Any) -> list[tuple[int, int]]:
+    """A factorized conv: stacked 3x3s, or 1xn / nx1 pairs and alternations."""
+    form = draw(st.sampled_from(["3x3", "1xn", "nx1", "alternate"]))
+    if form == "3x3":  # a 5x5 (or 7x7) as two (three) 3x3s
+        return [(3, 3)] * draw(st.integers(2, 3))
+    n = draw(st.sampled_from([7, 3, 5]))
+    if form == "1xn":  # InceptionC's branch7x7: 1x7 then 7x1
+        return [(1, n), (n, 1)]
+    if form == "nx1":
+        return [(n, 1), (1, n)]
+    return [(n, 1), (1, n), (n, 1), (1, n)][: draw(st.integers(3, 4))]  # branch7x7dbl
+
+
+def _has_conv(layers: list[dict[str, Any]]) -> bool:
+    return any(
+        layer["op"] == "conv"
+        or (layer["op"] == "split" and any(map(_has_conv, layer["branches"].values())))
+        for layer in layers
+    )
+
+
+def _all_named(layers: list[dict[str, Any]]) -> bool:
+    return all(
+        "name" in layer
+        and (layer["op"] != "split" or all(map(_all_named, layer["branches"].values())))
+        for layer in layers
+    )
+
+
 def _small_float(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda x: float(f"{x:.4g}"))
+
+
+def _draw_defaults(d: Any) -> dict[str, Any]:
+    """A `defaults:` mapping: any subset of conv, bn and pool keys."""
+    defaults: dict[str, Any] = {}
+    conv = {
+        k: d(st.sampled_from(v))
+        for k, v in (("bias", [True, False]), ("norm", ["bn", "none"]), ("act", ["relu", "none"]))
+        if d(st.booleans())
+    }
+    if conv or d(st.integers(0, 4)) == 0:
+        defaults["conv"] = conv
+    if d(st.integers(0, 2)) == 0:
+        bn = {}
+        if d(st.booleans()):
+            bn["eps"] = d(st.sampled_from([1e-5, 0.001, 1e-3, 0.01]))
+        if d(st.booleans()):
+            bn["momentum"] = d(_small_float(0.01, 0.99))
+        defaults["bn"] = bn
+    if d(st.booleans()):
+        defaults["pool"] = {"ceil_mode": d(st.booleans())}
+    return defaults
+
+
+def _draw_init(d: Any) -> dict[str, Any]:
+    init: dict[str, Any] = {
+        "weights": d(st.sampled_from(["caffe_xavier", "trunc_normal", "default"]))
+    }
+    if d(st.booleans()):
+        init["std"] = d(st.sampled_from([0.01, 0.02, 1]))
+    if d(st.booleans()):
+        init["bias"] = d(st.sampled_from([None, 0, 0.2, 0.0]))
+    return init
 
 
 class _Draw:
     """Generation state for one spec."""
 
-    def __init__(self, draw: Any, spec: Spec, max_channels: int, extras: bool, floor: int) -> None:
+    def __init__(
+        self,
+        draw: Any,
+        spec: Spec,
+        max_channels: int,
+        extras: bool,
+        floor: int,
+        *,
+        splits: bool = True,
+        factorized: bool = True,
+        counter: int = 0,
+    ) -> None:
         self.draw = draw
         self.spec = spec
         self.max_channels = max_channels
         self.extras = extras
         self.floor = floor  # free layers keep H and W >= floor (where the input has it)
-        self.counter = 0
+        self.splits = splits
+        self.factorized = factorized
+        self.counter = counter
         self.strides: dict[str, int] = {}  # each template's stride
 
     @property
@@ -327,6 +656,23 @@ class _Draw:
             layer["padding"] = _as_pair(d, ph, pw)
         self.conv_overrides(layer)
         return layer
+
+    def factorized_rows(self, shape: Shape) -> list[dict[str, Any]]:
+        """Stem rows of a factorized conv ("same" padding; the first may stride 2)."""
+        d = self.draw
+        rows = []
+        for j, (kh, kw) in enumerate(_factorized_kernels(d)[:3]):
+            layer: dict[str, Any] = {
+                "op": "conv",
+                "out": self.width(),
+                "kernel": _as_pair(d, kh, kw),
+            }
+            if j == 0 and d(st.booleans()):
+                layer["stride"] = 2
+            layer["padding"] = _as_pair(d, kh // 2, kw // 2)
+            self.conv_overrides(layer)
+            rows.append(self.keep_size(layer, shape) if j == 0 else layer)
+        return rows
 
     def free_pool(self, shape: Shape) -> dict[str, Any]:
         d = self.draw
@@ -372,17 +718,20 @@ class _Draw:
             layer["size"] = _as_pair(d, a, b)
         return layer
 
-    def primitive(self, shape: Shape, kinds: list[str]) -> dict[str, Any]:
+    def primitive(self, shape: Shape, kinds: list[str]) -> list[dict[str, Any]]:
+        """One row (a factorized conv: two or three)."""
         kind = self.draw(st.sampled_from(kinds))
         if kind == "conv":
-            return self.keep_size(self.free_conv(shape), shape)
+            return [self.keep_size(self.free_conv(shape), shape)]
+        if kind == "factorized":
+            return self.factorized_rows(shape)
         if kind == "pool":
-            return self.keep_size(self.free_pool(shape), shape)
+            return [self.keep_size(self.free_pool(shape), shape)]
         if kind == "lrn":
-            return self.lrn()
+            return [self.lrn()]
         if kind == "dropout":
-            return self.dropout()
-        return self.adaptive(shape)
+            return [self.dropout()]
+        return [self.adaptive(shape)]
 
     def keep_size(self, layer: dict[str, Any], shape: Shape) -> dict[str, Any]:
         """Undo a conv's or pool's downsampling where it would take H or W below the floor:
@@ -398,15 +747,20 @@ class _Draw:
 
     # -- block templates ------------------------------------------------------------
 
-    def template_out(self, params: list[str]) -> int | str:
+    def template_out(self, params: list[str], fixed: bool = False) -> int | str:
+        """A template conv's width; `fixed`: the template's params may not grow."""
         d = self.draw
         choice = d(st.sampled_from(["new", "new", "reuse", "literal", "literal", "classes"]))
+        if fixed and choice == "new":
+            choice = "reuse" if params else "literal"
         if choice == "reuse" and params:
             return "$" + d(st.sampled_from(params))
         if choice == "literal":
             return self.width()
         if choice == "classes" and self.spec["num_classes"] <= self.max_channels:
             return "$num_classes"
+        if fixed:
+            return self.width()
         params.append(f"ch{len(params)}")
         return "$" + params[-1]
 
@@ -420,12 +774,14 @@ class _Draw:
         elif self.defaults["pool"]["ceil_mode"] != needed or d(st.booleans()):
             layer["ceil_mode"] = needed
 
-    def template_layer(self, kind: str, stride: int, params: list[str]) -> dict[str, Any]:
+    def template_layer(
+        self, kind: str, stride: int, params: list[str], fixed: bool = False
+    ) -> dict[str, Any]:
         """A layer mapping n -> ceil(n / stride) along both axes."""
         d = self.draw
         if kind == "conv":
             kh, kw = _odd_kernel(d)
-            layer: dict[str, Any] = {"op": "conv", "out": self.template_out(params)}
+            layer: dict[str, Any] = {"op": "conv", "out": self.template_out(params, fixed)}
             layer["kernel"] = _as_pair(d, kh, kw)
             if stride > 1 or d(st.integers(0, 3)) == 0:
                 layer["stride"] = stride if d(st.booleans()) else [stride, stride]
@@ -457,9 +813,99 @@ class _Draw:
             return self.lrn()
         return self.dropout()
 
-    def template(self, name: str) -> dict[str, Any]:
+    def factorized_layers(
+        self, stride: int, params: list[str], fixed: bool = False
+    ) -> list[dict[str, Any]]:
+        """A factorized conv in a template, one of its layers carrying `stride`."""
+        d = self.draw
+        kernels = _factorized_kernels(d)
+        strided = d(st.integers(0, len(kernels) - 1)) if stride > 1 else -1
+        layers = []
+        for j, (kh, kw) in enumerate(kernels):
+            layer: dict[str, Any] = {"op": "conv", "out": self.template_out(params, fixed)}
+            layer["kernel"] = _as_pair(d, kh, kw)
+            if j == strided:
+                layer["stride"] = stride if d(st.booleans()) else [stride, stride]
+            layer["padding"] = _as_pair(d, kh // 2, kw // 2)
+            self.conv_overrides(layer)
+            layers.append(layer)
+        return layers
+
+    def branch(
+        self,
+        stride: int,
+        params: list[str],
+        style: str,
+        *,
+        flat: bool,
+        must_conv: bool,
+        depth: int = 0,
+        fixed: bool = False,
+    ) -> list[dict[str, Any]]:
+        """A branch (depth 0) or a split's sub-branch mapping n -> ceil(n / stride):
+        1-3 items (sub-branches: 1-2), exactly one carrying the stride when > 1."""
+        d = self.draw
+        core = ["conv", "conv", "maxpool", "avgpool"]
+        if self.factorized and depth == 0:
+            core.append("factorized")
+        if flat and self.splits and (depth == 0 or (depth == 1 and d(st.integers(0, 3)) == 0)):
+            core.append("split")
+        n_items = d(st.integers(1, 3 if depth == 0 else 2))
+        kinds = [d(st.sampled_from(core + (["lrn", "dropout"] if self.extras else [])))]
+        kinds += [d(st.sampled_from(core)) for _ in range(n_items - 1)]
+        kinds = list(d(st.permutations(kinds)))
+        # At most one branch without a conv (it passes the input's channels through),
+        # and none in a single-branch template; a strided branch needs a spatial layer.
+        # A split always holds a conv (at most one of its sub-branches has none).
+        spatial = [j for j, k in enumerate(kinds) if k not in ("lrn", "dropout")]
+        convs = [k for k in kinds if k in ("conv", "factorized", "split")]
+        if not convs and (must_conv or not spatial):
+            kinds[-1] = "conv"
+            spatial = sorted({*spatial, len(kinds) - 1})
+        strided = d(st.sampled_from(spatial)) if stride > 1 else -1
+        layers: list[dict[str, Any]] = []
+        for j, kind in enumerate(kinds):
+            s = stride if j == strided else 1
+            if kind == "factorized":
+                items = self.factorized_layers(s, params, fixed)
+            elif kind == "split":
+                items = [self.split(s, params, style, depth, fixed)]
+            else:
+                items = [self.template_layer(kind, s, params, fixed)]
+            for layer in items:
+                name = self.layer_name(layer, style)
+                layers.append(layer if name is None else {"name": name, **layer})
+        return layers
+
+    def split(
+        self, stride: int, params: list[str], style: str, depth: int, fixed: bool
+    ) -> dict[str, Any]:
+        """2-3 sub-branches from one input, concatenated (Inception-v3's 1x3 / 3x1)."""
+        d = self.draw
+        subs: list[list[dict[str, Any]]] = []
+        pool_only = False
+        for _ in range(d(st.integers(2, 3))):
+            layers = self.branch(
+                stride,
+                params,
+                style,
+                flat=True,
+                must_conv=pool_only,
+                depth=depth + 1,
+                fixed=fixed,
+            )
+            pool_only = pool_only or not _has_conv(layers)
+            subs.append(layers)
+        if all(map(_all_named, subs)) and d(st.booleans()):
+            names = list("abc")  # default local names never come from them
+        else:
+            names = [self.fresh("sb") for _ in subs]
+        return {"op": "split", "branches": dict(zip(names, subs, strict=False))}
+
+    def template(self, name: str, layouts: bool = True) -> dict[str, Any]:
         d = self.draw
         stride = self.strides[name] = d(st.sampled_from([1, 1, 1, 2, 2, 3]))
+        layout = d(st.sampled_from([None, "flat", "branches", "flat"])) if layouts else None
         n_branches = d(st.sampled_from([1, 2, 2, 3, 3, 4, 4]))
         params: list[str] = []
         naming = d(st.sampled_from(["branchN", "short", "words"]))
@@ -467,26 +913,14 @@ class _Draw:
         branches: dict[str, list[dict[str, Any]]] = {}
         pool_only = False
         for b in range(n_branches):
-            n_layers = d(st.integers(1, 3))
-            core = ["conv", "conv", "maxpool", "avgpool"]
-            kinds = [d(st.sampled_from(core + (["lrn", "dropout"] if self.extras else [])))]
-            kinds += [d(st.sampled_from(core)) for _ in range(n_layers - 1)]
-            kinds = list(d(st.permutations(kinds)))
-            # At most one branch without a conv (it passes the input's channels through),
-            # and none in a single-branch template; a strided branch needs a spatial layer.
-            spatial = [j for j, k in enumerate(kinds) if k in ("conv", "maxpool", "avgpool")]
-            if "conv" not in kinds and (pool_only or n_branches == 1 or not spatial):
-                kinds[-1] = "conv"
-                spatial = sorted({*spatial, len(kinds) - 1})
-            pool_only = pool_only or "conv" not in kinds
-            strided = d(st.sampled_from(spatial)) if stride > 1 else -1
-            layers = []
-            for j, kind in enumerate(kinds):
-                layer = self.template_layer(kind, stride if j == strided else 1, params)
-                name = self.layer_name(layer, style)
-                if name is not None:
-                    layer = {"name": name, **layer}
-                layers.append(layer)
+            layers = self.branch(
+                stride,
+                params,
+                style,
+                flat=layout == "flat",
+                must_conv=pool_only or n_branches == 1,
+            )
+            pool_only = pool_only or not _has_conv(layers)
             bname = {"branchN": f"branch{b + 1}", "short": f"b{b}", "words": f"path_{'abcd'[b]}"}
             branches[bname[naming]] = layers
         if d(st.integers(0, 4)) == 0:
@@ -494,6 +928,8 @@ class _Draw:
         out: dict[str, Any] = {}
         if d(st.booleans()):
             out["doc"] = f"generated, stride {stride}"
+        if layout is not None:
+            out["layout"] = layout
         if params or d(st.booleans()):
             out["params"] = params
         out["branches"] = branches
@@ -540,6 +976,10 @@ def specs(
     max_aux: int = 2,
     extras: bool = True,
     min_spatial: int = 3,
+    splits: bool = True,
+    factorized: bool = True,
+    layouts: bool = True,
+    widths: bool = True,
 ) -> Spec:
     """A random valid spec, as plain data. See the module docstring for what varies."""
     d = draw
@@ -555,44 +995,24 @@ def specs(
         "size": _as_pair(d, size_h, size_w),
     }
     spec["num_classes"] = d(st.integers(1, 16))
+    if widths and d(st.booleans()):
+        spec["width_multiplier"] = d(st.sampled_from(WIDTHS))
     if d(st.booleans()):
         spec["aux_logits"] = d(st.booleans())
 
-    defaults: dict[str, Any] = {}
-    conv = {
-        k: d(st.sampled_from(v))
-        for k, v in (("bias", [True, False]), ("norm", ["bn", "none"]), ("act", ["relu", "none"]))
-        if d(st.booleans())
-    }
-    if conv or d(st.integers(0, 4)) == 0:
-        defaults["conv"] = conv
-    if d(st.integers(0, 2)) == 0:
-        bn = {}
-        if d(st.booleans()):
-            bn["eps"] = d(st.sampled_from([1e-5, 0.001, 1e-3, 0.01]))
-        if d(st.booleans()):
-            bn["momentum"] = d(_small_float(0.01, 0.99))
-        defaults["bn"] = bn
-    if d(st.booleans()):
-        defaults["pool"] = {"ceil_mode": d(st.booleans())}
+    defaults = _draw_defaults(d)
     if defaults or d(st.booleans()):
         spec["defaults"] = defaults
     if d(st.booleans()):
-        init: dict[str, Any] = {
-            "weights": d(st.sampled_from(["caffe_xavier", "trunc_normal", "default"]))
-        }
-        if d(st.booleans()):
-            init["std"] = d(st.sampled_from([0.01, 0.02, 1]))
-        if d(st.booleans()):
-            init["bias"] = d(st.sampled_from([None, 0, 0.2, 0.0]))
-        spec["init"] = init
+        spec["init"] = _draw_init(d)
 
     # One spec in five may shrink its maps all the way to 1x1; the rest keep H, W >= 3.
     floor = 1 if d(st.integers(0, 4)) == 0 else min_spatial
-    g = _Draw(d, spec, max_channels, extras, floor)
+    g = _Draw(d, spec, max_channels, extras, floor, splits=splits, factorized=factorized)
     n_templates = d(st.integers(1, max_templates)) if max_templates else 0
     spec["blocks"] = {
-        f"tmpl_{'abcdefgh'[t]}": g.template(f"tmpl_{'abcdefgh'[t]}") for t in range(n_templates)
+        f"tmpl_{'abcdefgh'[t]}": g.template(f"tmpl_{'abcdefgh'[t]}", layouts)
+        for t in range(n_templates)
     }
     spec["layers"] = []
     shape: Shape = (spec["input"]["channels"], size_h, size_w)
@@ -600,9 +1020,11 @@ def specs(
     stem_kinds = ["conv", "conv", "pool", "pool"] + (
         ["lrn", "dropout", "adaptive"] if extras else []
     )
+    if factorized:
+        stem_kinds.append("factorized")
     for _ in range(d(st.integers(0, max_stem))):
-        row = g.primitive(shape, stem_kinds)
-        shape = g.finish_row(row, shape, len(spec["layers"]), row["op"])
+        for row in g.primitive(shape, stem_kinds):
+            shape = g.finish_row(row, shape, len(spec["layers"]), row["op"])
 
     block_rows: list[str] = []
     between = ["conv", "pool", "pool"] + (["lrn", "dropout"] if extras else [])
@@ -611,8 +1033,8 @@ def specs(
     n_blocks = d(st.integers(min(1, max_blocks), max_blocks)) if with_blocks else 0
     for _ in range(n_blocks if spec["blocks"] else 0):
         if d(st.integers(0, 3)) == 0:
-            row = g.primitive(shape, between)
-            shape = g.finish_row(row, shape, len(spec["layers"]), row["op"])
+            for row in g.primitive(shape, between):
+                shape = g.finish_row(row, shape, len(spec["layers"]), row["op"])
         # Prefer templates whose stride keeps the map at or above the floor.
         fits = [
             t
@@ -689,9 +1111,12 @@ def specs(
         if d(st.booleans()):
             layers.append({"op": "dropout", "name": "dropout", "p": 0.7})
         layers.append({"op": "linear", "name": "fc2", "out": "$num_classes"})
-        template: dict[str, Any] = {"doc": "auxiliary classifier", "branches": {"head": layers}}
+        template: dict[str, Any] = {"doc": "auxiliary classifier"}
+        if layouts and d(st.integers(0, 2)) == 0:
+            template["layout"] = "flat"
         if params:
             template["params"] = params
+        template["branches"] = {"head": layers}
         spec["blocks"]["aux_classifier"] = template
         spec["aux_heads"] = [
             {
@@ -707,3 +1132,361 @@ def specs(
         del spec["blocks"]
     simulate(spec)  # asserts the spec is valid by the generator's own rules
     return spec
+
+
+# -- inherited specs ---------------------------------------------------------------
+
+#: Keys a patch may `unset` per op (besides `output`, `paper` and `name`): optional ones.
+_UNSETTABLE: dict[str, tuple[str, ...]] = {
+    "conv": ("bias", "norm", "act", "stride", "padding"),
+    "maxpool": ("stride", "padding", "ceil_mode"),
+    "avgpool": ("stride", "padding", "ceil_mode", "count_include_pad"),
+    "adaptive_avgpool": ("size",),
+    "lrn": ("k",),
+    "linear": ("bias", "act"),
+}
+
+
+class _Child:
+    """Draws one file that extends `base` (a merged spec): every override and edit is
+    tried on the merged spec so far and kept only if the result stays valid."""
+
+    def __init__(
+        self,
+        draw: Any,
+        base: Spec,
+        level: int,
+        max_channels: int,
+        extras: bool,
+        widths: bool,
+        **flags: bool,
+    ) -> None:
+        self.draw = draw
+        self.widths = widths
+        self.level = level
+        self.cur = base  # the merged spec so far
+        self.doc: Spec = {}
+        self.edits: list[dict[str, Any]] = []
+        self.inserted = 0
+        self.g = _Draw(draw, base, max_channels, extras, 1, counter=1000 * level, **flags)
+
+    # -- keeping what stays valid ---------------------------------------------------
+
+    def attempt(self, over: Spec) -> bool:
+        trial = merge(self.cur, over)
+        if not is_valid(trial, declared=False):
+            return False
+        self.cur = self.g.spec = trial
+        self.doc = merge(self.doc, over)
+        return True
+
+    def edit(self, edit: dict[str, Any]) -> bool:
+        trial = apply_patch(self.cur, [edit])
+        if not is_valid(trial, declared=False):
+            return False
+        self.cur = self.g.spec = trial
+        self.edits.append(edit)
+        return True
+
+    # -- top-level overrides ---------------------------------------------------------
+
+    def overrides(self) -> None:
+        d = self.draw
+        if d(st.booleans()):
+            self.attempt({"name": f"{self.cur['name']}_v{self.level}"})
+        if d(st.integers(0, 3)) == 0:
+            self.attempt({"class_name": f"GenNetV{self.level}"})
+        if d(st.integers(0, 3)) == 0:
+            self.attempt({"description": f"Variant {self.level}."})
+        if d(st.booleans()):
+            self.attempt({"num_classes": d(st.integers(1, 16))})
+        if self.widths and d(st.booleans()):
+            self.attempt({"width_multiplier": d(st.sampled_from(WIDTHS))})
+        if d(st.integers(0, 3)) == 0:
+            self.attempt({"aux_logits": d(st.booleans())})
+        if d(st.integers(0, 3)) == 0:
+            self.input()
+        if d(st.integers(0, 2)) == 0:
+            self.attempt({"defaults": _draw_defaults(d)})
+        if d(st.integers(0, 3)) == 0:
+            init = _draw_init(d)
+            key = d(st.sampled_from(sorted(init)))
+            self.attempt({"init": {key: init[key]}})
+        if self.cur.get("blocks") and d(st.booleans()):
+            for name in sorted(self.cur["blocks"]):
+                if d(st.integers(0, 2)) == 0:
+                    self.template(name)
+        if self.cur.get("aux_heads") and d(st.integers(0, 9)) == 9:
+            self.attempt({"aux_heads": []})
+
+    def input(self) -> None:
+        d = self.draw
+        if d(st.booleans()):
+            self.attempt({"input": {"channels": d(st.integers(1, 4))}})
+            return
+        h, w = _pair(self.cur["input"]["size"])
+        h2 = d(st.integers(h, max(h, 64)))
+        w2 = h2 if h == w and d(st.booleans()) else d(st.integers(w, max(w, 64)))
+        self.attempt({"input": {"size": _as_pair(d, h2, w2)}})
+
+    def stride_of(self, name: str) -> int | None:
+        """A template's stride, from its first branch on a 60 x 60 probe."""
+        block = self.cur["blocks"][name]
+        env = {"num_classes": 1, **{p: 1 for p in block.get("params", [])}}
+        layers = next(iter(block["branches"].values()))
+        try:
+            shape, _, _ = simulate_branch(
+                layers,
+                (1, 60, 60),
+                env,
+                _defaults(self.cur),
+                1,
+                branch="_",
+                flat=True,
+                local_names=set(),
+            )
+        except AssertionError:
+            return None
+        return 60 // shape[1] if len(shape) == 3 and shape[1] == shape[2] else None
+
+    def template(self, name: str) -> None:
+        """Flip a template's layout, change its doc, or replace one of its branches."""
+        d = self.draw
+        block = self.cur["blocks"][name]
+        kind = d(st.sampled_from(["branch", "branch", "layout", "doc"]))
+        if kind == "layout":
+            layout = "branches" if block.get("layout") == "flat" else "flat"
+            self.attempt({"blocks": {name: {"layout": layout}}})
+        elif kind == "doc":
+            self.attempt({"blocks": {name: {"doc": f"variant {self.level}"}}})
+        elif name != "aux_classifier" and (stride := self.stride_of(name)) in (1, 2, 3):
+            branch = d(st.sampled_from(sorted(block["branches"])))
+            style = d(st.sampled_from(["none", "short", "caffe", "mixed"]))
+            params = list(block.get("params", []))
+            layers = self.g.branch(
+                stride,
+                params,
+                style,
+                flat=block.get("layout") == "flat",
+                must_conv=True,
+                fixed=True,
+            )
+            self.attempt({"blocks": {name: {"branches": {branch: layers}}}})
+
+    # -- patch edits -----------------------------------------------------------------
+
+    def patch(self) -> None:
+        d = self.draw
+        for _ in range(d(st.integers(0, 4))):
+            kind = d(
+                st.sampled_from(
+                    ["set", "insert", "unset", "replace", "delete", "set", "insert", "wildcard"]
+                )
+            )
+            named = [r for rows in _row_lists(self.cur) for r in rows if "name" in r]
+            if kind == "wildcard":
+                self.edit(self.wildcard())
+            elif named:
+                row = d(st.sampled_from(named))
+                edit = getattr(self, kind)(row)
+                if edit is not None:
+                    self.edit(edit)
+        self.fix_outputs()
+
+    def block_args(self, op: str) -> dict[str, int]:
+        return {p: self.g.width() for p in self.cur["blocks"][op].get("params", [])}
+
+    def set(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        d, op = self.draw, row["op"]
+        blocks = self.cur.get("blocks") or {}
+        choices = ["paper"]
+        if op == "conv":
+            choices += ["out", "bias", "norm", "act", "kernel"]
+        elif op in blocks:
+            choices += ["args"] if blocks[op].get("params") else []
+            choices += ["loss_weight"] if "from" in row else []
+        elif op in ("maxpool", "avgpool"):
+            choices.append("ceil_mode")
+        elif op == "linear":
+            choices += ["out", "bias", "act"]
+        elif op == "dropout":
+            choices.append("p")
+        elif op == "lrn":
+            choices.append("size")
+        choice = d(st.sampled_from(choices))
+        value: dict[str, Any]
+        if choice == "paper":  # merges into the row's own `paper:`, key by key
+            key = d(st.sampled_from(["params", "ops"]))
+            value = {"paper": {key: d(st.integers(0, 500))}}
+        elif choice == "out":
+            value = {"out": self.g.width() if op == "conv" or d(st.booleans()) else "$num_classes"}
+        elif choice in ("bias", "ceil_mode"):
+            value = {choice: d(st.booleans())}
+        elif choice == "norm":
+            value = {"norm": d(st.sampled_from(["bn", "none"]))}
+        elif choice == "act":
+            value = {"act": d(st.sampled_from(["relu", "none"]))}
+        elif choice == "kernel":
+            value = {"kernel": 1, "padding": 0}
+        elif choice == "args":
+            args = self.block_args(op)
+            keep = d(st.lists(st.sampled_from(sorted(args)), min_size=1, unique=True))
+            value = {k: args[k] for k in keep}
+        elif choice == "loss_weight":
+            value = {"loss_weight": d(st.sampled_from([0.3, 1, 0.4]))}
+        elif choice == "p":
+            value = {"p": d(st.sampled_from([0, 0.2, 0.5]))}
+        else:
+            value = {"size": d(st.integers(1, 7))}
+        return {"row": row["name"], "set": value}
+
+    def unset(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        d = self.draw
+        keys = [k for k in ("output", "paper", *_UNSETTABLE.get(row["op"], ())) if k in row]
+        if "from" not in row:
+            keys.append("name")  # the row falls back to `<op><index>`
+        if not keys:
+            return None
+        chosen = d(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
+        return {
+            "row": row["name"],
+            "unset": chosen if len(chosen) > 1 or d(st.booleans()) else chosen[0],
+        }
+
+    def simple_row(self) -> dict[str, Any]:
+        """A row that keeps H and W: dropout, lrn, a 1x1 or padded 3x3 conv, a 3/1/1 pool."""
+        d = self.draw
+        kind = d(st.sampled_from(["dropout", "conv1", "conv3", "lrn", "pool"]))
+        if kind == "dropout":
+            return self.g.dropout()
+        if kind == "lrn":
+            return self.g.lrn()
+        if kind == "pool":
+            return {"op": "maxpool", "kernel": 3, "stride": 1, "padding": 1}
+        k = 1 if kind == "conv1" else 3
+        row = {"op": "conv", "out": self.g.width(), "kernel": k}
+        if k == 3:
+            row["padding"] = 1
+        return row
+
+    def replace(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        d = self.draw
+        blocks = sorted(t for t in self.cur.get("blocks") or {} if t != "aux_classifier")
+        if "from" in row:  # an aux head: the same template, new arguments
+            new = {"name": row["name"], "from": row["from"], "op": row["op"]}
+            new.update({**self.block_args(row["op"]), "loss_weight": 1})
+        elif blocks and d(st.integers(0, 3)) == 0:
+            op = d(st.sampled_from(blocks))
+            new = {"name": row["name"], "op": op, **self.block_args(op)}
+        else:
+            new = {"name": row["name"], **self.simple_row()}
+        return {"row": row["name"], "replace": new}
+
+    def delete(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        return {"row": row["name"], "delete": True}
+
+    def insert(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        d = self.draw
+        anchor = d(st.sampled_from(["after", "before"]))
+        if "from" in row:  # among the aux heads: another aux head
+            taps = [row_name(r, i) for i, r in enumerate(self.cur["layers"])]
+            self.inserted += 1
+            new = {
+                "name": f"aux_ins{self.level}_{self.inserted}",
+                "from": d(st.sampled_from(taps)),
+                "op": row["op"],
+                "loss_weight": 0.5,
+                **self.block_args(row["op"]),
+            }
+            return {anchor: row["name"], "insert": [new]}
+        rows = []
+        for _ in range(d(st.integers(1, 2))):
+            new = self.simple_row()
+            if d(st.booleans()):
+                self.inserted += 1
+                new = {"name": f"ins{self.level}_{self.inserted}", **new}
+            rows.append(new)
+        return {anchor: row["name"], "insert": rows}
+
+    def wildcard(self) -> dict[str, Any]:
+        d = self.draw
+        choice = d(st.sampled_from(["paper", "output", "both", "set"]))
+        if choice == "set":
+            return {"row": "*", "set": {"paper": {"ops": d(_small_float(0.1, 9.0))}}}
+        keys = {"paper": ["paper"], "output": "output", "both": ["output", "paper"]}[choice]
+        return {"row": "*", "unset": keys}
+
+    def fix_outputs(self) -> None:
+        """Declared outputs the edits broke: set to the new value, or unset."""
+        d = self.draw
+        sim = simulate(self.cur, declared=False)
+        rows = [*self.cur["layers"], *(self.cur.get("aux_heads") or [])]
+        bad = []
+        for row, facts in zip(rows, [*sim.rows, *sim.aux], strict=True):
+            if "output" in row and (len(facts.shape) != 3 or row["output"] != _hwc(facts.shape)):
+                bad.append((row, facts.shape))
+        if not bad:
+            return
+        if any("name" not in row for row, _ in bad) or d(st.integers(0, 3)) == 0:
+            assert self.edit({"row": "*", "unset": d(st.sampled_from([["output"], "output"]))})
+            return
+        for row, shape in bad:
+            if len(shape) == 3 and d(st.booleans()):
+                assert self.edit({"row": row["name"], "set": {"output": _hwc(shape)}})
+            else:
+                assert self.edit({"row": row["name"], "unset": ["output"]})
+
+    def file(self, extends: str) -> Spec:
+        self.overrides()
+        self.patch()
+        assert is_valid(self.cur)
+        doc = {"extends": extends, **self.doc}
+        if self.edits:
+            doc["patch"] = self.edits
+        return doc
+
+
+_CHAIN_PATHS = {
+    "side by side": ("base.yaml", "child.yaml", "grandchild.yaml"),
+    "folders": ("specs/base.yaml", "variants/child.yaml", "variants/more/grandchild.yaml"),
+}
+
+
+@st.composite
+def inherited_specs(draw: Any, *, max_levels: int = 2, **knobs: Any) -> Chain:
+    """A base spec drawn by `specs(**knobs)` and 1..max_levels files extending it, each
+    the one before (see the module docstring). Valid by construction."""
+    base = draw(specs(**knobs))
+    paths = _CHAIN_PATHS[draw(st.sampled_from(sorted(_CHAIN_PATHS)))]
+    flags = {k: knobs.get(k, True) for k in ("splits", "factorized")}
+    merged = base
+    if draw(st.integers(0, 4)) == 0:  # a base may patch its own rows, extending nothing
+        own = _Child(
+            draw,
+            base,
+            0,
+            knobs.get("max_channels", 24),
+            knobs.get("extras", True),
+            knobs.get("widths", True),
+            **flags,
+        )
+        own.patch()
+        if own.edits:
+            base, merged = {**base, "patch": own.edits}, own.cur
+    files = [(paths[0], base)]
+    for level in range(1, draw(st.integers(1, max_levels)) + 1):
+        extends = posixpath.relpath(paths[level - 1], posixpath.dirname(paths[level]) or ".")
+        child = _Child(
+            draw,
+            merged,
+            level,
+            knobs.get("max_channels", 24),
+            knobs.get("extras", True),
+            knobs.get("widths", True),
+            **flags,
+        )
+        files.append((paths[level], child.file(extends)))
+        merged = child.cur
+    chain = Chain(tuple(files))
+    assert resolve_chain(chain) == merged  # drawn edit by edit, merged all at once: alike
+    return chain

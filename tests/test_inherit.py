@@ -204,3 +204,15 @@ def test_bad_patch(tmp_path, monkeypatch, edit, expected):
         tmp_path, monkeypatch, f"extends: base.yaml\npatch:\n  - {edit}\n", name="child.yaml"
     )
     assert line == f"child.yaml:{expected}"
+
+
+def test_width_rounding_is_exact_half_up(tmp_path):
+    """45 * 0.7 is 31.5 exactly (31.499... in floats): half up gives 32."""
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "c.yaml",
+        "extends: base.yaml\nwidth_multiplier: 0.7\n"
+        "patch:\n  - {row: '*', unset: [output]}\n  - {row: stem, set: {out: 45}}\n",
+    )
+    assert build_graph(child).nodes["stem"].attrs.out == 32

@@ -1,5 +1,6 @@
 """Property: for random valid specs, the generated torch module is what the IR predicts,
-node by node: output shapes through forward hooks, parameter counts per submodule."""
+node by node: output shapes through forward hooks, parameter counts per submodule.
+Also for inherited specs: a chain of files extending each other, compiled from the leaf."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ torch = pytest.importorskip("torch")
 from genload import torch_module  # noqa: E402
 from hypothesis import given  # noqa: E402
 from regress import saving_failures  # noqa: E402
-from specgen import specs, write_spec  # noqa: E402
+from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
 
 from incept.backends.torch import module_paths  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
@@ -26,29 +27,44 @@ def _n_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def assert_module_matches(graph, directory: Path) -> None:
+    module = torch_module(graph, directory, f"gen_prop_{next(_names)}")
+    aux = bool(graph.aux_heads)
+    model = module.build(aux_logits=aux)
+    assert _n_params(model) == graph.params(aux=aux)
+    assert _n_params(module.build(aux_logits=False)) == graph.params(aux=False)
+
+    paths = module_paths(graph)
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in set(paths.values()):
+        modules[path].register_forward_hook(
+            lambda _m, _i, out, path=path: shapes.__setitem__(path, tuple(out.shape))
+        )
+    batch = 2  # train-mode batch norm needs more than one value per channel
+    out = model.train()(torch.randn(batch, *graph.input.shape))
+    logits = out[0] if aux else out
+    assert tuple(logits.shape) == (batch, *graph.output.shape)
+    for name, path in paths.items():
+        node = graph.nodes[name]
+        assert shapes[path] == (batch, *node.shape), name
+        if node.op != "concat":
+            assert _n_params(modules[path]) == node.params, name
+
+
 @given(spec=specs())
 def test_torch_module_matches_ir(spec):
     with saving_failures(spec, "torch"), tempfile.TemporaryDirectory() as tmp:
         graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
-        module = torch_module(graph, Path(tmp), f"gen_prop_{next(_names)}")
-        aux = bool(graph.aux_heads)
-        model = module.build(aux_logits=aux)
-        assert _n_params(model) == graph.params(aux=aux)
-        assert _n_params(module.build(aux_logits=False)) == graph.params(aux=False)
+        assert_module_matches(graph, Path(tmp))
 
-        paths = module_paths(graph)
-        modules = dict(model.named_modules())
-        shapes: dict[str, tuple[int, ...]] = {}
-        for path in set(paths.values()):
-            modules[path].register_forward_hook(
-                lambda _m, _i, out, path=path: shapes.__setitem__(path, tuple(out.shape))
-            )
-        batch = 2  # train-mode batch norm needs more than one value per channel
-        out = model.train()(torch.randn(batch, *graph.input.shape))
-        logits = out[0] if aux else out
-        assert tuple(logits.shape) == (batch, *graph.output.shape)
-        for name, path in paths.items():
-            node = graph.nodes[name]
-            assert shapes[path] == (batch, *node.shape), name
-            if node.op != "concat":
-                assert _n_params(modules[path]) == node.params, name
+
+@given(chain=inherited_specs())
+def test_torch_module_matches_ir_inherited(chain):
+    # A failure is saved as the merged spec: one file, the same model.
+    with (
+        saving_failures(resolve_chain(chain), "torch-inherited"),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        graph = build_graph(write_chain(chain, Path(tmp)))
+        assert_module_matches(graph, Path(tmp))

@@ -1,5 +1,7 @@
 """Property tests: every spec `specgen` draws compiles, and the IR agrees with the
-generator's own reference simulation (shapes, parameters and MACs, row by row)."""
+generator's own reference simulation (shapes, parameters and MACs, row by row);
+so does every inherited chain of spec files, whose merged data also equals the
+generator's own reading of the `extends:` / `patch:` rules."""
 
 from __future__ import annotations
 
@@ -7,17 +9,14 @@ import specgen
 from hypothesis import given
 
 from incept.compiler.pipeline import build_graph
+from incept.compiler.spec.load import load_spec
 
 
-@given(spec=specgen.specs())
-def test_generated_specs_compile(spec, tmp_path_factory):
-    path = specgen.write_spec(spec, tmp_path_factory.mktemp("spec") / "spec.yaml")
-    assert specgen.read_spec(path) == spec  # the YAML round-trips exactly
-
-    graph = build_graph(path)
+def assert_agrees(graph, spec):
+    """The IR of `spec` against `specgen.simulate(spec)`, row by row and in total."""
     expected = specgen.simulate(spec)
 
-    assert graph.output.shape == (spec["num_classes"],)
+    assert graph.output.shape == expected.rows[-1].shape
     assert graph.params() > 0
     assert graph.aux_logits == spec.get("aux_logits", False)
     assert [r.name for r in graph.rows] == [r.name for r in expected.rows]
@@ -33,15 +32,44 @@ def test_generated_specs_compile(spec, tmp_path_factory):
         assert got == (want.shape, want.params, want.macs), row.name
     for head in graph.aux_heads:
         assert graph.nodes[head.output].shape == (spec["num_classes"],)
-    assert graph.params(aux=True) == expected.params(aux=True)
-    assert graph.macs() == expected.macs()
+    for aux in (False, True):
+        assert graph.params(aux=aux) == expected.params(aux=aux)
+        assert graph.macs(aux=aux) == expected.macs(aux=aux)
 
 
-def _layers(spec):
+@given(spec=specgen.specs())
+def test_generated_specs_compile(spec, tmp_path_factory):
+    path = specgen.write_spec(spec, tmp_path_factory.mktemp("spec") / "spec.yaml")
+    assert specgen.read_spec(path) == spec  # the YAML round-trips exactly
+    graph = build_graph(path)
+    assert graph.output.shape == (spec["num_classes"],)
+    assert_agrees(graph, spec)
+
+
+@given(chain=specgen.inherited_specs())
+def test_inherited_specs_compile(chain, tmp_path_factory):
+    root = tmp_path_factory.mktemp("chain")
+    leaf = specgen.write_chain(chain, root)
+    for rel, data in chain.files:
+        assert specgen.read_spec(root / rel) == data
+    merged = specgen.resolve_chain(chain)
+    _, source = load_spec(leaf)
+    assert source.data == merged  # compiler/spec/inherit.py against the oracle's rules
+    assert_agrees(build_graph(leaf), merged)
+
+
+def _layers(layers):
+    for layer in layers:
+        yield layer
+        for branch in layer.get("branches", {}).values():  # a split's sub-branches
+            yield from _layers(branch)
+
+
+def _all_layers(spec):
     yield from spec["layers"]
     for block in (spec.get("blocks") or {}).values():
         for branch in block["branches"].values():
-            yield from branch
+            yield from _layers(branch)
 
 
 @given(spec=specgen.specs())
@@ -49,17 +77,75 @@ def test_generated_specs_stay_small(spec):
     size = spec["input"]["size"]
     assert all(15 <= s <= 64 for s in ([size] if isinstance(size, int) else size))
     assert 1 <= spec["input"]["channels"] <= 4
-    for layer in _layers(spec):
+    for layer in _all_layers(spec):
         if layer["op"] in ("conv", "linear") and isinstance(layer["out"], int):
             assert layer["out"] <= 24
     blocks = spec.get("blocks") or {}
     for row in [*spec["layers"], *spec.get("aux_heads", [])]:
         for param in blocks.get(row["op"], {}).get("params", []):
             assert 1 <= row[param] <= 24
+    assert spec.get("width_multiplier", 1) <= 1.5
 
 
-@given(spec=specgen.specs(max_stem=0, max_blocks=0, max_aux=0, extras=False))
+@given(
+    spec=specgen.specs(
+        max_stem=0,
+        max_blocks=0,
+        max_aux=0,
+        extras=False,
+        splits=False,
+        factorized=False,
+        layouts=False,
+        widths=False,
+    )
+)
 def test_knobs_narrow_the_generator(spec):
-    assert "aux_heads" not in spec
+    assert "aux_heads" not in spec and "width_multiplier" not in spec
     assert not any(layer["op"] in ("lrn", "conv") for layer in spec["layers"])
     assert spec["layers"][-1]["op"] == "linear"
+    assert all("layout" not in block for block in (spec.get("blocks") or {}).values())
+    assert not any(layer["op"] == "split" for layer in _all_layers(spec))
+
+
+def test_merge_and_patch_rules():
+    """The oracle's own reading of the rules on a hand-made case."""
+    base = {
+        "name": "b",
+        "defaults": {"conv": {"bias": True, "act": "relu"}},
+        "blocks": {"t": {"params": ["a"], "branches": {"x": [1], "y": [2]}}},
+        "layers": [
+            {"name": "c", "op": "conv", "paper": {"params": 1, "ops": 2}},
+            {"op": "flatten"},
+        ],
+        "aux_heads": [{"name": "aux", "from": "c", "op": "t", "a": 1}],
+    }
+    child = {
+        "defaults": {"conv": {"bias": False}},
+        "blocks": {"t": {"branches": {"y": [3, 4]}}},
+        "patch": [
+            {"row": "c", "set": {"paper": {"ops": 5}}},
+            {"after": "c", "insert": [{"name": "d", "op": "dropout"}]},
+            {"row": "aux", "unset": "a"},
+            {"row": "*", "unset": ["paper"]},
+            {"before": "aux", "insert": [{"name": "aux0"}]},
+            {"row": "d", "replace": {"name": "d", "op": "lrn"}},
+        ],
+    }
+    chain = specgen.Chain((("base.yaml", base), ("child.yaml", {"extends": "base.yaml", **child})))
+    merged = specgen.resolve_chain(chain)
+    assert merged["defaults"] == {"conv": {"bias": False, "act": "relu"}}
+    assert merged["blocks"]["t"] == {"params": ["a"], "branches": {"x": [1], "y": [3, 4]}}
+    assert merged["layers"] == [
+        {"name": "c", "op": "conv"},
+        {"name": "d", "op": "lrn"},
+        {"op": "flatten"},
+    ]
+    assert merged["aux_heads"] == [{"name": "aux0"}, {"name": "aux", "from": "c", "op": "t"}]
+    assert "patch" not in merged and "extends" not in merged
+    assert base["layers"][0]["paper"] == {"params": 1, "ops": 2}  # inputs untouched
+
+
+def test_scale_rounds_half_up():
+    assert [specgen.scale(c, 0.5) for c in (1, 2, 3, 5)] == [1, 1, 2, 3]
+    assert [specgen.scale(c, 0.25) for c in (1, 2, 6)] == [1, 1, 2]
+    assert specgen.scale(3, 1.5) == 5 and specgen.scale(7, 1) == 7

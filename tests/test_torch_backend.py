@@ -185,3 +185,31 @@ def test_caffe_initialization():
     assert conv.weight.abs().max() <= bound
     assert conv.weight.abs().max() > 0.9 * bound
     assert torch.all(conv.bias == 0.2)
+
+
+@pytest.mark.parametrize("param", ["self", "in_channels", "nn", "F", "torch", "x", "ConvReLU"])
+def test_template_parameter_names_never_shadow_generated_names(param, tmp_path):
+    """A parameter named like something the generated module uses is renamed, not clashed."""
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(
+        f"""\
+name: clash
+input: {{channels: 3, size: 8}}
+num_classes: 2
+blocks:
+  mix:
+    params: [{param}]
+    branches:
+      a: [{{op: conv, out: ${param}, kernel: 1}}]
+      b: [{{op: maxpool, kernel: 3, stride: 1, padding: 1}}, {{op: conv, out: 4, kernel: 1}}]
+layers:
+  - {{name: m, op: mix, {param}: 5}}
+  - {{op: adaptive_avgpool}}
+  - {{op: flatten}}
+  - {{op: linear, out: $num_classes}}
+"""
+    )
+    graph = build_graph(spec)
+    model = torch_module(graph, tmp_path, f"gen_clash_{param}").build()
+    assert n_params(model) == graph.params()
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 2)

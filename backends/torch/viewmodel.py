@@ -30,6 +30,7 @@ MODULE_RESERVED = frozenset(
 )
 LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "math"})
 CLASS_RESERVED = frozenset({"NamedTuple", "Tensor", "build"})
+ARG_RESERVED = LOCAL_RESERVED | {"in_channels"}
 
 
 @dataclass
@@ -117,7 +118,11 @@ class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.units: dict[tuple[bool, bool], Unit] = {}
-        self.classes = Namespace(CLASS_RESERVED | {graph.class_name, f"{graph.class_name}Outputs"})
+        # Template parameters become constructor arguments: no class may take their names.
+        arguments = {p for t in graph.templates.values() for p in t.params}
+        self.classes = Namespace(
+            CLASS_RESERVED | arguments | {graph.class_name, f"{graph.class_name}Outputs"}
+        )
         self.node_paths: dict[str, str] = {}
         self.uses_relu = False
 
@@ -191,6 +196,9 @@ class _Builder:
         first = insts[0]
         index = {n.name: i for i, n in enumerate(first)}
         params = list(tpl.params)
+        # A parameter named like something the class body uses (self, nn, ...) is renamed.
+        names = Namespace(ARG_RESERVED)
+        arg = {p: names(p, prefix="arg_") for p in params}
         derived: dict[str, list[int]] = {}
 
         # Channel expressions: symbolic where the template used a parameter.
@@ -202,13 +210,14 @@ class _Builder:
             if isinstance(node.attrs, ops.Conv | ops.Linear):
                 if node.out_ref and node.out_ref not in params:
                     params.append(node.out_ref)  # a global such as num_classes
+                    arg[node.out_ref] = names(node.out_ref, prefix="arg_")
                 if ins[0] is None:  # features after a flatten: literal if every row agrees
                     values = [inst[i].attrs.in_features for inst in insts]  # type: ignore[union-attr]
                     cin = str(values[0])
                     if len(set(values)) > 1:
                         cin = f"{node.layer}_in_features"
                         derived[cin] = values
-                out: str | None = node.out_ref or str(node.attrs.out)
+                out: str | None = arg[node.out_ref] if node.out_ref else str(node.attrs.out)
             elif isinstance(node.attrs, ops.Flatten):
                 out = None
             elif isinstance(node.attrs, ops.Concat):
@@ -237,7 +246,7 @@ class _Builder:
         cls = BlockClass(
             name=self.classes(_camel(template)),
             doc=tpl.doc or f"The `{template}` block.",
-            params=params + list(derived),
+            params=[arg[p] for p in params] + list(derived),
             members=members,
             forward=forward,
             returns=returns,
@@ -248,13 +257,13 @@ class _Builder:
                 self.node_paths[inst[i].name] = f"{row.name}.{path}"
             self.node_paths[row.output] = self.node_paths.get(row.output, row.name)
             values = [str(self.graph.nodes[row.input].shape[0])]  # type: ignore[index]
-            for p in cls.params:
+            for p in [*params, *derived]:
                 if p in row.args:
                     values.append(str(row.args[p]))
                 elif p in derived:
                     values.append(f"{p}={derived[p][r_index]}")
                 else:
-                    values.append(f"{p}={p}")  # a global: the model constructor's argument
+                    values.append(f"{arg[p]}={p}")  # a global: the model constructor's argument
             calls.append(f"{cls.name}({', '.join(values)})")
         return cls, calls
 

@@ -7,6 +7,7 @@ and MACs are filled in by the `infer` pass.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any
 
 from ..errors import Code, Loc, SpecError
@@ -98,7 +99,10 @@ class _Lowering:
     def scale(self, channels: int) -> int:
         """Apply `width_multiplier`, rounding half up and keeping at least one channel."""
         w = self.spec.width_multiplier
-        return channels if w == 1 else max(1, int(channels * w + 0.5))
+        if w == 1:
+            return channels
+        # Exact arithmetic on the multiplier as written: 0.7 * 45 = 31.5 rounds to 32.
+        return max(1, int(Fraction(str(w)) * channels + Fraction(1, 2)))
 
     def out_ref(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> str | None:
         value = getattr(layer, "out", None)
