@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := .ci/constraints.txt
 SPECS := $(wildcard specs/*.yaml)
-BACKENDS := torch
+BACKENDS := torch keras
 
 .PHONY: run test install install-core lint format typecheck regen bench clean
 

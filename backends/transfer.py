@@ -14,7 +14,6 @@ importing this module does not fix Keras' backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,16 +23,16 @@ from incept.compiler.ir.graph import Graph
 from .keras import weight_layers
 from .torch import module_paths
 
-Array = np.ndarray
-# torch state_dict suffix -> Keras variable attribute, and the layout change torch -> Keras
-_CONV = (("weight", "kernel", (2, 3, 1, 0)), ("bias", "bias", None))
-_BN = (
+# torch state_dict suffix -> Keras variable attribute, and the axes torch -> Keras
+Table = tuple[tuple[str, str, tuple[int, ...] | None], ...]
+_CONV: Table = (("weight", "kernel", (2, 3, 1, 0)), ("bias", "bias", None))
+_BN: Table = (
     ("weight", "gamma", None),
     ("bias", "beta", None),
     ("running_mean", "moving_mean", None),
     ("running_var", "moving_variance", None),
 )
-_LINEAR = (("weight", "kernel", (1, 0)), ("bias", "bias", None))
+_LINEAR: Table = (("weight", "kernel", (1, 0)), ("bias", "bias", None))
 
 
 class TransferError(ValueError):
@@ -67,7 +66,9 @@ def _pairs(graph: Graph, torch_model: Any, keras_model: Any) -> list[tuple[str, 
                     continue  # no bias on either side
                 if f"{prefix}.{key}" not in state or variable is None:
                     side = "torch" if variable is not None else "Keras"
-                    raise TransferError(f"{node}: {prefix}.{key} / {layer_name}.{attr} missing in {side}")
+                    raise TransferError(
+                        f"{node}: {prefix}.{key} / {layer_name}.{attr} missing in {side}"
+                    )
                 pairs.append((f"{prefix}.{key}", variable, axes))
     _check_complete(pairs, state, keras_model)
     return pairs
@@ -84,11 +85,6 @@ def _check_complete(pairs: list[tuple[str, Any, Any]], state: dict, keras_model:
         raise TransferError(f"Keras weights with no torch counterpart: {', '.join(extra)}")
 
 
-def _copy(pairs: list[tuple[str, Any, Any]], put: Callable[[str, Any, Array | None], Array]) -> None:
-    for key, variable, axes in pairs:
-        put(key, variable, axes)
-
-
 def torch_to_keras(graph: Graph, torch_model: Any, keras_model: Any) -> None:
     """Copy every weight and batch-norm statistic of `torch_model` into `keras_model`."""
     state = torch_model.state_dict()
@@ -96,7 +92,9 @@ def torch_to_keras(graph: Graph, torch_model: Any, keras_model: Any) -> None:
         value = state[key].detach().cpu().numpy()
         value = value.transpose(axes) if axes else value
         if tuple(variable.shape) != value.shape:
-            raise TransferError(f"{key} {value.shape} does not fit {variable.path} {tuple(variable.shape)}")
+            raise TransferError(
+                f"{key} {value.shape} does not fit {variable.path} {tuple(variable.shape)}"
+            )
         variable.assign(value)
 
 
@@ -111,5 +109,7 @@ def keras_to_torch(graph: Graph, keras_model: Any, torch_model: Any) -> None:
             value = keras.ops.convert_to_numpy(variable)
             value = value.transpose(np.argsort(axes)) if axes else value
             if tuple(state[key].shape) != value.shape:
-                raise TransferError(f"{variable.path} {value.shape} does not fit {key} {tuple(state[key].shape)}")
+                raise TransferError(
+                    f"{variable.path} {value.shape} does not fit {key} {tuple(state[key].shape)}"
+                )
             state[key].copy_(torch.from_numpy(np.ascontiguousarray(value)))

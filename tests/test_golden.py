@@ -12,8 +12,11 @@ from incept.backends import get_backend
 from incept.compiler.pipeline import build_graph
 
 SPECS = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
-BACKENDS = ["torch"]
-ALLOWED_IMPORTS = {"torch": {"__future__", "math", "typing", "torch"}}
+BACKENDS = ["torch", "keras"]
+ALLOWED_IMPORTS = {
+    "torch": {"__future__", "math", "typing", "torch"},
+    "keras": {"__future__", "math", "typing", "keras", "numpy"},
+}
 
 
 def _render(spec: str, backend: str, monkeypatch) -> str:

@@ -1,0 +1,81 @@
+"""Property: for random valid specs, the IR, the torch module and the Keras model agree.
+
+Cheap properties (every example of the hypothesis profile): each node's Keras output
+shape is the IR's, and trainable parameters equal the IR's count in Keras and torch, aux
+heads on and off. Numeric agreement after weight transfer, the costly part, runs on
+fewer examples. Torch shapes per node are checked by test_property_torch.py.
+
+A failing example is saved under tests/regressions/ (regress.py); every spec there is
+checked again by test_regression_agrees below. Runs on Keras' TensorFlow backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports keras
+torch = pytest.importorskip("torch")
+# first: kerasagree loads triton, which segfaults when loaded after TensorFlow
+from kerasagree import TOLERANCE, agreement, keras_module, trainable_count  # noqa: E402
+
+keras = pytest.importorskip("keras")
+
+from genload import torch_module  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from regress import REGRESSIONS, saving_failures  # noqa: E402
+from specgen import specs, write_spec  # noqa: E402
+
+from incept.backends.keras import build_view  # noqa: E402
+from incept.compiler.pipeline import build_graph  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+_names = itertools.count()
+# The numeric property builds, transfers and runs two models per example: a subset.
+NUMERIC_EXAMPLES = 30 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 200
+
+
+def _hwc(shape):
+    return (*shape[1:], shape[0]) if len(shape) == 3 else shape
+
+
+@given(spec=specs())
+def test_keras_matches_ir(spec):
+    keras.backend.clear_session()
+    with saving_failures(spec, "keras-ir"), tempfile.TemporaryDirectory() as tmp:
+        graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
+        module = keras_module(graph, Path(tmp))
+        tmod = torch_module(graph, Path(tmp), f"gen_agree_torch_{next(_names)}")
+        aux = bool(graph.aux_heads)
+        model = module.build(aux_logits=aux)
+        for on in {False, aux}:
+            expected = graph.params(aux=on)
+            assert trainable_count(model if on == aux else module.build(aux_logits=on)) == expected
+            assert sum(p.numel() for p in tmod.build(aux_logits=on).parameters()) == expected
+        for node, layer in build_view(graph).out_layers.items():
+            shape = (None, *_hwc(graph.nodes[node].shape))
+            assert tuple(model.get_layer(layer).output.shape) == shape, node
+
+
+@settings(max_examples=NUMERIC_EXAMPLES)
+@given(spec=specs())
+def test_keras_agrees_with_torch(spec):
+    keras.backend.clear_session()
+    with saving_failures(spec, "keras-numeric"), tempfile.TemporaryDirectory() as tmp:
+        graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
+        errors = agreement(graph, Path(tmp), aux=bool(graph.aux_heads))
+        assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_regression_agrees(path, tmp_path):
+    graph = build_graph(path)
+    module = keras_module(graph, tmp_path)
+    for aux in {False, bool(graph.aux_heads)}:
+        assert trainable_count(module.build(aux_logits=aux)) == graph.params(aux=aux)
+    errors = agreement(graph, tmp_path, aux=bool(graph.aux_heads))
+    assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
