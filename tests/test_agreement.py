@@ -28,7 +28,7 @@ keras = pytest.importorskip("keras")
 from genload import torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from regress import REGRESSIONS, saving_failures  # noqa: E402
-from specgen import specs, write_spec  # noqa: E402
+from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
 
 from incept.backends.keras import build_view  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
@@ -67,6 +67,23 @@ def test_keras_agrees_with_torch(spec):
     keras.backend.clear_session()
     with saving_failures(spec, "keras-numeric"), tempfile.TemporaryDirectory() as tmp:
         graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
+        errors = agreement(graph, Path(tmp), aux=bool(graph.aux_heads))
+        assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
+
+
+@settings(max_examples=NUMERIC_EXAMPLES // 2)
+@given(chain=inherited_specs())
+def test_inherited_keras_agrees_with_torch(chain):
+    """Specs made by `extends` + `patch` chains: counts and numbers agree as for any spec."""
+    keras.backend.clear_session()
+    with (
+        saving_failures(resolve_chain(chain), "keras-inherited"),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        graph = build_graph(write_chain(chain, Path(tmp)))
+        module = keras_module(graph, Path(tmp))
+        for on in {False, bool(graph.aux_heads)}:
+            assert trainable_count(module.build(aux_logits=on)) == graph.params(aux=on)
         errors = agreement(graph, Path(tmp), aux=bool(graph.aux_heads))
         assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
 
