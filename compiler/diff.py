@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .ir.graph import Graph
-from .report import render_captured, table_rows, totals
+from .report import new_table, render_captured, table_rows, totals
 
 Row = dict[str, Any]
 
@@ -79,13 +79,7 @@ def _pct(a: int, b: int) -> str:
 
 
 def table(a: Graph, b: Graph) -> Table:
-    out = Table(
-        title=f"{a.spec_path} (A) vs {b.spec_path} (B)",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
-        highlight=False,
-    )
+    out = new_table(f"{a.spec_path} (A) vs {b.spec_path} (B)")
     out.add_column("row", no_wrap=True)
     out.add_column("output A", no_wrap=True)
     out.add_column("output B", no_wrap=True)

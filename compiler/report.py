@@ -141,14 +141,15 @@ def _measured(value: int, flagged: bool) -> Text:
     return Text(f"{value:,}!", style="bold yellow") if flagged else Text(f"{value:,}")
 
 
-def table(graph: Graph) -> Table:
-    out = Table(
-        title=f"{graph.name} ({graph.spec_path})",
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
-        highlight=False,
+def new_table(title: str) -> Table:
+    """The house style of every incept table: title on the left, no outer frame."""
+    return Table(
+        title=title, title_justify="left", show_edge=False, pad_edge=False, highlight=False
     )
+
+
+def table(graph: Graph) -> Table:
+    out = new_table(f"{graph.name} ({graph.spec_path})")
     for header in ("name", "type", "patch/stride", "output size", "depth"):
         out.add_column(header, no_wrap=True)
     for header in ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj"):

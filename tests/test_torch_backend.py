@@ -132,40 +132,29 @@ def test_per_node_parameters(compiled):
         assert n_params(modules[path]) == expected, node_name
 
 
-def test_torchvision_state_dict_round_trip(tmp_path):
+@pytest.mark.parametrize(
+    ("spec", "factory", "size"),
+    [
+        ("googlenet-torchvision.yaml", "googlenet", 224),
+        # flat layout and nested splits reproduce Inception3 key for key
+        ("inception-v3.yaml", "inception_v3", 299),
+    ],
+)
+def test_torchvision_state_dict_round_trip(spec, factory, size, tmp_path):
     torchvision = pytest.importorskip("torchvision")
-    graph = shipped("googlenet-torchvision.yaml")
-    module = torch_module(graph, tmp_path, "gen_tv_roundtrip")
+    graph = shipped(spec)
+    module = torch_module(graph, tmp_path, f"gen_roundtrip_{factory}")
     torch.manual_seed(0)
-    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
+    reference = getattr(torchvision.models, factory)(
+        weights=None, aux_logits=True, init_weights=True
+    )
     model = module.build(aux_logits=True)
     ours, theirs = model.state_dict(), reference.state_dict()
     assert {k: tuple(v.shape) for k, v in ours.items()} == {
         k: tuple(v.shape) for k, v in theirs.items()
     }
     model.load_state_dict(theirs, strict=True)
-    reference.eval()
-    model.eval()
-    x = torch.randn(3, 3, 224, 224)
-    with torch.no_grad():
-        diff = (model(x) - reference(x)).abs().max().item()
-    assert diff <= 1e-5
-
-
-def test_torchvision_inception_v3_round_trip(tmp_path):
-    """Flat layout and nested splits reproduce torchvision's Inception3 key for key."""
-    torchvision = pytest.importorskip("torchvision")
-    graph = shipped("inception-v3.yaml")
-    module = torch_module(graph, tmp_path, "gen_v3_roundtrip")
-    torch.manual_seed(0)
-    reference = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
-    model = module.build(aux_logits=True)
-    ours, theirs = model.state_dict(), reference.state_dict()
-    assert {k: tuple(v.shape) for k, v in ours.items()} == {
-        k: tuple(v.shape) for k, v in theirs.items()
-    }
-    model.load_state_dict(theirs, strict=True)
-    x = torch.randn(2, 3, 299, 299)
+    x = torch.randn(3, 3, size, size)
     with torch.no_grad():
         diff = (model.eval()(x) - reference.eval()(x)).abs().max().item()
     assert diff <= 1e-5

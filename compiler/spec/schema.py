@@ -195,7 +195,7 @@ _MISSING_OP = dict(
     + ", ".join(PRIMITIVES)
     + ", or a block name from `blocks:`)",
 )
-Primitive = Annotated[
+_LAYERS = (
     Annotated[Conv, Tag("conv")]
     | Annotated[MaxPool, Tag("maxpool")]
     | Annotated[AvgPool, Tag("avgpool")]
@@ -204,19 +204,15 @@ Primitive = Annotated[
     | Annotated[Dropout, Tag("dropout")]
     | Annotated[Flatten, Tag("flatten")]
     | Annotated[Linear, Tag("linear")]
-    | Annotated["Split", Tag("split")],
+)
+#: A layer inside a block template: a built-in layer or a split.
+Primitive = Annotated[
+    _LAYERS | Annotated["Split", Tag("split")],
     Discriminator(_template_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
+#: A row of `layers:`: a built-in layer or a block instance.
 Row = Annotated[
-    Annotated[Conv, Tag("conv")]
-    | Annotated[MaxPool, Tag("maxpool")]
-    | Annotated[AvgPool, Tag("avgpool")]
-    | Annotated[AdaptiveAvgPool, Tag("adaptive_avgpool")]
-    | Annotated[LRN, Tag("lrn")]
-    | Annotated[Dropout, Tag("dropout")]
-    | Annotated[Flatten, Tag("flatten")]
-    | Annotated[Linear, Tag("linear")]
-    | Annotated[BlockRow, Tag("block")],
+    _LAYERS | Annotated[BlockRow, Tag("block")],
     Discriminator(_row_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
 AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | BlockRow
