@@ -17,7 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
+# incept uses no pydantic plugins; looking for them scans every installed distribution's
+# entry points, a noticeable share of a compile's wall time. Set before pydantic loads.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+import click  # noqa: E402
 
 from .errors import SpecError
 from .ir.graph import Graph

@@ -57,7 +57,8 @@ def _identifier(value: str) -> str:
 
 
 class Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: schemas are built once, on first validation, not for every class at import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Paper(Base):
@@ -154,7 +155,7 @@ class Linear(LayerBase):
 class BlockRow(LayerBase):
     """A row that instantiates a template; its other keys are the template's arguments."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     op: str
 
     @property
@@ -263,7 +264,7 @@ class BlockDef(Base):
 class AuxHead(BlockRow):
     """An auxiliary classifier: a block that taps a row's output during training."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
     name: Name  # type: ignore[assignment]
     tap: str = Field(alias="from")
     loss_weight: Annotated[Number, Field(gt=0)]
@@ -291,9 +292,9 @@ class PoolDefaults(Base):
 
 
 class Defaults(Base):
-    conv: ConvDefaults = ConvDefaults()
-    bn: BatchNormDefaults = BatchNormDefaults()
-    pool: PoolDefaults = PoolDefaults()
+    conv: ConvDefaults = Field(default_factory=ConvDefaults)
+    bn: BatchNormDefaults = Field(default_factory=BatchNormDefaults)
+    pool: PoolDefaults = Field(default_factory=PoolDefaults)
 
 
 class Init(Base):
@@ -328,9 +329,9 @@ class Spec(Base):
     width_multiplier: Annotated[Number, Field(gt=0)] = 1.0
     #: Whether build() attaches the aux heads when not told.
     aux_logits: StrictBool = False
-    defaults: Defaults = Defaults()
-    init: Init = Init()
-    paper_units: PaperUnits = PaperUnits()
+    defaults: Defaults = Field(default_factory=Defaults)
+    init: Init = Field(default_factory=Init)
+    paper_units: PaperUnits = Field(default_factory=PaperUnits)
     blocks: dict[str, BlockDef] = {}
     layers: Annotated[list[Row], Field(min_length=1)]
     aux_heads: list[AuxHead] = []
@@ -349,6 +350,3 @@ class Spec(Base):
                 raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
         return value
 
-
-Split.model_rebuild()
-BlockDef.model_rebuild()
