@@ -349,4 +349,3 @@ class Spec(Base):
             if name in PRIMITIVES:
                 raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
         return value
-
