@@ -52,6 +52,15 @@ def spec_label(graph: Graph) -> str:
     return PurePath(os.path.normpath(path)).as_posix()
 
 
+def pair_literal(pair: tuple[int, int]) -> str:
+    """A kernel/stride/padding argument: `3` when square, `(1, 7)` otherwise."""
+    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+
+def float_literal(value: float) -> str:
+    return repr(float(value))
+
+
 def shape_comment(shape: tuple[int, ...] | None) -> str:
     return "N x " + " x ".join(str(d) for d in shape) if shape else ""
 

@@ -36,7 +36,7 @@ from decimal import Decimal
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
 
-from ..common import Namespace, spec_label
+from ..common import Namespace, float_literal, pair_literal, spec_label
 
 Shape = tuple[int, ...]
 Namer = Callable[[str], str]  # layer-name suffix -> Python expression of the layer name
@@ -123,17 +123,9 @@ class ModelView:
         return bool(self.custom - {"flatten_chw"})
 
 
-def _k(pair: tuple[int, int]) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
-
-
-def _num(value: float) -> str:
-    return repr(float(value))
-
-
 def keras_momentum(torch_momentum: float) -> str:
     """Keras keeps `momentum` of the old statistic, torch adds `momentum` of the new one."""
-    return _num(float(Decimal(1) - Decimal(repr(torch_momentum))))
+    return float_literal(float(Decimal(1) - Decimal(repr(torch_momentum))))
 
 
 def hwc_comment(shape: tuple[int | str, ...] | None) -> str:
@@ -152,7 +144,7 @@ def conv_padding(conv: ops.Conv) -> str | None:
         k % 2 == 1 and p == k // 2 for k, p in zip(conv.kernel, conv.padding, strict=True)
     ):
         return '"same"'  # stride 1, odd k: TensorFlow's "same" pads k // 2 on both sides
-    return _k(conv.padding)  # torch-style symmetric padding, applied by ZeroPadding2D
+    return pair_literal(conv.padding)  # torch-style symmetric padding, applied by ZeroPadding2D
 
 
 def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -188,7 +180,9 @@ def adaptive_form(node: Node, in_shape: tuple[int, ...]) -> str:
     if (oh, ow) == (1, 1):
         return "global"
     if h % oh == 0 and w % ow == 0:
-        return _k((h // oh, w // ow))  # torch's windows are then a plain, non-overlapping pool
+        return pair_literal(
+            (h // oh, w // ow)
+        )  # torch's windows are then a plain, non-overlapping pool
     return "adaptive"
 
 
@@ -222,7 +216,7 @@ class _Builder:
             name = "conv" + ("_bn" if bn else "") + ("_relu" if relu else "")
             eps, momentum = (conv.norm.eps, conv.norm.momentum) if conv.norm else (1e-3, 0.01)
             self.helpers[key] = ConvHelper(
-                name, bn, relu, not bn, _num(eps), keras_momentum(momentum)
+                name, bn, relu, not bn, float_literal(eps), keras_momentum(momentum)
             )
         return self.helpers[key]
 
@@ -248,9 +242,9 @@ class _Builder:
             self.out_layer[n.name] = self.claim(n)
         if isinstance(a, ops.Conv):
             h = self.helper(a)
-            args = [src, cout, _k(a.kernel)]
+            args = [src, cout, pair_literal(a.kernel)]
             if a.stride != (1, 1):
-                args.append(f"strides={_k(a.stride)}")
+                args.append(f"strides={pair_literal(a.stride)}")
             padding = conv_padding(a)
             if padding:
                 args.append(f"padding={padding}")
@@ -260,8 +254,8 @@ class _Builder:
                         self.claim(n, "_pad")
             if a.bias != h.bias:
                 args.append(f"use_bias={a.bias}")
-            if a.norm and _num(a.norm.eps) != h.epsilon:
-                args.append(f"epsilon={_num(a.norm.eps)}")
+            if a.norm and float_literal(a.norm.eps) != h.epsilon:
+                args.append(f"epsilon={float_literal(a.norm.eps)}")
             if a.norm and keras_momentum(a.norm.momentum) != h.momentum:
                 args.append(f"momentum={keras_momentum(a.norm.momentum)}")
             for n in nodes:
@@ -286,10 +280,10 @@ class _Builder:
             return [f"layers.AveragePooling2D({form}, name={nm('')})({src})"]
         if isinstance(a, ops.LRN):
             self.custom.add("LocalResponseNorm")
-            lrn = f"{a.size}, alpha={_num(a.alpha)}, beta={_num(a.beta)}, k={_num(a.k)}"
+            lrn = f"{a.size}, alpha={float_literal(a.alpha)}, beta={float_literal(a.beta)}, k={float_literal(a.k)}"
             return [f"LocalResponseNorm({lrn}, name={nm('')})({src})"]
         if isinstance(a, ops.Dropout):
-            return [f"layers.Dropout({_num(a.p)}, name={nm('')})({src})"]
+            return [f"layers.Dropout({float_literal(a.p)}, name={nm('')})({src})"]
         if isinstance(a, ops.Flatten):
             # torch flattens C x H x W; with one position or one channel the orders agree
             if any(s[0] > 1 and s[1] * s[2] > 1 for s in ins):
@@ -320,7 +314,7 @@ class _Builder:
         else:  # instances differ in size: the explicit form is exact for each of them
             form, pads = "pad", value("pads", [p for _, p in forms])
         pool = "layers.MaxPooling2D" if a.kind == "max" else "layers.AveragePooling2D"
-        args = f"{_k(a.kernel)}, strides={_k(a.stride)}"
+        args = f"{pair_literal(a.kernel)}, strides={pair_literal(a.stride)}"
         if form == "valid":
             return [f"{pool}({args}, name={nm('')})({src})"]
         if form == "same":
@@ -331,7 +325,7 @@ class _Builder:
         if form == "zeropad":
             top, _, left, _ = forms[0][1]
             return [
-                f"layers.ZeroPadding2D({_k((top, left))}, name={nm('_pad')})({src})",
+                f"layers.ZeroPadding2D({pair_literal((top, left))}, name={nm('_pad')})({src})",
                 f"{pool}({args}, name={nm('')})({dst})",
             ]
         if a.kind == "max":
@@ -514,14 +508,18 @@ class _Builder:
 
 def _init(g: Graph) -> Init:
     scheme = g.init
-    bias = None if scheme.bias is None else f"keras.initializers.Constant({_num(scheme.bias)})"
-    biases = "Keras' default (zeros)" if scheme.bias is None else _num(scheme.bias)
+    bias = (
+        None
+        if scheme.bias is None
+        else f"keras.initializers.Constant({float_literal(scheme.bias)})"
+    )
+    biases = "Keras' default (zeros)" if scheme.bias is None else float_literal(scheme.bias)
     if scheme.weights == "caffe_xavier":
         note = "Caffe's xavier filler, uniform in +-sqrt(3 / fan_in) (lecun_uniform)"
         return Init('"lecun_uniform"', bias, f"Weights: {note}; biases {biases}.")
     if scheme.weights == "trunc_normal":
         # A fresh initializer per layer: an unseeded Keras initializer repeats its values.
-        std = _num(scheme.std)
+        std = float_literal(scheme.std)
         note = f"normal with std {std} (torch's trunc_normal_ cuts at +-2, not at +-2 std)"
         return Init(
             f"keras.initializers.RandomNormal(stddev={std})",

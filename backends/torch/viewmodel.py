@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
+from incept.compiler.ir.lower import camel_case
 
-from ..common import Namespace, shape_comment, spec_label
+from ..common import Namespace, float_literal, pair_literal, shape_comment, spec_label
 
 # nn.Module's own attributes and the names the generated code uses itself.
 MODULE_RESERVED = frozenset(
@@ -106,14 +107,6 @@ ByIndex = Callable[[int], str]
 Layout = tuple[list[Member], list[Step], str, dict[int, str]]
 
 
-def _k(pair: tuple[int, int]) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
-
-
-def _num(value: float) -> str:
-    return repr(float(value))
-
-
 class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -142,23 +135,23 @@ class _Builder:
         a = node.attrs
         if isinstance(a, ops.Conv):
             u = self.unit(a)
-            args = [cin, cout, f"kernel_size={_k(a.kernel)}"]
+            args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
             if a.stride != (1, 1):
-                args.append(f"stride={_k(a.stride)}")
+                args.append(f"stride={pair_literal(a.stride)}")
             if a.padding != (0, 0):
-                args.append(f"padding={_k(a.padding)}")
+                args.append(f"padding={pair_literal(a.padding)}")
             if a.bias != u.bias:
                 args.append(f"bias={a.bias}")
             if a.norm and a.norm.eps != u.eps:
-                args.append(f"eps={_num(a.norm.eps)}")
+                args.append(f"eps={float_literal(a.norm.eps)}")
             if a.norm and a.norm.momentum != u.momentum:
-                args.append(f"momentum={_num(a.norm.momentum)}")
+                args.append(f"momentum={float_literal(a.norm.momentum)}")
             return f"{u.name}({', '.join(args)})"
         if isinstance(a, ops.Pool):
             cls = "nn.MaxPool2d" if a.kind == "max" else "nn.AvgPool2d"
-            args = [_k(a.kernel), f"stride={_k(a.stride)}"]
+            args = [pair_literal(a.kernel), f"stride={pair_literal(a.stride)}"]
             if a.padding != (0, 0):
-                args.append(f"padding={_k(a.padding)}")
+                args.append(f"padding={pair_literal(a.padding)}")
             if a.ceil_mode:
                 args.append("ceil_mode=True")
             if a.kind == "avg" and not a.count_include_pad:
@@ -168,11 +161,11 @@ class _Builder:
             return f"nn.AdaptiveAvgPool2d({a.size})"
         if isinstance(a, ops.LRN):
             return (
-                f"nn.LocalResponseNorm({a.size}, alpha={_num(a.alpha)}, beta={_num(a.beta)}, "
-                f"k={_num(a.k)})"
+                f"nn.LocalResponseNorm({a.size}, alpha={float_literal(a.alpha)}, beta={float_literal(a.beta)}, "
+                f"k={float_literal(a.k)})"
             )
         if isinstance(a, ops.Dropout):
-            return f"nn.Dropout(p={_num(a.p)})"
+            return f"nn.Dropout(p={float_literal(a.p)})"
         if isinstance(a, ops.Flatten):
             return "nn.Flatten()"
         if isinstance(a, ops.Linear):
@@ -244,7 +237,7 @@ class _Builder:
         emit = {"sequence": self._sequence, "branches": self._branches, "flat": self._flat}[layout]
         members, forward, returns, rel = emit(first, expr, comment)
         cls = BlockClass(
-            name=self.classes(_camel(template)),
+            name=self.classes(camel_case(template)),
             doc=tpl.doc or f"The `{template}` block.",
             params=[arg[p] for p in params] + list(derived),
             members=members,
@@ -405,8 +398,8 @@ class _Builder:
             aux_logits=g.aux_logits,
             init={
                 "weights": g.init.weights,
-                "std": _num(g.init.std),
-                "bias": None if g.init.bias is None else _num(g.init.bias),
+                "std": float_literal(g.init.std),
+                "bias": None if g.init.bias is None else float_literal(g.init.bias),
             },
             input_comment="x".join(str(d) for d in g.input.shape or ()),
             uses_relu=self.uses_relu,
@@ -416,10 +409,6 @@ class _Builder:
 
 def _extra_relu(node: Node) -> int:
     return int(isinstance(node.attrs, ops.Linear) and node.attrs.act == "relu")
-
-
-def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
 
 
 def build_view(graph: Graph) -> ModelView:

@@ -24,7 +24,8 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
-def _camel(name: str) -> str:
+def camel_case(name: str) -> str:
+    """conv_reduce -> ConvReduce: class names from spec and template names."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", name) if part)
 
 
@@ -327,7 +328,7 @@ class _Lowering:
         init = spec.init
         return Graph(
             name=spec.name,
-            class_name=spec.class_name or _camel(spec.name),
+            class_name=spec.class_name or camel_case(spec.name),
             description=spec.description,
             spec_path=self.src.path,
             spec_sha256=self.src.sha256,

@@ -216,7 +216,6 @@ Row = Annotated[
     _LAYERS | Annotated[BlockRow, Tag("block")],
     Discriminator(_row_tag, **_MISSING_OP),  # type: ignore[arg-type]
 ]
-AnyLayer = Conv | MaxPool | AvgPool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | BlockRow
 
 
 # -- templates, heads, model ----------------------------------------------------
