@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .ir.graph import Graph
 from .ir.lower import lower
 from .passes import run_passes
 from .spec import load_spec
+from .spec.schema import Spec
 
 
 def build_graph(path: str | Path) -> Graph:
     """Load, validate, lower and infer; raise SpecError on the first problem."""
+    return compile_spec(path).graph
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A checked spec and its IR: what the runtime needs to build and train a model."""
+
+    spec: Spec
+    graph: Graph
+
+    @property
+    def arch_sha256(self) -> str:
+        """A fingerprint of the architecture: the resolved spec without its `training:`
+        recipe, as canonical JSON. Comments, layout, key order and recipe edits leave it
+        unchanged; any change to what the model computes changes it."""
+        data = self.spec.model_dump(mode="json", exclude={"training"})
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def compile_spec(path: str | Path) -> Compiled:
+    """Like build_graph, keeping the validated spec (its recipe) beside the graph."""
     spec, source = load_spec(path)
-    return run_passes(lower(spec, source))
+    return Compiled(spec, run_passes(lower(spec, source)))

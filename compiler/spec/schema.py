@@ -317,6 +317,43 @@ class PaperUnits(Base):
     ops: Positive = 1_000_000
 
 
+# -- training recipe -------------------------------------------------------------
+
+
+class Augment(Base):
+    """Augmentations applied to training batches (test batches are never augmented)."""
+
+    #: Zero-pad each side by this many pixels, then crop back to the input size at random.
+    crop_padding: NonNegative = 0
+    #: Mirror left-right with probability 1/2 (right for clothes and objects, not for digits).
+    flip: StrictBool = False
+    #: Probability of random erasing (Zhong et al. 2017): one rectangle of 2-33% of the area.
+    erasing: Annotated[Number, Field(ge=0, le=1)] = 0.0
+
+
+class Training(Base):
+    """How `incept train` trains the model; every key can be overridden by a CLI flag."""
+
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: Annotated[Number, Field(gt=0)] = 0.05
+    momentum: Annotated[Number, Field(ge=0, lt=1)] = 0.9  # SGD only
+    nesterov: StrictBool = False  # SGD only
+    weight_decay: Annotated[Number, Field(ge=0)] = 5e-4
+    label_smoothing: Annotated[Number, Field(ge=0, lt=1)] = 0.0
+    batch_size: Positive = 128
+    epochs: Positive = 30
+    #: paper: lr x gamma every step_epochs epochs (GoogLeNet: x0.96 every 8 epochs);
+    #: cosine: cosine decay to 0; onecycle: ramp up to lr, then cosine down to lr / 1e5;
+    #: constant: lr throughout. Every schedule starts with `warmup_epochs` of linear ramp.
+    schedule: Literal["paper", "cosine", "onecycle", "constant"] = "cosine"
+    warmup_epochs: Annotated[Number, Field(ge=0)] = 0
+    step_epochs: Positive = 8
+    gamma: Annotated[Number, Field(gt=0, le=1)] = 0.96
+    #: Train the aux heads (their losses weighted by each head's `loss_weight`).
+    aux: StrictBool = True
+    augment: Augment = Field(default_factory=Augment)
+
+
 class Spec(Base):
     name: Name
     #: The emitted model class; defaults to the spec name in CamelCase.
@@ -334,6 +371,8 @@ class Spec(Base):
     blocks: dict[str, BlockDef] = {}
     layers: Annotated[list[Row], Field(min_length=1)]
     aux_heads: list[AuxHead] = []
+    #: The recipe of `incept train`; not part of the generated model.
+    training: Training = Field(default_factory=Training)
 
     @field_validator("class_name")
     @classmethod

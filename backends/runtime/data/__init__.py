@@ -1,0 +1,48 @@
+"""Data sets for `incept train / eval`, framework-free.
+
+A data set is read once into numpy: small ones (Fashion-MNIST, CIFAR-10) as whole
+uint8 arrays that a backend can move to its device and augment there; image folders
+as lists of files that a backend decodes with worker processes. Every problem with
+the files is an `InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ArraySplit:
+    """A split held in memory: images N x H x W x C (uint8), labels N (int64)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class FileSplit:
+    """A split read from image files on demand (class-per-folder image folders)."""
+
+    paths: tuple[Path, ...]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+Split = ArraySplit | FileSplit
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # "fashion-mnist", "cifar10:DIR", "imagefolder:DIR"
+    classes: tuple[str, ...]
+    channels: int  # 1 (grey) or 3 (RGB)
+    train: Split
+    test: Split
