@@ -175,3 +175,14 @@ def compile(spec: str, backend: str, output: str | None) -> None:  # noqa: A001
         click.echo(f"incept: cannot write {path}: {exc.strerror or exc}", err=True)
         click.get_current_context().exit(1)
     click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)
+
+
+def _add_runtime_commands() -> None:
+    """train / eval / predict live in incept.runtime; their module imports only click."""
+    from incept.runtime.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_runtime_commands()

@@ -1,0 +1,114 @@
+"""What `incept train / eval / predict` do, after click has parsed the flags.
+
+The backend-neutral part of each command lives here (compile the spec, resolve the
+recipe, open and check the data); the framework's part is imported from its folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incept.compiler.pipeline import compile_spec
+
+from . import recipe as recipes
+from .data import ArraySplit, Dataset, FileSplit, Split
+from .errors import Code, InputError
+from .rundir import RunDir
+
+if TYPE_CHECKING:
+    from .torch.train import Job
+
+
+def _limit(split: Split, n: int | None, flag: str) -> Split:
+    if n is None:
+        return split
+    if n < 1:
+        raise InputError(Code.FLAG, flag, f"must be at least 1, got {n}")
+    if isinstance(split, ArraySplit):
+        return ArraySplit(split.images[:n], split.labels[:n])
+    return FileSplit(split.paths[:n], split.labels[:n])
+
+
+def open_data(
+    source: str, data_dir: str | None, limit_train: int | None = None, limit_test: int | None = None
+) -> Dataset:
+    from .data.sources import open_dataset
+
+    data = open_dataset(source, data_dir)
+    return replace(
+        data,
+        train=_limit(data.train, limit_train, "--limit-train"),
+        test=_limit(data.test, limit_test, "--limit-test"),
+    )
+
+
+def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any]) -> Job:
+    """Everything checked and resolved before training starts: spec, recipe, data."""
+    from .cli import RECIPE_FLAGS
+    from .data.sources import channel_stats, check_fits
+    from .torch.device import Options
+    from .torch.train import Job
+
+    compiled = compile_spec(spec)
+    graph = compiled.graph
+    recipe = recipes.resolve(
+        compiled.spec.training, {RECIPE_FLAGS[k]: v for k, v in recipe_flags.items()}
+    )
+    data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
+    channels = graph.input.shape[0]  # type: ignore[index]
+    check_fits(data, channels=channels, num_classes=graph.num_classes, where=spec)
+    mean, std = channel_stats(data.train)
+    options = Options(
+        device=flags["device"],
+        precision=flags["precision"],
+        compile=flags["compile_"],
+        channels_last=flags["channels_last"],
+        seed=flags["seed"],
+        workers=flags["workers"],
+        progress=flags["progress"],
+    )
+    run = RunDir(flags["out"] or Path("runs") / graph.name)
+    return Job(
+        compiled, spec, recipe, data, flags["source"], mean, std, run, options, flags["resume"]
+    )
+
+
+def train_command(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any]) -> None:
+    from .torch.report import write_report
+    from .torch.train import run
+
+    job = make_job(spec, flags, recipe_flags)
+    trained = run(job)
+    if trained.journal.history:
+        write_report(job.run.last, job.run, job.data, spec=spec, device=flags["device"])
+
+
+def eval_command(target: str, flags: Mapping[str, Any]) -> None:
+    from .torch.report import evaluate_checkpoint
+
+    path = Path(target)
+    # A run folder is evaluated at its final weights; name checkpoints/best.pt to see those.
+    checkpoint = RunDir(path).last if path.is_dir() else path
+    summary = evaluate_checkpoint(checkpoint, flags)
+    if flags["as_json"]:
+        print(json.dumps(summary, indent=2))
+        return
+    from .report_text import print_summary
+
+    print_summary(summary)
+
+
+def predict_command(checkpoint: str, images: tuple[str, ...], flags: Mapping[str, Any]) -> None:
+    from .torch.report import predict_images
+
+    results = predict_images(Path(checkpoint), [Path(i) for i in images], flags)
+    if flags["as_json"]:
+        print(json.dumps(results, indent=2))
+        return
+    for item in results:
+        ranked = "  ".join(f"{p['class']} {p['probability']:.3f}" for p in item["top"])
+        print(f"{item['image']}: {ranked}")

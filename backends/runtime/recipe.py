@@ -1,0 +1,52 @@
+"""The training recipe: the spec's `training:` section with command-line overrides.
+
+Overrides go through the same pydantic model as the spec, so a flag gets the same
+checks as a spec value (`--lr -1` is refused like `lr: -1`). Augmentation keys are
+addressed as `augment.flip` and so on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from incept.compiler.spec.schema import Training
+
+from .errors import Code, InputError
+
+
+def resolve(training: Training, overrides: Mapping[str, Any]) -> Training:
+    """`training` with every override that is not None applied and validated."""
+    data = training.model_dump()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        target = data
+        for part in parents:
+            target = target[part]
+        target[leaf] = value
+    try:
+        return Training.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][-1]).replace("_", "-")  # augment.flip is --flip
+        raise InputError(Code.FLAG, flag, f"{err['msg']} (got {err['input']!r})") from None
+
+
+def differences(saved: Training, wanted: Training) -> list[str]:
+    """Keys whose values differ between two recipes, dotted (`augment.flip`)."""
+
+    def flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, Mapping):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
+
+    a, b = flat(saved.model_dump()), flat(wanted.model_dump())
+    return [key for key in a if a[key] != b[key]]

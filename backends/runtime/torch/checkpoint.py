@@ -1,0 +1,65 @@
+"""Torch checkpoints: one dict saved atomically, loaded with weights_only=True.
+
+A checkpoint carries what resuming and evaluating need besides the weights: the
+spec's path and fingerprints (a checkpoint of another architecture is refused),
+the recipe, the data's classes and normalisation, the optimizer, scheduler and
+scaler states, the RNG states and the metrics history.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import Code, InputError
+from ..rundir import write_atomic
+
+FORMAT = "incept-torch-checkpoint/1"
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    write_atomic(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The checkpoint at `path`, or InputError(checkpoint) saying what is wrong with it."""
+    if not path.is_file():
+        raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            Code.CHECKPOINT, path, f"not a readable torch checkpoint ({reason})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {FORMAT})")
+    return state
+
+
+def check_architecture(state: dict[str, Any], arch_sha256: str, where: object, code: Code) -> None:
+    saved = state["spec"]["arch_sha256"]
+    if saved != arch_sha256:
+        raise InputError(
+            code,
+            where,
+            f"was trained from {state['spec']['path']} (architecture {saved[:12]}), "
+            f"which differs from this spec's architecture ({arch_sha256[:12]})",
+        )
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,104 @@
+"""Build a torch model from a compiled spec, and check it against the IR before use.
+
+The model class comes from the torch backend's source, rendered in memory and
+imported as a module (no file in generated/ is needed). The preflight runs one
+small batch through it and compares every row's output shape and the parameter
+count with what the compiler inferred: if they differ, nothing is trained.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import nn
+
+from incept.compiler.ir.graph import Graph
+from incept.compiler.pipeline import Compiled
+
+from ..errors import Code, InputError
+
+
+def model_source(graph: Graph) -> str:
+    from incept.backends import torch as backend
+
+    return backend.render(graph)
+
+
+def import_source(source: str, path: Path) -> ModuleType:
+    """Write the generated source to `path` and import it from there, so tracebacks,
+    inspect and torch.compile see real source lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != source:
+        path.write_text(source, encoding="utf-8")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"incept_generated_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_model(compiled: Compiled, folder: Path, *, aux: bool) -> nn.Module:
+    """The spec's model with its aux heads attached when `aux` and the spec has any."""
+    module = import_source(model_source(compiled.graph), folder / "model.py")
+    model: nn.Module = module.build(aux_logits=aux and bool(compiled.graph.aux_heads))
+    return model
+
+
+def _row_outputs(graph: Graph, aux: bool) -> dict[str, tuple[int, ...]]:
+    """Module path -> the shape (C, H, W or C) the IR predicts for its output."""
+    from incept.backends.torch import module_paths
+
+    paths = module_paths(graph)
+    rows = [*graph.rows, *(graph.aux_heads if aux else ())]
+    out: dict[str, tuple[int, ...]] = {}
+    for row in rows:
+        node = graph.nodes[row.output]
+        if row.output in paths and node.shape is not None:
+            out[paths[row.output]] = tuple(node.shape)
+    return out
+
+
+def preflight(model: nn.Module, graph: Graph, where: str) -> None:
+    """Raise InputError(preflight) unless the built model matches the IR exactly."""
+    aux = bool(getattr(model, "aux_logits", False))
+    want = graph.params(aux=aux)
+    have = sum(p.numel() for p in model.parameters())
+    if have != want:
+        raise InputError(
+            Code.PREFLIGHT,
+            where,
+            f"the built model has {have:,} parameters, the compiler predicts {want:,}",
+        )
+    expected = _row_outputs(graph, aux)
+    seen: dict[str, tuple[int, ...]] = {}
+    probe = copy.deepcopy(model).train(aux)  # train mode runs the aux heads; BN sees 2 images
+    hooks = [
+        probe.get_submodule(path).register_forward_hook(
+            lambda _m, _i, out, path=path: seen.__setitem__(path, tuple(out.shape[1:]))
+        )
+        for path in expected
+    ]
+    c, (h, w) = graph.input.shape[0], graph.input.shape[1:]  # type: ignore[index,misc]
+    with torch.no_grad():
+        probe(torch.zeros(2, c, h, w))
+    for hook in hooks:
+        hook.remove()
+    for path, shape in expected.items():
+        if seen.get(path) != shape:
+            got = "x".join(map(str, seen[path])) if path in seen else "nothing"
+            raise InputError(
+                Code.PREFLIGHT,
+                where,
+                f"{path} produced {got}, the compiler predicts {'x'.join(map(str, shape))}",
+            )
