@@ -1,0 +1,54 @@
+"""One image file as a uint8 array (Pillow), for image folders and `incept predict`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from incept.runtime.errors import Code, InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+_MODES = {1: "L", 3: "RGB"}
+
+
+def read_image(
+    path: Path | str, *, channels: int, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """H x W x C uint8 with C = `channels` (1: grey "L", 3: "RGB", converted by Pillow).
+
+    With `size` = (H, W) the image is resized with Pillow's bilinear filter, which
+    widens its support when shrinking (antialiased), like the array pipeline's resize.
+    """
+    if channels not in _MODES:
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    try:
+        with warnings.catch_warnings():
+            # palette images with transparency warn on conversion; the pixels are right
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(path) as opened:
+                img = opened.convert(_MODES[channels])
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            pixels = np.asarray(img, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(Code.IMAGE, path, "no such file") from None
+    except UnidentifiedImageError:
+        raise InputError(Code.IMAGE, path, "not an image Pillow can read") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise InputError(Code.IMAGE, path, f"cannot decode the image: {err}") from None
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def image_channels(path: Path) -> int:
+    """1 for a grey image, else 3, from the file's header only (no decoding)."""
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+    except FileNotFoundError:
+        raise InputError(Code.IMAGE, path, "no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise InputError(Code.IMAGE, path, f"not an image Pillow can read: {err}") from None
+    return 1 if mode in ("1", "L", "LA", "I", "I;16", "F") else 3

@@ -1,0 +1,187 @@
+"""Pictures of a run as PNG files: training curves, confusion matrix, prediction grid.
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot: no display, no global
+figure state), written to a temporary file beside the target and renamed into place, so
+a reader never sees half a PNG. Nothing time-dependent is drawn or stored in the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+TRAIN, TEST, WRONG = "tab:blue", "tab:orange", "tab:red"
+Row = Mapping[str, float | str]  # one metrics.csv row: numbers, or strings from csv.DictReader
+
+
+def plot_curves(rows: Sequence[Row], path: Path, *, title: str = "Training curves") -> None:
+    """Loss and accuracy (fractions in [0, 1]) per epoch, train and test, from metrics.csv rows.
+
+    Values may be strings as csv.DictReader gives them; empty or missing ones are skipped.
+    """
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    _curve_panel(loss_ax, rows, "loss")
+    _curve_panel(acc_ax, rows, "acc")
+    loss_ax.set_title("loss")
+    best = _mark_best(acc_ax, _points(rows, "test_acc"))
+    acc_ax.set_title(f"accuracy ({best})" if best else "accuracy")
+    acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_confusion(
+    confusion: np.ndarray, classes: Sequence[str], path: Path, *, title: str = "Confusion matrix"
+) -> None:
+    """Counts in the cells, colour = share of the true class (row-normalised)."""
+    counts = np.asarray(confusion, np.int64)
+    k = len(classes)
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    side = min(4 + 0.55 * k, 30)
+    fig = Figure(figsize=(side + 1.5, side), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    if k <= 60:  # beyond that names would overlap: the colour alone tells the story
+        ticks = np.arange(k)
+        ax.set_xticks(ticks, classes, rotation=45, ha="right", rotation_mode="anchor")
+        ax.set_yticks(ticks, classes)
+    if k <= 25:
+        _annotate_counts(ax, counts, share)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    total = int(counts.sum())
+    accuracy = np.trace(counts) / total if total else math.nan
+    ax.set_title(f"{title}\n{total} images, accuracy {accuracy:.2%}")
+    _save(fig, path)
+
+
+def plot_predictions(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    path: Path,
+    n: int = 32,
+    *,
+    title: str = "Test predictions (top 3)",
+) -> None:
+    """The first n images (N x H x W x C uint8), each titled with its true class and top-3
+    predictions; wrong top-1 predictions get a red title and frame."""
+    n = min(n, len(images))
+    cols = min(8, max(n, 1))
+    grid_rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(1.9 * cols, 2.45 * grid_rows + 0.5), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(grid_rows, cols, squeeze=False).ravel())
+    for i, ax in enumerate(axes):
+        if i < n:
+            _draw_prediction(ax, images[i], int(labels[i]), np.asarray(probs[i]), classes)
+        else:
+            ax.set_axis_off()
+    wrong = int(np.sum(np.argmax(probs[:n], axis=1) != np.asarray(labels[:n]))) if n else 0
+    fig.suptitle(f"{title}: {n - wrong} of {n} right, wrong ones in red")
+    _save(fig, path)
+
+
+def _curve_panel(ax: Axes, rows: Sequence[Row], metric: str) -> None:
+    """train_<metric> and test_<metric> against the epoch."""
+    for split, colour in (("train", TRAIN), ("test", TEST)):
+        points = _points(rows, f"{split}_{metric}")
+        if points:
+            xs, ys = zip(*points, strict=True)
+            marker = "o" if len(points) <= 40 else None
+            ax.plot(xs, ys, color=colour, marker=marker, markersize=3, label=split)
+    epochs = [e for e, _ in _points(rows, "epoch")]
+    if epochs:  # half an epoch of margin: a single epoch still gets a sensible axis
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend()
+
+
+def _mark_best(ax: Axes, points: list[tuple[float, float]]) -> str:
+    """Star the best (earliest on ties) test accuracy; describe it ("" if there is none)."""
+    if not points:
+        return ""
+    epoch, value = max(points, key=lambda p: (p[1], -p[0]))
+    ax.plot([epoch], [value], marker="*", markersize=14, color=TEST, linestyle="none")
+    return f"best test {value:.2%} at epoch {epoch:g}"
+
+
+def _points(rows: Sequence[Row], key: str) -> list[tuple[float, float]]:
+    """(epoch, value) for the rows that have both as numbers."""
+    pairs = ((_number(r, "epoch"), _number(r, key)) for r in rows)
+    return [(e, v) for e, v in pairs if not (math.isnan(e) or math.isnan(v))]
+
+
+def _annotate_counts(ax: Axes, counts: np.ndarray, share: np.ndarray) -> None:
+    size = 9 if len(counts) <= 12 else 7
+    for (row, col), count in np.ndenumerate(counts):
+        if count:
+            colour = "white" if share[row, col] > 0.5 else "black"
+            ax.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=size)
+
+
+def _draw_prediction(
+    ax: Axes, image: np.ndarray, label: int, probs: np.ndarray, classes: Sequence[str]
+) -> None:
+    top = np.argsort(-probs, kind="stable")[:3]
+    wrong = int(top[0]) != label
+    grey = image.ndim == 2 or image.shape[-1] == 1
+    ax.imshow(
+        image.squeeze(-1) if image.ndim == 3 and grey else image,
+        cmap="gray" if grey else None,
+        vmin=0,
+        vmax=255,
+    )
+    colour = WRONG if wrong else "black"
+    lines = [f"{_short(classes[c])} {probs[c]:.0%}" for c in top]
+    ax.set_title("\n".join(lines), fontsize=8, color=colour, loc="left")
+    ax.set_xlabel(f"true: {_short(classes[label])}", fontsize=8, color=colour, weight="bold")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(wrong)
+        spine.set_color(WRONG)
+        spine.set_linewidth(3)
+
+
+def _short(name: str, limit: int = 16) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _number(row: Row, key: str) -> float:
+    try:
+        return float(row[key])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+
+
+def _save(fig: Figure, path: Path) -> None:
+    """Write the PNG atomically: a temporary file in the same folder, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    # open(..., "xb") rather than mkstemp: the PNG gets the umask's mode, not 0600.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as out:
+            # No "Software" entry: the bytes depend on the figure alone, not the version.
+            fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
