@@ -3,7 +3,8 @@
 Arrays (Fashion-MNIST, CIFAR) are moved to the device once as uint8; image folders are
 decoded by DataLoader workers. Either way the batch is finished on the device:
 
-    [0, 1] floats -> resize to the spec's size (bilinear, antialiased) -> random crop
+    [0, 1] floats -> resize to the spec's size (bilinear, antialiased; image folders
+    are resized by Pillow's bilinear filter in the workers instead) -> random crop
     (zero = black padding) -> flip -> normalise with mean/std -> random erasing (fill 0,
     i.e. the data set's mean colour after normalisation, as torchvision's default).
 
