@@ -79,17 +79,17 @@ def plot_predictions(
 ) -> None:
     """The first n images (N x H x W x C uint8), each titled with its true class and top-3
     predictions; wrong top-1 predictions get a red title and frame."""
-    n = min(n, len(images))
-    cols = min(8, max(n, 1))
+    probs, labels, n = np.asarray(probs), np.asarray(labels), min(n, len(images))
+    cols = min(8, max(n, 4))  # at least 4 wide so that the title fits above one image
     grid_rows = max(1, math.ceil(n / cols))
     fig = Figure(figsize=(1.9 * cols, 2.45 * grid_rows + 0.5), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(grid_rows, cols, squeeze=False).ravel())
+    axes = fig.subplots(grid_rows, cols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
         if i < n:
-            _draw_prediction(ax, images[i], int(labels[i]), np.asarray(probs[i]), classes)
+            _draw_prediction(ax, images[i], int(labels[i]), probs[i], classes)
         else:
             ax.set_axis_off()
-    wrong = int(np.sum(np.argmax(probs[:n], axis=1) != np.asarray(labels[:n]))) if n else 0
+    wrong = int(np.sum(np.argmax(probs[:n], axis=1) != labels[:n])) if n else 0
     fig.suptitle(f"{title}: {n - wrong} of {n} right, wrong ones in red")
     _save(fig, path)
 

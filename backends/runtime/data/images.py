@@ -32,7 +32,7 @@ def read_image(
                 img = opened.convert(_MODES[channels])
             if size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.uint8)
+            pixels = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy)
     except FileNotFoundError:
         raise InputError(Code.IMAGE, path, "no such file") from None
     except UnidentifiedImageError:

@@ -63,10 +63,11 @@ def _fashion_mnist(root: Path) -> Dataset:
     files = [_idx_file(root, name) for name in FASHION_MNIST_FILES]
     missing = [name for name, path in zip(FASHION_MNIST_FILES, files, strict=True) if path is None]
     if missing:
+        partly = "" if len(missing) == len(files) else f" (missing {', '.join(missing)})"
         raise InputError(
             Code.DATA,
             root,
-            f"Fashion-MNIST not found (missing {', '.join(missing)}): "
+            f"Fashion-MNIST not found{partly}: "
             "apt-get install dataset-fashion-mnist, or pass --data-dir / set INCEPT_DATA "
             f"to a folder holding {', '.join(FASHION_MNIST_FILES)}",
         )
