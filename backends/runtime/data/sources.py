@@ -166,11 +166,11 @@ def channel_stats(
 
     An ArraySplit is measured exactly: a 256-bin histogram per channel, filled in chunks
     (no float copy of the images). A FileSplit is estimated from at most STATS_SAMPLE
-    images, chosen by a fixed seed (the same every run), decoded with `channels`.
+    images, chosen by a fixed seed (the same every run), decoded with `channels`
+    (default: the channels its Dataset reports, from the image headers).
     """
     if isinstance(split, FileSplit):
-        if channels is None:
-            raise ValueError("channel_stats of a FileSplit needs channels=")
+        channels = channels or folder.folder_channels(split)
         return _stats(_histograms(_sample_images(split, channels), 1))
     if channels is not None and channels != split.images.shape[-1]:
         raise ValueError(f"channels={channels} but the images have {split.images.shape[-1]}")
