@@ -37,7 +37,7 @@ def toy_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.uint8)
 
 
-def write_toy_fashion(folder: Path, train: int = 320, test: int = 100) -> Path:
+def write_toy_fashion(folder: Path, train: int = 640, test: int = 100) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", train, 0), ("test", test, 1)):
         images, labels = toy_images(n, seed)

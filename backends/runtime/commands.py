@@ -73,7 +73,17 @@ def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any
     )
     run = RunDir(flags["out"] or Path("runs") / graph.name)
     return Job(
-        compiled, spec, recipe, data, flags["source"], mean, std, run, options, flags["resume"]
+        compiled=compiled,
+        spec_path=spec,
+        recipe=recipe,
+        data=data,
+        data_source=flags["source"],
+        data_dir=str(Path(flags["data_dir"]).resolve()) if flags["data_dir"] else None,
+        mean=mean,
+        std=std,
+        run=run,
+        options=options,
+        resume=flags["resume"],
     )
 
 

@@ -6,32 +6,45 @@ so a Keras run and a torch run log the same way without either framework.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .rundir import METRICS, RunDir
 
 
 class ScalarLog:
-    """TensorBoard scalars, one event file per writer (resumed runs add a new file)."""
+    """TensorBoard scalars in an event file of their own (a resumed run adds a file).
+
+    Written with tensorboard's record writer and protos only: its higher-level writer
+    imports TensorFlow when installed, seconds of start-up for a few numbers."""
 
     def __init__(self, folder: Path) -> None:
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.summary.writer.record_writer import RecordWriter
 
         folder.mkdir(parents=True, exist_ok=True)
-        self._writer = EventFileWriter(str(folder))
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
+        self._file = (folder / name).open("ab")
+        self._writer = RecordWriter(self._file)
+        self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def _write(self, event: Any) -> None:
+        self._writer.write(event.SerializeToString())
+        self._file.flush()
 
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
 
         summary = Summary(value=[Summary.Value(tag=k, simple_value=v) for k, v in values.items()])
-        self._writer.add_event(Event(wall_time=time.time(), step=step, summary=summary))
-        self._writer.flush()
+        self._write(Event(wall_time=time.time(), step=step, summary=summary))
 
     def close(self) -> None:
-        self._writer.close()
+        self._file.close()
 
 
 class Journal:

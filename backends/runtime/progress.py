@@ -54,7 +54,10 @@ class EpochProgress:
         self.bar.__exit__(kind, exc, tb)
 
     def updater(self, epoch: int) -> Callable[[int, Mapping[str, float]], None]:
-        self.bar.reset(self.task, total=self.steps, epoch=epoch, loss=0.0, acc=0.0, ips=0.0)
+        # reset replaces every field, so all of them are given again
+        self.bar.reset(
+            self.task, total=self.steps, epoch=epoch, epochs=self.epochs, loss=0.0, acc=0.0, ips=0.0
+        )
 
         def update(step: int, metrics: Mapping[str, float]) -> None:
             done = self.steps if step < 0 else step

@@ -105,7 +105,8 @@ def evaluate_checkpoint(path: Path, flags: Mapping[str, Any]) -> dict[str, Any]:
         )
     model, compiled, state = load_model(path, flags["spec"], rt.device)
     source = flags["source"] or state["data"]["source"]
-    data = open_data(source, flags["data_dir"], None, flags["limit_test"])
+    data_dir = flags["data_dir"] or (None if flags["source"] else state["data"].get("data_dir"))
+    data = open_data(source, data_dir, None, flags["limit_test"])
     _check_classes(data, state, path)
     crops = int(flags["crops"])
     probs, labels = test_probs(

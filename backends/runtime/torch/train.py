@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -42,6 +42,7 @@ class Job:
     recipe: Training
     data: Dataset
     data_source: str
+    data_dir: str | None  # absolute, as given by --data-dir (None: the default search)
     mean: Sequence[float]
     std: Sequence[float]
     run: RunDir
@@ -89,10 +90,10 @@ def _resume_state(job: Job) -> dict[str, Any] | None:
     return state
 
 
-def config(job: Job, rt: Runtime) -> dict[str, Any]:
+def identity(job: Job) -> dict[str, Any]:
+    """What a run is, in both config.json and every checkpoint: spec, recipe, data."""
     graph = job.compiled.graph
     return {
-        "backend": "torch",
         "spec": {
             "path": job.spec_path,
             "name": graph.name,
@@ -102,6 +103,7 @@ def config(job: Job, rt: Runtime) -> dict[str, Any]:
         "recipe": job.recipe.model_dump(mode="json"),
         "data": {
             "source": job.data_source,
+            "data_dir": job.data_dir,
             "classes": list(job.data.classes),
             "channels": job.data.channels,
             "train_images": len(job.data.train),
@@ -109,6 +111,13 @@ def config(job: Job, rt: Runtime) -> dict[str, Any]:
             "mean": list(job.mean),
             "std": list(job.std),
         },
+    }
+
+
+def config(job: Job, rt: Runtime) -> dict[str, Any]:
+    return {
+        "backend": "torch",
+        **identity(job),
         "runtime": {
             "device": str(rt.device),
             "autocast": str(rt.dtype).removeprefix("torch.") if rt.dtype else "fp32",
@@ -156,7 +165,7 @@ def run(job: Job) -> Trained:
     torch.manual_seed(job.options.seed)
     model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
     preflight(model, job.compiled.graph, job.spec_path)
-    model = model.to(rt.device, memory_format=rt.memory_format)
+    model = model.to(rt.device).to(memory_format=rt.memory_format)
     optimizer = _optimizer(model, job.recipe)
     train_batches, test_batches = _batches(job, rt, "train"), _batches(job, rt, "test")
     steps = len(train_batches)
@@ -181,7 +190,7 @@ def run(job: Job) -> Trained:
     if rt.is_main:
         job.run.write_config(config(job, rt))
     raw = model
-    fast = torch.compile(model) if rt.compile else model
+    fast = cast(nn.Module, torch.compile(model)) if rt.compile else model
     trained: nn.Module = fast
     if rt.world > 1:
         trained = nn.parallel.DistributedDataParallel(
@@ -239,18 +248,7 @@ def _save(
     best = journal.best
     state = {
         "epoch": int(row["epoch"]),
-        "spec": {
-            "path": job.spec_path,
-            "sha256": job.compiled.graph.spec_sha256,
-            "arch_sha256": job.compiled.arch_sha256,
-        },
-        "recipe": job.recipe.model_dump(mode="json"),
-        "data": {
-            "source": job.data_source,
-            "classes": list(job.data.classes),
-            "mean": list(job.mean),
-            "std": list(job.std),
-        },
+        **identity(job),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
