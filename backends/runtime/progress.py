@@ -1,8 +1,8 @@
 """The training progress display (rich): a bar per epoch and one line per finished epoch.
 
 Shared by the backends: each reports (step, running metrics) and finished rows.
-Off (`enabled=False`) on ranks other than 0 and with --no-progress; the per-epoch
-line is printed whenever the bar is on or output is not a terminal.
+The bar is off with --no-progress; the per-epoch line (for logs) is printed on
+rank 0 either way.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from rich.progress import (
 
 
 class EpochProgress:
-    def __init__(self, epochs: int, steps: int, *, enabled: bool = True) -> None:
-        self.epochs, self.steps, self.enabled = epochs, steps, enabled
+    def __init__(
+        self, epochs: int, steps: int, *, enabled: bool = True, lines: bool = True
+    ) -> None:
+        self.epochs, self.steps, self.lines = epochs, steps, lines
         self.console = Console(stderr=True)
         self.bar = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -72,7 +74,7 @@ class EpochProgress:
         return update
 
     def epoch_done(self, row: Mapping[str, float]) -> None:
-        if not self.enabled:
+        if not self.lines:
             return
         self.console.print(
             f"epoch {int(row['epoch'])}/{self.epochs}  lr {row['lr']:.4g}  "

@@ -209,7 +209,9 @@ def run(job: Job) -> Trained:
         memory_format=rt.memory_format,
     )
     wall0 = time.perf_counter() - (journal.history[-1]["wall_s"] if journal.history else 0.0)
-    progress = EpochProgress(job.recipe.epochs, steps, enabled=job.options.progress and rt.is_main)
+    progress = EpochProgress(
+        job.recipe.epochs, steps, enabled=job.options.progress and rt.is_main, lines=rt.is_main
+    )
     with progress:
         for epoch in range(start_epoch, job.recipe.epochs):
             t0 = time.perf_counter()
