@@ -20,7 +20,26 @@ from .errors import Code, InputError
 from .rundir import RunDir
 
 if TYPE_CHECKING:
-    from .torch.train import Job
+    from types import ModuleType
+
+    from .job import Job
+
+
+def backend_module(name: str) -> ModuleType:
+    """incept.runtime.torch or incept.runtime.keras, which load their framework."""
+    from importlib import import_module
+
+    return import_module(f"incept.runtime.{name}")
+
+
+def checkpoint_backend(path: Path) -> str:
+    """Which framework wrote a run folder or a checkpoint file."""
+    if path.is_dir():
+        config = RunDir(path).config
+        if not config.is_file():
+            raise InputError(Code.CHECKPOINT, path, "is not a run folder (no config.json)")
+        return str(RunDir(path).read_config().get("backend", "torch"))
+    return "keras" if path.suffix == ".keras" else "torch"
 
 
 def _limit(split: Split, n: int | None, flag: str) -> Split:
@@ -50,8 +69,7 @@ def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any
     """Everything checked and resolved before training starts: spec, recipe, data."""
     from .cli import RECIPE_FLAGS
     from .data.sources import channel_stats, check_fits
-    from .torch.device import Options
-    from .torch.train import Job
+    from .job import Job, Options
 
     compiled = compile_spec(spec)
     graph = compiled.graph
@@ -71,8 +89,10 @@ def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any
         workers=flags["workers"],
         progress=flags["progress"],
     )
-    run = RunDir(flags["out"] or Path("runs") / graph.name)
+    suffix = ".keras" if flags["backend"] == "keras" else ".pt"
+    run = RunDir(flags["out"] or Path("runs") / graph.name, suffix)
     return Job(
+        backend=flags["backend"],
         compiled=compiled,
         spec_path=spec,
         recipe=recipe,
@@ -88,22 +108,20 @@ def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any
 
 
 def train_command(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any]) -> None:
-    from .torch.report import write_report
-    from .torch.train import run
-
     job = make_job(spec, flags, recipe_flags)
-    trained = run(job)
+    backend = backend_module(job.backend)
+    trained = backend.run(job)
     if trained.journal.history:
-        write_report(job.run.last, job.run, job.data, spec=spec, device=flags["device"])
+        backend.write_report(job.run.last, job.run, job.data, spec=spec, device=flags["device"])
 
 
 def eval_command(target: str, flags: Mapping[str, Any]) -> None:
-    from .torch.report import evaluate_checkpoint
-
     path = Path(target)
-    # A run folder is evaluated at its final weights; name checkpoints/best.pt to see those.
-    checkpoint = RunDir(path).last if path.is_dir() else path
-    summary = evaluate_checkpoint(checkpoint, flags)
+    backend = checkpoint_backend(path)
+    # A run folder is evaluated at its final weights; name checkpoints/best.* to see those.
+    suffix = ".keras" if backend == "keras" else ".pt"
+    checkpoint = RunDir(path, suffix).last if path.is_dir() else path
+    summary = backend_module(backend).evaluate_checkpoint(checkpoint, flags)
     if flags["as_json"]:
         print(json.dumps(summary, indent=2))
         return
@@ -113,9 +131,9 @@ def eval_command(target: str, flags: Mapping[str, Any]) -> None:
 
 
 def predict_command(checkpoint: str, images: tuple[str, ...], flags: Mapping[str, Any]) -> None:
-    from .torch.report import predict_images
-
-    results = predict_images(Path(checkpoint), [Path(i) for i in images], flags)
+    path = Path(checkpoint)
+    backend = backend_module(checkpoint_backend(path))
+    results = backend.predict_images(path, [Path(i) for i in images], flags)
     if flags["as_json"]:
         print(json.dumps(results, indent=2))
         return

@@ -15,19 +15,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import Code, InputError
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to run, as opposed to the recipe (what to learn)."""
-
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto | bf16 | fp16 | fp32
-    compile: bool | None = None  # None: on for CUDA
-    channels_last: bool | None = None  # None: on for CUDA
-    seed: int = 0
-    workers: int = 4  # DataLoader workers for image folders
-    progress: bool = True
+from ..job import Options
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from incept.compiler.pipeline import Compiled, compile_spec
 from ..crops import crop_plan
 from ..data import ArraySplit, Dataset, Split
 from ..errors import Code, InputError
+from ..job import Options
 from ..metrics import summarize
 from ..rundir import RunDir, write_text
 from . import checkpoint
 from .batches import make_batches
-from .device import Options, setup
+from .device import setup
 from .evaluate import predict_probs
 from .model import build_model
 

@@ -11,43 +11,25 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 from torch import nn
 
-from incept.compiler.pipeline import Compiled
 from incept.compiler.spec.schema import Training
 
 from .. import recipe as recipes
-from ..data import Dataset
 from ..errors import Code, InputError
+from ..job import Job, identity
 from ..journal import Journal
 from ..progress import EpochProgress
-from ..rundir import RunDir
 from ..schedule import lr_factor
 from . import checkpoint
 from .batches import make_batches
-from .device import Options, Runtime, setup
+from .device import Runtime, setup
 from .loop import Step, evaluate, train_epoch
 from .model import build_model, preflight
-
-
-@dataclass(frozen=True)
-class Job:
-    compiled: Compiled
-    spec_path: str
-    recipe: Training
-    data: Dataset
-    data_source: str
-    data_dir: str | None  # absolute, as given by --data-dir (None: the default search)
-    mean: Sequence[float]
-    std: Sequence[float]
-    run: RunDir
-    options: Options
-    resume: bool
 
 
 def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
@@ -90,33 +72,8 @@ def _resume_state(job: Job) -> dict[str, Any] | None:
     return state
 
 
-def identity(job: Job) -> dict[str, Any]:
-    """What a run is, in both config.json and every checkpoint: spec, recipe, data."""
-    graph = job.compiled.graph
-    return {
-        "spec": {
-            "path": job.spec_path,
-            "name": graph.name,
-            "sha256": graph.spec_sha256,
-            "arch_sha256": job.compiled.arch_sha256,
-        },
-        "recipe": job.recipe.model_dump(mode="json"),
-        "data": {
-            "source": job.data_source,
-            "data_dir": job.data_dir,
-            "classes": list(job.data.classes),
-            "channels": job.data.channels,
-            "train_images": len(job.data.train),
-            "test_images": len(job.data.test),
-            "mean": list(job.mean),
-            "std": list(job.std),
-        },
-    }
-
-
 def config(job: Job, rt: Runtime) -> dict[str, Any]:
     return {
-        "backend": "torch",
         **identity(job),
         "runtime": {
             "device": str(rt.device),

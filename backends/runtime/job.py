@@ -1,0 +1,73 @@
+"""A training job, backend-neutral: what to train, on what, how, and where to write.
+
+`commands.make_job` checks and resolves every input into a Job before anything is
+written; a backend's `run(job)` then trains it. `identity(job)` is what a run *is*
+(spec, recipe, data) and is stored in config.json and in every checkpoint, whichever
+framework trained it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from incept.compiler.pipeline import Compiled
+from incept.compiler.spec.schema import Training
+
+from .data import Dataset
+from .rundir import RunDir
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run, as opposed to the recipe (what to learn). None: the device's default."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (torch); auto | cpu | gpu (keras)
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32
+    compile: bool | None = None  # torch.compile / XLA jit_compile; None: on for GPUs
+    channels_last: bool | None = None  # torch memory format; None: on for CUDA
+    seed: int = 0
+    workers: int = 4  # loader processes for image folders
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Job:
+    backend: str  # torch | keras
+    compiled: Compiled
+    spec_path: str
+    recipe: Training
+    data: Dataset
+    data_source: str
+    data_dir: str | None  # absolute, as given by --data-dir (None: the default search)
+    mean: Sequence[float]
+    std: Sequence[float]
+    run: RunDir
+    options: Options
+    resume: bool
+
+
+def identity(job: Job) -> dict[str, Any]:
+    """What a run is, in both config.json and every checkpoint: spec, recipe, data."""
+    graph = job.compiled.graph
+    return {
+        "backend": job.backend,
+        "spec": {
+            "path": job.spec_path,
+            "name": graph.name,
+            "sha256": graph.spec_sha256,
+            "arch_sha256": job.compiled.arch_sha256,
+        },
+        "recipe": job.recipe.model_dump(mode="json"),
+        "data": {
+            "source": job.data_source,
+            "data_dir": job.data_dir,
+            "classes": list(job.data.classes),
+            "channels": job.data.channels,
+            "train_images": len(job.data.train),
+            "test_images": len(job.data.test),
+            "mean": list(job.mean),
+            "std": list(job.std),
+        },
+    }
