@@ -8,7 +8,9 @@ framework trained it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import platform
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,4 +72,14 @@ def identity(job: Job) -> dict[str, Any]:
             "mean": list(job.mean),
             "std": list(job.std),
         },
+    }
+
+
+def run_config(job: Job, runtime: Mapping[str, Any], versions: Mapping[str, str]) -> dict[str, Any]:
+    """config.json: the run's identity, how it ran (device, precision, ...) and versions."""
+    return {
+        **identity(job),
+        "runtime": {**runtime, "seed": job.options.seed},
+        "versions": {"python": platform.python_version(), **versions},
+        "command": " ".join(["incept", *sys.argv[1:]]),
     }

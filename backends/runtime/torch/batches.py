@@ -31,6 +31,7 @@ from incept.compiler.spec.schema import Augment
 from incept.runtime.data import ArraySplit, FileSplit, Split
 from incept.runtime.data.images import read_image
 from incept.runtime.errors import Code, InputError
+from incept.runtime.seeds import mix_seed
 
 ERASE_AREA = (0.02, 0.33)  # fraction of the image (Zhong et al. 2017)
 ERASE_RATIO = (0.3, 3.3)  # height / width, drawn log-uniform
@@ -81,12 +82,6 @@ def make_batches(
     return _FileBatches(split, order, finish, workers)
 
 
-def _seed(*parts: int) -> int:
-    """A 64-bit seed mixed from non-negative parts (nearby parts give unrelated seeds)."""
-    state = np.random.SeedSequence([p & 0xFFFF_FFFF_FFFF_FFFF for p in parts])
-    return int(state.generate_state(1, np.uint64)[0])
-
-
 @dataclass(frozen=True)
 class _Order:
     """Which samples each batch of an epoch holds, on this rank."""
@@ -111,7 +106,7 @@ class _Order:
         """
         if not self.train:
             return list(torch.arange(self.n, device=device).split(self.batch_size))
-        g = torch.Generator().manual_seed(_seed(self.seed, epoch, 0))
+        g = torch.Generator().manual_seed(mix_seed(self.seed, epoch, 0))
         perm = torch.randperm(self.n, generator=g)
         per_rank = self.n // self.world
         mine = perm[: per_rank * self.world][self.rank :: self.world]
@@ -153,7 +148,7 @@ class _Finish:
         if tuple(x.shape[-2:]) != self.size:
             x = F.interpolate(x, size=self.size, mode="bilinear", antialias=True)
         if self.augment and self.generator is not None:
-            self.generator.manual_seed(_seed(self.seed, epoch, 1, self.rank, index))
+            self.generator.manual_seed(mix_seed(self.seed, epoch, 1, self.rank, index))
             x = _crop_flip(x, self.augment, self.generator)
         x = (x - self.mean) / self.std
         if self.augment and self.augment.erasing > 0 and self.generator is not None:

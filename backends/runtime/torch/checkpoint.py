@@ -40,17 +40,6 @@ def load(path: Path) -> dict[str, Any]:
     return state
 
 
-def check_architecture(state: dict[str, Any], arch_sha256: str, where: object, code: Code) -> None:
-    saved = state["spec"]["arch_sha256"]
-    if saved != arch_sha256:
-        raise InputError(
-            code,
-            where,
-            f"was trained from {state['spec']['path']} (architecture {saved[:12]}), "
-            f"which differs from this spec's architecture ({arch_sha256[:12]})",
-        )
-
-
 def rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():

@@ -9,11 +9,7 @@ count with what the compiler inferred: if they differ, nothing is trained.
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import torch
 from torch import nn
@@ -22,30 +18,13 @@ from incept.compiler.ir.graph import Graph
 from incept.compiler.pipeline import Compiled
 
 from ..errors import Code, InputError
+from ..modules import import_source
 
 
 def model_source(graph: Graph) -> str:
     from incept.backends import torch as backend
 
     return backend.render(graph)
-
-
-def import_source(source: str, path: Path) -> ModuleType:
-    """Write the generated source to `path` and import it from there, so tracebacks,
-    inspect and torch.compile see real source lines."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text(encoding="utf-8") != source:
-        path.write_text(source, encoding="utf-8")
-    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    name = f"incept_generated_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_model(compiled: Compiled, folder: Path, *, aux: bool) -> nn.Module:

@@ -8,8 +8,6 @@ atomically before its metrics row appears.
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,11 +17,11 @@ from torch import nn
 
 from incept.compiler.spec.schema import Training
 
-from .. import recipe as recipes
 from ..errors import Code, InputError
-from ..job import Job, identity
+from ..job import Job, identity, run_config
 from ..journal import Journal
 from ..progress import EpochProgress
+from ..resume import resume_state
 from ..schedule import lr_factor
 from . import checkpoint
 from .batches import make_batches
@@ -45,47 +43,15 @@ def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
 
 
-def _resume_state(job: Job) -> dict[str, Any] | None:
-    """The checkpoint to continue from, after checking it belongs to this run."""
-    last = job.run.last
-    if not job.resume:
-        if last.exists():
-            raise InputError(
-                Code.RESUME,
-                job.run.path,
-                "holds a run already; pass --resume to continue it or choose another --out",
-            )
-        return None
-    if not last.exists():
-        raise InputError(Code.RESUME, job.run.path, f"nothing to resume: no {last.name} here")
-    state = checkpoint.load(last)
-    checkpoint.check_architecture(state, job.compiled.arch_sha256, last, Code.RESUME)
-    changed = recipes.differences(Training.model_validate(state["recipe"]), job.recipe)
-    if changed:
-        raise InputError(
-            Code.RESUME,
-            last,
-            "resume continues the saved recipe, but these differ: "
-            + ", ".join(changed)
-            + " (start a new run with another --out to change them)",
-        )
-    return state
-
-
 def config(job: Job, rt: Runtime) -> dict[str, Any]:
-    return {
-        **identity(job),
-        "runtime": {
-            "device": str(rt.device),
-            "autocast": str(rt.dtype).removeprefix("torch.") if rt.dtype else "fp32",
-            "compile": rt.compile,
-            "channels_last": rt.channels_last,
-            "world_size": rt.world,
-            "seed": job.options.seed,
-        },
-        "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "command": " ".join(["incept", *sys.argv[1:]]),
+    runtime = {
+        "device": str(rt.device),
+        "autocast": str(rt.dtype).removeprefix("torch.") if rt.dtype else "fp32",
+        "compile": rt.compile,
+        "channels_last": rt.channels_last,
+        "world_size": rt.world,
     }
+    return run_config(job, runtime, {"torch": torch.__version__})
 
 
 def _batches(job: Job, rt: Runtime, split: str) -> Any:
@@ -118,7 +84,7 @@ class Trained:
 def run(job: Job) -> Trained:
     """Train (or continue) the job's run to its last epoch."""
     rt = setup(job.options)
-    state = _resume_state(job)
+    state = resume_state(job, checkpoint.load)
     torch.manual_seed(job.options.seed)
     model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
     preflight(model, job.compiled.graph, job.spec_path)
