@@ -81,17 +81,27 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--data-dir", help="Folder of the Fashion-MNIST IDX files [$INCEPT_DATA].")
 @click.option("--out", help="Run folder [default: runs/<spec name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
-@click.option("--backend", type=click.Choice(["torch"]), default="torch", show_default=True)
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "keras"]),
+    default="torch",
+    show_default=True,
+    help="torch, or keras (Keras 3 on TensorFlow: tf.data, model.fit, .keras checkpoints).",
+)
 @_recipe_options
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N (keras: gpu)"
+)
 @click.option(
     "--precision",
     type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
     default="auto",
     show_default=True,
-    help="Autocast dtype (auto: bf16 on CUDA, fp32 on CPU).",
+    help="Autocast dtype / Keras mixed policy (auto: bf16 on a GPU, fp32 on CPU).",
 )
-@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile [CUDA: on].")
+@click.option(
+    "--compile/--no-compile", "compile_", default=None, help="torch.compile / XLA [GPU: on]."
+)
 @click.option("--channels-last/--no-channels-last", default=None, help="[CUDA: on]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=4, show_default=True, help="Image-folder loaders.")
@@ -139,4 +149,24 @@ def predict(checkpoint: str, images: tuple[str, ...], **flags: Any) -> None:
     predict_command(checkpoint, images, flags)
 
 
-COMMANDS = (train, evaluate, predict)
+@click.command()
+@click.argument("checkpoint")
+@click.option("--to", "target", type=click.Choice(["torch", "keras"]), required=True)
+@click.option("-o", "--out", required=True, help="The new checkpoint (.pt for torch, .keras).")
+@click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
+@one_line_errors
+def convert(checkpoint: str, **flags: Any) -> None:
+    """Copy a trained checkpoint's weights into the other framework's checkpoint format.
+
+    The weights go through the IR's weight transfer (incept.backends.transfer); the new
+    checkpoint keeps the run's identity (spec, recipe, data), so `incept eval` and
+    `incept predict` read it like the original. It has no optimizer state: it is for
+    evaluation, prediction and fine-tuning, not for --resume.
+    """
+    from .convert import convert_checkpoint
+
+    out = convert_checkpoint(checkpoint, flags["target"], flags["out"], flags["spec"])
+    click.echo(f"wrote {out}")
+
+
+COMMANDS = (train, evaluate, predict, convert)

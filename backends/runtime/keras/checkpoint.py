@@ -1,0 +1,92 @@
+"""Keras checkpoints: a native `.keras` archive with the run's identity inside it.
+
+`model.save` writes the model (config, weights and, when compiled, the optimizer's
+variables: iteration count and momentum buffers) to a temporary `.keras` file beside
+the target; `incept.json` — the run identity (`job.identity`: spec path and hashes,
+recipe, data classes/mean/std), the epoch and the metrics history — is then added to
+the same zip archive, the file is synced and moved into place with os.replace. One
+file, one rename: the identity and the weights cannot come from different epochs, and
+a `.keras` file without `incept.json` is refused as "not an incept checkpoint".
+
+The archive stays a normal `.keras` file: `keras.models.load_model` reads it (it
+ignores the extra member) once the run's model.py and `incept.runtime.keras` (the
+optimizer, schedule and loss classes) are imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import Code, InputError
+from ..rundir import write_atomic
+
+FORMAT = "incept-keras-checkpoint/1"
+IDENTITY = "incept.json"
+
+
+def save(path: Path, model: Any, state: dict[str, Any]) -> None:
+    """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def copy(source: Path, target: Path) -> None:
+    """`source` copied to `target` atomically (best.keras from last.keras)."""
+    with source.open("rb") as src:
+        write_atomic(target, lambda out: shutil.copyfileobj(src, out))
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The identity stored in the `.keras` archive at `path`, or InputError(checkpoint)."""
+    if not path.is_file():
+        raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if IDENTITY not in names:
+                raise InputError(
+                    Code.CHECKPOINT,
+                    path,
+                    f"not an incept checkpoint (a .keras file without {IDENTITY}; "
+                    f"expected {FORMAT})",
+                )
+            state = json.loads(archive.read(IDENTITY))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            Code.CHECKPOINT, path, f"not a readable Keras checkpoint ({reason})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {FORMAT})")
+    return state
+
+
+def load_weights(model: Any, path: Path) -> None:
+    """The archive's weights into `model` (and its optimizer's variables if compiled)."""
+    try:
+        model.load_weights(str(path))
+    except Exception as exc:  # Keras raises ValueError, KeyError, OSError ... for a bad file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            Code.CHECKPOINT, path, f"weights do not load into the model ({reason})"
+        ) from None

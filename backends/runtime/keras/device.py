@@ -1,0 +1,58 @@
+"""Where and how a Keras run executes: device, mixed precision, XLA.
+
+Defaults follow the hardware, as on the torch side: on a GPU the mixed_bfloat16
+policy and XLA (`jit_compile`) are on; on the CPU both are off. `--device cpu` hides
+the GPUs from TensorFlow (it must run before TensorFlow first touches a device).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import Code, InputError
+from ..job import Options
+
+_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16", "fp32": "float32"}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: str  # "cpu" or "gpu"
+    policy: str  # Keras dtype policy: float32 | mixed_bfloat16 | mixed_float16
+    jit_compile: bool
+
+    @property
+    def is_main(self) -> bool:  # one process: Keras runs are not distributed here
+        return True
+
+
+def setup(options: Options) -> Runtime:
+    """Resolve the options, hide the GPUs for --device cpu and set the dtype policy."""
+    import keras
+    import tensorflow as tf
+
+    name = options.device
+    if name not in ("auto", "cpu", "gpu") and not name.startswith("gpu:"):
+        raise InputError(
+            Code.FLAG, "--device", f"unknown device {name!r} for keras (auto | cpu | gpu)"
+        )
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "auto":
+        name = "gpu" if gpus else "cpu"
+    if name.startswith("gpu") and not gpus:
+        raise InputError(Code.FLAG, "--device", f"{name} asked for, but TensorFlow sees no GPU")
+    gpu = name.startswith("gpu")
+    if not gpu and gpus:
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # already initialised in this process: place ops on the CPU
+            pass
+    precision = options.precision if options.precision != "auto" else ("bf16" if gpu else "fp32")
+    if precision not in _POLICIES:
+        raise InputError(Code.FLAG, "--precision", f"unknown precision {precision!r}")
+    keras.mixed_precision.set_global_policy(_POLICIES[precision])
+    return Runtime(
+        device="gpu" if gpu else "cpu",
+        policy=_POLICIES[precision],
+        jit_compile=gpu if options.compile is None else options.compile,
+    )
