@@ -31,6 +31,13 @@ def setup(options: Options) -> Runtime:
     import keras
     import tensorflow as tf
 
+    if keras.backend.backend() != "tensorflow":
+        raise InputError(
+            Code.FLAG,
+            "--backend",
+            f"Keras training runs on TensorFlow, but Keras was loaded with KERAS_BACKEND="
+            f"{keras.backend.backend()}; unset it or set it to tensorflow",
+        )
     name = options.device
     if name not in ("auto", "cpu", "gpu") and not name.startswith("gpu:"):
         raise InputError(

@@ -78,7 +78,9 @@ def logits_function(model: Any, jit_compile: bool = False) -> Any:
     """x -> the main output's float32 logits in inference mode (aux heads unused)."""
     main = keras.Model(model.input, model.outputs[0]) if has_aux(model) else model
 
-    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
+    spec = tf.TensorSpec((None, *main.input.shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[spec], jit_compile=jit_compile)
     def logits(x: Any) -> Any:
         return tf.cast(main(x, training=False), tf.float32)
 
