@@ -174,7 +174,9 @@ def run(job: Job) -> Trained:
             if outputs > 1:
                 data = data.map(lambda x, y: (x, (y,) * outputs))
             try:
-                history = model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[callback]).history
+                history = model.fit(
+                    data, epochs=1, verbose=0, shuffle=False, callbacks=[callback]
+                ).history
                 test = evaluate(logits, test_batches.epoch(0))
             except tf.errors.OpError:
                 train_batches.raise_failed()
