@@ -479,3 +479,27 @@ def test_convert_refuses_bad_targets(trained: RunDir, tmp_path: Path) -> None:
         "convert", str(trained.last), "--to", "torch", "-o", str(tmp_path / "x.keras")
     )
     assert code == 2 and output.startswith("-o: error[flag]: ")
+
+
+def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: Path) -> None:
+    from incept.runtime.data import FileSplit
+
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.full((10, 12), 60 * i, np.uint8)).save(path)
+        paths.append(path)
+    split = FileSplit(tuple(paths), np.array([0, 1, 2, 3]))
+    batches = Batches(split, False, 3, (8, 8), [0.0], [1.0], None, 0, workers=2)
+    got = [(np.asarray(x), np.asarray(y)) for x, y in batches.epoch(0)]
+    assert [x.shape for x, _ in got] == [(3, 8, 8, 1), (1, 8, 8, 1)]
+    assert np.concatenate([y for _, y in got]).tolist() == [0, 1, 2, 3]
+    assert np.allclose(got[0][0][1], 60 / 255, atol=1e-6)  # a flat image stays flat
+    paths[2].write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    broken = Batches(split, False, 3, (8, 8), [0.0], [1.0], None, 0, workers=2)
+    with pytest.raises(InputError, match=r"2\.png: error\[image\]"):
+        try:
+            list(broken.epoch(0))
+        except Exception:
+            broken.raise_failed()
+            raise

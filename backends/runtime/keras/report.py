@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from incept.compiler.pipeline import Compiled
 
@@ -53,7 +54,13 @@ class Loaded:
             augment=None,
             seed=0,
         )
-        return predict_probs(self._logits, batches.epoch(0), plan, report.input_hw(self.compiled))
+        try:
+            return predict_probs(
+                self._logits, batches.epoch(0), plan, report.input_hw(self.compiled)
+            )
+        except tf.errors.OpError:
+            batches.raise_failed()  # an image file the reader could not read
+            raise
 
 
 def model_folder(path: Path) -> Path:
