@@ -44,6 +44,14 @@ def incept(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def train_toy(toy: Path, out: Path, *extra: str) -> tuple[int, str]:
+    """`incept train` of the tiny spec on the toy data, on the CPU."""
+    return incept(
+        "train", TINY, "--data", "fashion-mnist", "--data-dir", str(toy), "--out", str(out),
+        "--no-progress", "--device", "cpu", *extra,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_toy_fashion(tmp_path_factory.mktemp("toy"))
@@ -52,10 +60,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(toy: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    code, output = incept(
-        "train", TINY, "--data", "fashion-mnist", "--data-dir", str(toy), "--out", str(out),
-        "--no-progress", "--device", "cpu",
-    )  # fmt: skip
+    code, output = train_toy(toy, out)
     assert code == 0, output
     return RunDir(out)
 
@@ -191,34 +196,14 @@ def test_unknown_dataset(tmp_path: Path) -> None:
 
 
 def test_resume_with_nothing_to_resume(toy: Path, tmp_path: Path) -> None:
-    code, output = incept(
-        "train",
-        TINY,
-        "--data",
-        "fashion-mnist",
-        "--data-dir",
-        str(toy),
-        "--out",
-        str(tmp_path / "r"),
-        "--resume",
-        "--no-progress",
-    )
+    code, output = train_toy(toy, tmp_path / "r", "--resume")
     assert code == 2 and "error[resume]" in output and "nothing to resume" in output
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_finished_run_is_not_overwritten(trained: RunDir, toy: Path) -> None:
     before = trained.last.read_bytes()
-    code, output = incept(
-        "train",
-        TINY,
-        "--data",
-        "fashion-mnist",
-        "--data-dir",
-        str(toy),
-        "--out",
-        str(trained.path),
-        "--no-progress",
-    )
+    code, output = train_toy(toy, trained.path)
     assert code == 2 and "pass --resume" in output
     assert trained.last.read_bytes() == before
 
@@ -251,19 +236,9 @@ def test_unreadable_image(trained: RunDir, tmp_path: Path) -> None:
 
 
 def test_bad_flag_value(toy: Path, tmp_path: Path) -> None:
-    code, output = incept(
-        "train",
-        TINY,
-        "--data",
-        "fashion-mnist",
-        "--data-dir",
-        str(toy),
-        "--out",
-        str(tmp_path / "r"),
-        "--lr",
-        "-1",
-    )
+    code, output = train_toy(toy, tmp_path / "r", "--lr", "-1")
     assert code == 2 and output.startswith("--lr: error[flag]: ")
+    assert not (tmp_path / "r").exists()
 
 
 def test_data_that_does_not_fit_the_spec(tmp_path: Path) -> None:
@@ -313,7 +288,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(toy: Path, tmp_path: 
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if broken.metrics.exists() and len(broken.read_metrics()) >= 2:
+        if broken.metrics.exists() and len(rows := broken.read_metrics()) >= 2:
+            time.sleep(rows[-1]["epoch_s"] / 2)  # into the middle of epoch 3
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)

@@ -83,4 +83,5 @@ class EpochProgress:
             f"top5 {row['test_top5']:.4f}  {row['images_per_s']:,.0f} img/s  "
             f"{row['epoch_s']:.1f}s (total {row['wall_s']:.1f}s)",
             highlight=False,
+            soft_wrap=True,  # one line per epoch in logs, whatever the width
         )

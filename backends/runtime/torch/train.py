@@ -140,6 +140,7 @@ def run(job: Job) -> Trained:
             t0 = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             train = train_epoch(step, train_batches.epoch(epoch), progress.updater(epoch + 1))
+            train = _rank_mean(train, rt)
             test = evaluate(fast, test_batches.epoch(0), rt.dtype, rt.memory_format)
             row = {
                 "epoch": epoch + 1,
@@ -158,6 +159,16 @@ def run(job: Job) -> Trained:
                 progress.epoch_done(row)
     journal.close()
     return Trained(journal, raw)
+
+
+def _rank_mean(metrics: dict[str, float], rt: Runtime) -> dict[str, float]:
+    """Training loss and accuracy over all ranks (each saw as many images)."""
+    if rt.world == 1:
+        return metrics
+    values = torch.tensor([metrics["loss"], metrics["acc"]], dtype=torch.float64, device=rt.device)
+    torch.distributed.all_reduce(values)
+    loss, acc = (values / rt.world).tolist()
+    return {**metrics, "loss": loss, "acc": acc}
 
 
 def _save(
