@@ -503,3 +503,12 @@ def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: 
         except Exception:
             broken.raise_failed()
             raise
+
+
+def test_bad_device_leaves_no_run_folder(toy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = train_args(toy, out)
+    args[args.index("--device") + 1] = "tpu"
+    code, output = incept(*args)
+    assert code == 2 and output.startswith("--device: error[flag]: unknown device 'tpu'")
+    assert not out.exists()

@@ -2,7 +2,8 @@
 
 Defaults follow the hardware, as on the torch side: on a GPU the mixed_bfloat16
 policy and XLA (`jit_compile`) are on; on the CPU both are off. `--device cpu` hides
-the GPUs from TensorFlow (it must run before TensorFlow first touches a device).
+the GPUs from TensorFlow and `--device gpu:N` all but one (before TensorFlow first
+touches a device; `cuda` is accepted for `gpu`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def setup(options: Options) -> Runtime:
             f"Keras training runs on TensorFlow, but Keras was loaded with KERAS_BACKEND="
             f"{keras.backend.backend()}; unset it or set it to tensorflow",
         )
-    name = options.device
+    name = options.device.replace("cuda", "gpu")  # torch's spelling is welcome too
     if name not in ("auto", "cpu", "gpu") and not name.startswith("gpu:"):
         raise InputError(
             Code.FLAG, "--device", f"unknown device {name!r} for keras (auto | cpu | gpu)"
@@ -49,10 +50,14 @@ def setup(options: Options) -> Runtime:
     if name.startswith("gpu") and not gpus:
         raise InputError(Code.FLAG, "--device", f"{name} asked for, but TensorFlow sees no GPU")
     gpu = name.startswith("gpu")
-    if not gpu and gpus:
+    index = name.partition(":")[2]
+    if index and not (index.isdigit() and int(index) < len(gpus)):
+        raise InputError(Code.FLAG, "--device", f"{name}: TensorFlow sees {len(gpus)} GPU(s)")
+    visible = [gpus[int(index)]] if index else (gpus if gpu else [])
+    if visible != gpus:
         try:
-            tf.config.set_visible_devices([], "GPU")
-        except RuntimeError:  # already initialised in this process: place ops on the CPU
+            tf.config.set_visible_devices(visible, "GPU")
+        except RuntimeError:  # devices already initialised in this process: keep them
             pass
     precision = options.precision if options.precision != "auto" else ("bf16" if gpu else "fp32")
     if precision not in _POLICIES:

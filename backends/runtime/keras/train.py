@@ -111,9 +111,13 @@ class _Progress(keras.callbacks.Callback):
         self.update, self.batch_size, self.enabled = update, batch_size, enabled
         self.start = time.perf_counter()
         self.seen = 0
+        self.end: float | None = None
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self.start, self.seen = time.perf_counter(), 0
+        self.start, self.seen, self.end = time.perf_counter(), 0, None
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.end = time.perf_counter()  # training only: the test pass comes after
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.seen += self.batch_size
@@ -121,7 +125,8 @@ class _Progress(keras.callbacks.Callback):
             self.update(batch + 1, self._metrics(logs))
 
     def images_per_s(self) -> float:
-        return self.seen / max(time.perf_counter() - self.start, 1e-9)
+        end = self.end if self.end is not None else time.perf_counter()
+        return self.seen / max(end - self.start, 1e-9)
 
     def _metrics(self, logs: Any) -> dict[str, float]:
         acc = next((float(v) for k, v in logs.items() if k.endswith("acc")), float("nan"))
