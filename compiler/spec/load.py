@@ -26,6 +26,7 @@ _VALUE_TYPES = (
     "too_short",
     "value_error",
     "too_long",
+    "string_too_long",  # a description or doc beyond limits.MAX_TEXT
     "union_tag_invalid",
 )
 
