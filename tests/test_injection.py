@@ -112,3 +112,17 @@ def test_import_has_no_side_effect(tmp_path, backend):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == 'x"""\n'  # the docstring's first line, as data
     assert sorted(os.listdir(tmp_path)) == before  # no file written by the import
+
+
+def test_namespace_hands_out_names_as_python_reads_them():
+    """Names that differ only before NFKC normalisation are one Python name: the second
+    gets a suffix, and each is emitted in the form Python reads."""
+    import unicodedata
+
+    from incept.backends.common import Namespace
+
+    names = Namespace()
+    assert names("\ufb01x") == "fix"
+    assert names("fix") == "fix_2"
+    upper = "\u0390x".upper()  # a camel-cased block name can leave NFKC form
+    assert names(upper) == unicodedata.normalize("NFKC", upper) != upper
