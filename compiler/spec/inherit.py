@@ -75,6 +75,16 @@ def _fail(code: Code, message: str, loc: Loc) -> SpecError:
     return SpecError(code, message, loc)
 
 
+def _key_names(arg: _Node) -> list[_Node]:
+    """The keys `unset` names: one key or a list of them, each a string."""
+    keys = arg.value if isinstance(arg.value, list) else [arg]
+    for key in keys:
+        if not isinstance(key.value, str):
+            got = {list: "a list", dict: "a mapping"}.get(type(key.value), repr(key.value))
+            raise _fail(Code.PATCH, f"`unset` takes key names, got {got}", key.loc)
+    return keys
+
+
 class _Patcher:
     """Applies `patch:` edits to the rows of a merged tree."""
 
@@ -138,7 +148,7 @@ class _Patcher:
                     if op == "set":
                         rows[i] = _merge(row, arg)
                     elif isinstance(row.value, dict):
-                        for k in arg.value if isinstance(arg.value, list) else [arg]:
+                        for k in _key_names(arg):
                             row.value.pop(k.value, None)
             return
         rows, i = self.find(target.value, target.loc)
@@ -147,8 +157,7 @@ class _Patcher:
                 raise _fail(Code.PATCH, "`set` takes a mapping of row keys", arg.loc)
             rows[i] = _merge(rows[i], arg)
         elif op == "unset":
-            keys_to_drop = arg.value if isinstance(arg.value, list) else [arg]
-            for k in keys_to_drop:
+            for k in _key_names(arg):
                 if k.value not in rows[i].value:
                     raise _fail(Code.PATCH, f"row {target.value!r} has no key {k.value!r}", k.loc)
                 del rows[i].value[k.value]
