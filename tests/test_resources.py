@@ -98,6 +98,7 @@ def test_the_caps_leave_room_for_a_real_spec():
         (b"a: " + b"[]" * 1000, None),  # wide, not deep
         (b'a: "' + b"[" * 100 + b'"', None),  # inside double quotes
         (b"a: '" + b"{" * 100 + b"'", None),  # inside single quotes
+        (b"a: 'it''s " + b"{" * 100 + b"'", None),  # '' does not end single quotes
         (b'a: "\\"' + b"[" * 100 + b'"', None),  # an escaped quote does not end the string
         (b"a: 1 # " + b"[" * 100 + b"\nb: " + b"[" * 40, 11 + 100 + MAX_DEPTH),  # comment skipped
         (b"a: don't [" + b"[" * MAX_DEPTH, 9 + MAX_DEPTH),  # an apostrophe is not a quote

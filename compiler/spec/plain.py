@@ -160,6 +160,8 @@ def check_flow_depth(raw: bytes) -> int | None:
         elif quote:
             if ch == b"\\" and quote == b'"':
                 skip = at + 1  # an escaped character, perhaps a quote
+            elif ch == quote == b"'" and raw[at + 1 : at + 2] == b"'":
+                skip = at + 1  # '' is a quote inside single quotes
             elif ch == quote:
                 quote = b""
         elif ch in b"'\"" and (at == 0 or raw[at - 1 : at] in b" \t\n[{,:"):
