@@ -31,7 +31,7 @@ from ruamel.yaml import YAML
 
 from incept.compiler.cli import main
 
-FUZZ_EXAMPLES = {"ci": 400, "thorough": 4000}[os.environ.get("HYPOTHESIS_PROFILE", "ci")]
+FUZZ_EXAMPLES = {"ci": 300, "thorough": 4000}[os.environ.get("HYPOTHESIS_PROFILE", "ci")]
 
 SMALL = """\
 name: small
