@@ -80,7 +80,8 @@ def _key_names(arg: _Node) -> list[_Node]:
     keys = arg.value if isinstance(arg.value, list) else [arg]
     for key in keys:
         if not isinstance(key.value, str):
-            got = {list: "a list", dict: "a mapping"}.get(type(key.value), repr(key.value))
+            kind = "a list" if isinstance(key.value, list) else "a mapping"
+            got = kind if isinstance(key.value, list | dict) else repr(key.value)
             raise _fail(Code.PATCH, f"`unset` takes key names, got {got}", key.loc)
     return keys
 
