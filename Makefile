@@ -7,7 +7,7 @@ CONSTRAINTS := .ci/constraints.txt
 SPECS := $(wildcard specs/*.yaml)
 BACKENDS := torch keras
 
-.PHONY: run test install install-core lint format typecheck regen bench clean
+.PHONY: run test install install-core lint format typecheck regen check-generated bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ typecheck: $(VENV)/.dev
 regen: $(VENV)/.core
 	@for spec in $(SPECS); do for backend in $(BACKENDS); do \
 		$(BIN)/incept compile $$spec --backend $$backend || exit 1; done; done
+
+# Fail when generated/ is stale or was edited: one line per such file (CI runs this).
+check-generated: $(VENV)/.core
+	@status=0; for spec in $(SPECS); do for backend in $(BACKENDS); do \
+		$(BIN)/incept compile $$spec --backend $$backend --check || status=1; done; done; \
+	exit $$status
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/compile_time.py

@@ -1,7 +1,9 @@
 """The `incept` command: check, table and compile a spec.
 
 Every spec problem is a `SpecError`, printed as one `path:line:col: error[code]: message`
-line on stderr with exit status 2 and nothing written. None of the commands imports
+line on stderr with exit status 2 and nothing written. Any other exception is a bug in
+incept: one `path: error[internal]: ...` line and exit status 3 (`incept --debug` also
+prints the traceback). None of the commands imports
 torch or tensorflow: the compiler is pure Python, and a backend (which only emits
 source text) is imported inside `compile`, after the spec has been checked.
 """
@@ -13,6 +15,7 @@ import functools
 import json
 import os
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,8 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import click  # noqa: E402
 
-from .errors import SpecError
+from . import stamp
+from .errors import Code, SpecError, one_line
 from .ir.graph import Graph
 from .pipeline import build_graph
 
@@ -31,8 +35,13 @@ from .pipeline import build_graph
 BACKENDS = ("torch", "keras")
 
 
+#: click's ctx.meta key for `incept --debug`.
+DEBUG = "incept.debug"
+
+
 def _spec_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SpecError into its one-line report and exit status 2 (no traceback)."""
+    """Turn a SpecError into its one-line report and exit status 2 (3 for a compiler bug),
+    and any unexpected exception into one `error[internal]` line and exit status 3."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,9 +49,29 @@ def _spec_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except SpecError as err:
             click.echo(str(err), err=True)
-            click.get_current_context().exit(2)
+            click.get_current_context().exit(3 if err.code is Code.INTERNAL else 2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: one line, never a traceback unless asked
+            _internal(exc, kwargs)
 
     return wrapper
+
+
+def _internal(exc: Exception, kwargs: dict[str, Any]) -> None:
+    ctx = click.get_current_context()
+    if ctx.meta.get(DEBUG):
+        click.echo(traceback.format_exc().rstrip("\n"), err=True)
+    spec = next((str(v) for k, v in kwargs.items() if k.startswith("spec") and v), "incept")
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    click.echo(
+        one_line(
+            f"{spec}: error[internal]: {detail} (a bug in incept: please report it with "
+            "this spec; `incept --debug ...` shows the traceback)"
+        ),
+        err=True,
+    )
+    ctx.exit(3)
 
 
 def _build(spec: str) -> Graph:
@@ -53,8 +82,11 @@ def _build(spec: str) -> Graph:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", package_name="incept", prog_name="incept")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Print the traceback of an internal error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Compile declarative Inception architecture specs (YAML) to PyTorch or Keras."""
+    ctx.meta[DEBUG] = debug
 
 
 @main.command()
@@ -125,6 +157,14 @@ def default_output(spec: str, backend: str) -> Path:
     return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}.py"
 
 
+def _read_text(path: Path) -> str | None:
+    """The current output file, or None where there is none to read."""
+    try:
+        return path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same directory and os.replace, so readers see
     the old file or the whole new one, never half of it."""
@@ -154,8 +194,14 @@ def write_atomic(path: Path, text: str) -> None:
     type=click.Path(dir_okay=False),
     help="Output file [default: generated/<spec>_<backend>.py]",
 )
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
+)
+@click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
 @_spec_errors
-def compile(spec: str, backend: str, output: str | None) -> None:  # noqa: A001
+def compile(  # noqa: A001
+    spec: str, backend: str, output: str | None, check: bool, force: bool
+) -> None:
     """Generate BACKEND source for SPEC."""
     graph = _build(spec)  # before the backend import: a bad spec never loads it
     try:
@@ -169,6 +215,24 @@ def compile(spec: str, backend: str, output: str | None) -> None:  # noqa: A001
         click.get_current_context().exit(1)
     text = module.render(graph)
     path = Path(output) if output else default_output(spec, backend)
+    current = _read_text(path)
+    if check:
+        if current != text:
+            if current is None:
+                state = f"missing: compiling {spec} would create it"
+            else:
+                edited = "edited by hand (its checksum does not match); " * stamp.edited(current)
+                state = f"stale: {edited}regenerating it from {spec} would change it"
+            click.echo(f"{path}: {state}", err=True)
+            click.get_current_context().exit(1)
+        return
+    if current is not None and stamp.edited(current) and not force:
+        click.echo(
+            f"incept: {path} was edited by hand (its checksum does not match); "
+            "not overwritten (--force overwrites it)",
+            err=True,
+        )
+        click.get_current_context().exit(1)
     try:
         write_atomic(path, text)
     except OSError as exc:

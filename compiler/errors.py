@@ -33,7 +33,13 @@ class Code(StrEnum):
     POOL_PADDING = "pool-padding"  # pool padding larger than half the kernel
     EXTENDS = "extends"  # a base spec is missing, or `extends` chains form a cycle
     PATCH = "patch"  # a `patch:` edit names a row that does not exist or is malformed
-    INTERNAL = "internal"  # the IR verifier caught a compiler bug (please report it)
+    LIMIT = "limit"  # a documented size limit is exceeded (compiler/limits.py)
+    YAML_TAG = "yaml-tag"  # an explicit YAML tag (`!!python/object`, `!!str`): specs are plain data
+    YAML_ALIAS = "yaml-alias"  # an alias inside the node it names: it would expand forever
+    NON_FINITE = "non-finite"  # .inf or .nan where a number is expected
+    TEXT = "text"  # a string holds a control, bidi-override or surrogate character
+    NFKC = "nfkc"  # an identifier Python would read as another name (not NFKC-normalised)
+    INTERNAL = "internal"  # a compiler bug (verifier or unexpected exception): exit status 3
 
 
 @dataclass(frozen=True)
@@ -58,4 +64,10 @@ class SpecError(Exception):
         self.loc = loc
 
     def __str__(self) -> str:
-        return f"{self.loc}: error[{self.code.value}]: {self.message}"
+        return one_line(f"{self.loc}: error[{self.code.value}]: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character escaped (\\n, \\x1b, \\u202e): a message
+    echoes spec values and file names, which must not break the line or drive the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

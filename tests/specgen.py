@@ -476,6 +476,8 @@ class Chain:
 
 def write_chain(chain: Chain, directory: str | Path) -> Path:
     """Write every file of `chain` under `directory`; return the leaf's path."""
+    # Marks `directory` as the project, inside which `extends:` may reach sibling folders.
+    (Path(directory) / "pyproject.toml").touch()
     for rel, data in chain.files:
         path = Path(directory) / rel
         path.parent.mkdir(parents=True, exist_ok=True)

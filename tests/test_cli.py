@@ -269,3 +269,106 @@ def test_commands_never_import_frameworks(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# -- compile --check / --force: stale and hand-edited outputs ----------------------------
+
+
+TINY = """\
+name: tiny
+input: {channels: 3, size: 8}
+num_classes: 10
+layers:
+  - {name: c, op: conv, out: 8, kernel: 3}
+  - {op: flatten}
+  - {op: linear, out: $num_classes}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """tiny.yaml compiled to out.py in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py").exit_code == 0
+    return tmp_path / "out.py"
+
+
+@needs_backend
+def test_check_current_output_passes_silently(tiny):
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py", "--check")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+
+
+@needs_backend
+def test_check_stale_missing_and_edited(tiny):
+    before = tiny.read_text()
+    tiny.with_name("tiny.yaml").write_text(TINY.replace("out: 8", "out: 9"))
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py", "--check")
+    assert result.exit_code == 1
+    assert result.stderr == "out.py: stale: regenerating it from tiny.yaml would change it\n"
+    assert tiny.read_text() == before  # --check writes nothing
+
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "nope.py", "--check")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "nope.py: missing: compiling tiny.yaml would create it\n",
+    )
+    assert not tiny.with_name("nope.py").exists()
+
+    tiny.write_text(before.replace("nn.Flatten()", "nn.Identity()"))
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py", "--check")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "out.py: stale: edited by hand (its checksum does not match); "
+        "regenerating it from tiny.yaml would change it\n"
+    )
+
+
+@needs_backend
+def test_edited_output_needs_force(tiny):
+    edited = tiny.read_text().replace("nn.Flatten()", "nn.Identity()")
+    tiny.write_text(edited)
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "incept: out.py was edited by hand (its checksum does not match); "
+        "not overwritten (--force overwrites it)\n"
+    )
+    assert tiny.read_text() == edited
+    result = run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py", "--force")
+    assert result.exit_code == 0, result.output
+    assert "nn.Flatten()" in tiny.read_text()
+    assert run("compile", "tiny.yaml", "-b", "torch", "-o", "out.py", "--check").exit_code == 0
+
+
+@needs_backend
+def test_checksum_covers_the_whole_file(tiny):
+    from incept.compiler import stamp
+
+    text = tiny.read_text()
+    assert not stamp.edited(text)
+    assert stamp.edited(text + "\n")
+    assert stamp.edited(text.replace("tiny.yaml", "tin.yaml", 1))  # the header counts too
+    assert not stamp.edited("x = 1\n")  # not incept's output: nothing to protect
+
+
+@needs_backend
+def test_output_is_the_same_from_any_cwd_and_hash_seed(tmp_path):
+    """Bytes depend on the spec alone: not on the working directory, how the path is
+    spelled, or PYTHONHASHSEED."""
+    (tmp_path / "sub").mkdir()
+    spec = ROOT / "specs" / "googlenet.yaml"
+    outputs = set()
+    for seed, cwd, path in (
+        ("0", ROOT, "specs/googlenet.yaml"),
+        ("1", tmp_path / "sub", str(spec)),
+        ("2", ROOT / "generated", "../specs/googlenet.yaml"),
+    ):
+        out = tmp_path / f"out{seed}.py"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        main = "from incept.compiler.cli import main; main()"
+        cmd = [sys.executable, "-c", main, "compile", path, "-b", "keras"]
+        subprocess.run([*cmd, "-o", str(out)], cwd=cwd, env=env, check=True, capture_output=True)
+        outputs.add(out.read_text())
+    assert outputs == {(ROOT / "generated" / "googlenet_keras.py").read_text()}

@@ -47,9 +47,9 @@ def run(args: list[str]):
     return CliRunner().invoke(main, args)
 
 
-def fails(tmp_path, monkeypatch, text: str | bytes, name: str = "bad.yaml") -> str:
-    """Run compile, check and table on the spec; all three must fail the same way.
-    Returns the single error line."""
+def fails(tmp_path, monkeypatch, text: str | bytes, name: str = "bad.yaml", status: int = 2) -> str:
+    """Run compile, check and table on the spec; all three must fail the same way
+    (exit `status`). Returns the single error line."""
     monkeypatch.chdir(tmp_path)
     if isinstance(text, bytes):
         (tmp_path / name).write_bytes(text)
@@ -64,7 +64,7 @@ def fails(tmp_path, monkeypatch, text: str | bytes, name: str = "bad.yaml") -> s
         ["table", name, "--format", "json"],
     ):
         result = run(args)
-        assert result.exit_code == 2, (args, result.output)
+        assert result.exit_code == status, (args, result.output)
         assert isinstance(result.exception, SystemExit), result.exception  # no traceback
         assert result.stdout == ""
         assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
@@ -489,6 +489,168 @@ def test_pool_padding(tmp_path, monkeypatch):
     )
 
 
+# -- hardening: limit, yaml-tag, yaml-alias, non-finite, text, nfkc ---------------------
+
+
+def test_limit_file_size(tmp_path, monkeypatch):
+    from incept.compiler.limits import MAX_FILE_BYTES
+
+    text = HEAD + "layers:\n  - {op: flatten}\n" + "#" * MAX_FILE_BYTES
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:1:1: error[limit]: the spec file is larger than 256 KiB"
+    )
+
+
+def test_limit_channels_after_width(tmp_path, monkeypatch):
+    # 40000 channels are allowed; times 2 they are not.
+    text = HEAD + "width_multiplier: 2\nlayers:\n  - {op: conv, out: 40000, kernel: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:6:21: error[limit]: width_multiplier 2 makes 40000 channels 80,000, "
+        "more than 65,536"
+    )
+
+
+def test_value_channels_upper_bound(tmp_path, monkeypatch):
+    text = HEAD + "layers:\n  - {op: conv, out: 1000000000000, kernel: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:5:21: error[value]: out: input should be less than or equal to 65536 "
+        "(got 1000000000000)"
+    )
+
+
+def test_yaml_tag(tmp_path, monkeypatch):
+    text = HEAD + "layers: !!python/object/apply:os.system [echo hi]\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:4:9: error[yaml-tag]: YAML tags are not allowed in a spec "
+        "(found tag:yaml.org,2002:python/object/apply:os.system): specs are plain data"
+    )
+
+
+def test_yaml_alias_recursive(tmp_path, monkeypatch):
+    text = HEAD + "layers: &rows\n  - {op: flatten}\n  - *rows\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:6:5: error[yaml-alias]: alias *rows is inside the node it names "
+        "(it would never end)"
+    )
+
+
+def test_yaml_alias_used_within_bounds(tmp_path, monkeypatch):
+    """Aliases are data sharing, not an error: a conv written once and used twice."""
+    monkeypatch.chdir(tmp_path)
+    text = HEAD + "layers:\n  - &c {op: conv, out: 4, kernel: 1}\n  - *c\n  - {op: flatten}\n"
+    (tmp_path / "ok.yaml").write_text(text)
+    result = run(["check", "ok.yaml"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("tiny: ok, 36 params")  # 3*4+4 and 4*4+4
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "{op: lrn, size: 5, alpha: .inf, beta: 0.75}",
+            "5:31: error[non-finite]: numbers must be finite, got inf",
+        ),
+        ("{op: dropout, p: .nan}", "5:22: error[non-finite]: numbers must be finite, got nan"),
+    ],
+)
+def test_non_finite(tmp_path, monkeypatch, row, expected):
+    text = HEAD + f"layers:\n  - {row}\n"
+    assert fails(tmp_path, monkeypatch, text) == f"bad.yaml:{expected}"
+
+
+def test_non_finite_width_multiplier(tmp_path, monkeypatch):
+    text = HEAD + "width_multiplier: -.inf\nlayers:\n  - {op: flatten}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:4:19: error[non-finite]: numbers must be finite, got -inf"
+    )
+
+
+def test_limit_huge_number(tmp_path, monkeypatch):
+    text = HEAD + "layers:\n  - {op: conv, out: 1e300, kernel: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:5:21: error[limit]: numbers are at most 2**53 in size, got 1e+300"
+    )
+
+
+def test_text_nul_in_description(tmp_path, monkeypatch):
+    text = HEAD + 'description: "one\\0two"\nlayers:\n  - {op: flatten}\n'
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:4:14: error[text]: character U+0000 (control) is not allowed in spec text"
+    )
+
+
+def test_text_bidi_override_in_doc(tmp_path, monkeypatch):
+    text = BLOCK.replace("  mix:\n", '  mix:\n    doc: "abc\\u202Edef"\n')
+    text += "layers:\n  - {op: mix, a: 1, b: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:6:10: error[text]: character U+202E (RIGHT-TO-LEFT OVERRIDE) is not allowed "
+        "in spec text"
+    )
+
+
+def test_nfkc_branch_name(tmp_path, monkeypatch):
+    # "\ufb01" is the ligature fi: Python reads `self.\ufb01x` as `self.fix`.
+    text = BLOCK.replace("      left:", "      \ufb01x:") + "layers:\n  - {op: mix, a: 1, b: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:8:7: error[nfkc]: name '\ufb01x' is not NFKC-normalised: Python reads it "
+        "as 'fix'; write that"
+    )
+
+
+def test_nfkc_block_name_and_param(tmp_path, monkeypatch):
+    text = BLOCK.replace("  mix:", "  \u2168:") + "layers:\n  - {op: \u2168, a: 1, b: 1}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:5:3: error[nfkc]: name '\u2168' is not NFKC-normalised: Python reads it "
+        "as 'IX'; write that"
+    )
+    text = BLOCK.replace("[a, b]", "[a, \uff42]")
+    assert fails(tmp_path, monkeypatch, text + "layers:\n  - {op: mix, a: 1, b: 1}\n") == (
+        "bad.yaml:6:17: error[nfkc]: name '\uff42' is not NFKC-normalised: Python reads it "
+        "as 'b'; write that"
+    )
+
+
+def test_error_line_escapes_control_characters(tmp_path, monkeypatch):
+    """A message echoes spec values: a newline or ESC in them cannot break the one line."""
+    text = HEAD + 'layers:\n  - {op: conv, out: 8, kernel: 1, "a\\nb": 1}\n'
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:5:35: error[unknown-key]: unknown key 'a\\nb' in layers.0"
+    )
+
+
+# -- internal: unexpected exceptions ----------------------------------------------------
+
+
+def _boom(*args, **kwargs):
+    raise ZeroDivisionError("division by zero")
+
+
+def test_internal_unexpected_exception(tmp_path, monkeypatch):
+    from incept.compiler import cli
+
+    monkeypatch.setattr(cli, "build_graph", _boom)
+    text = HEAD + "layers:\n  - {op: flatten}\n"
+    assert fails(tmp_path, monkeypatch, text, status=3) == (
+        "bad.yaml: error[internal]: ZeroDivisionError: division by zero (a bug in incept: "
+        "please report it with this spec; `incept --debug ...` shows the traceback)"
+    )
+
+
+def test_internal_debug_shows_traceback(tmp_path, monkeypatch):
+    from incept.compiler import cli
+
+    monkeypatch.setattr(cli, "build_graph", _boom)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(HEAD + "layers:\n  - {op: flatten}\n")
+    result = run(["--debug", "check", "bad.yaml"])
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert "in _boom" in result.stderr
+    assert lines[-1].startswith("bad.yaml: error[internal]: ZeroDivisionError")
+
+
 # -- internal: the verifier -----------------------------------------------------------
 
 
@@ -532,7 +694,7 @@ def test_internal_through_cli(tmp_path, monkeypatch):
 
     monkeypatch.setattr(passes, "PIPELINE", [*passes.PIPELINE, ("corrupt", corrupt)])
     text = HEAD + "layers:\n  - {name: c, op: conv, out: 8, kernel: 3}\n"
-    assert fails(tmp_path, monkeypatch, text) == (
+    assert fails(tmp_path, monkeypatch, text, status=3) == (
         "bad.yaml:5:5: error[internal]: IR verifier: node 'c': parameter or MAC count "
         "disagrees with its op"
     )

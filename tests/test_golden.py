@@ -20,8 +20,9 @@ ALLOWED_IMPORTS = {
 
 
 def _render(spec: str, backend: str, monkeypatch) -> str:
-    monkeypatch.chdir(ROOT)  # headers name the spec relative to where incept runs
-    return get_backend(backend).render(build_graph(Path("specs") / spec))
+    # Headers name the spec relative to its project (the repository), whatever the cwd.
+    monkeypatch.chdir(ROOT / "tests")
+    return get_backend(backend).render(build_graph(Path("../specs") / spec))
 
 
 def _target(spec: str, backend: str) -> Path:

@@ -105,6 +105,7 @@ patch:
 
 
 def test_wildcard_unset_and_nested_extends(tmp_path):
+    write(tmp_path, "pyproject.toml", "")  # the project: bases may be anywhere below it
     write(tmp_path, "specs/base.yaml", BASE)
     write(
         tmp_path,
@@ -176,6 +177,71 @@ def test_cycle(tmp_path, monkeypatch):
         line
         == "b.yaml:1:10: error[extends]: extends forms a cycle: c.yaml -> a.yaml -> b.yaml -> a.yaml"
     )
+
+
+OUTSIDE = "child.yaml:1:10: error[extends]: base spec {!r} is outside the spec's project (the folder above it holding .git or pyproject.toml, else its own folder)"
+
+
+@pytest.mark.parametrize("ref", ["../base.yaml", "../../../../../../etc/passwd", "/etc/passwd"])
+def test_extends_stays_in_the_project(tmp_path, monkeypatch, ref):
+    write(tmp_path, "base.yaml", BASE)  # exists, but above the project folder
+    project = tmp_path / "project"
+    write(project, ".git", "")
+    line = fails(project, monkeypatch, f"extends: {ref}\n", name="child.yaml")
+    assert line == OUTSIDE.format(ref)
+
+
+def test_extends_through_a_symlink_out_of_the_project(tmp_path, monkeypatch):
+    write(tmp_path, "base.yaml", BASE)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "base.yaml").symlink_to(tmp_path / "base.yaml")
+    line = fails(project, monkeypatch, "extends: base.yaml\n", name="child.yaml")
+    assert line == OUTSIDE.format("base.yaml")
+
+
+def test_extends_reaches_sibling_folders_inside_the_project(tmp_path):
+    write(tmp_path, "pyproject.toml", "")
+    write(tmp_path, "specs/base.yaml", BASE)
+    child = write(tmp_path, "variants/deep/child.yaml", "extends: ../../specs/base.yaml\n")
+    assert build_graph(child).name == "base"
+
+
+@pytest.mark.parametrize("base", ["- a\n- b\n", "just text\n", "", "42\n"])
+def test_extends_base_not_a_mapping(tmp_path, monkeypatch, base):
+    write(tmp_path, "base.yaml", base)
+    line = fails(tmp_path, monkeypatch, "name: x\nextends: base.yaml\n", name="child.yaml")
+    assert line == (
+        "child.yaml:2:10: error[extends]: base spec 'base.yaml' is not a YAML mapping "
+        "(name:, layers:, ...)"
+    )
+
+
+def test_extends_chain_limit(tmp_path, monkeypatch):
+    from incept.compiler.limits import MAX_EXTENDS
+
+    write(tmp_path, "b0.yaml", BASE)
+    for i in range(1, MAX_EXTENDS + 1):
+        write(tmp_path, f"b{i}.yaml", f"extends: b{i - 1}.yaml\n")
+    assert build_graph(tmp_path / f"b{MAX_EXTENDS}.yaml").name == "base"  # 8 bases: fine
+    line = fails(tmp_path, monkeypatch, f"extends: b{MAX_EXTENDS}.yaml\n", name="child.yaml")
+    assert line == "b1.yaml:1:10: error[limit]: extends chains more than 8 bases"  # the 9th
+
+
+def test_spec_hash_covers_bases_and_nothing_else(tmp_path, monkeypatch):
+    """The hash changes iff the content of the spec or a base changes (not its location)."""
+    write(tmp_path, "base.yaml", BASE)
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nname: kid\n")
+    first = load_spec(child)[1].sha256
+    monkeypatch.chdir(tmp_path)
+    assert load_spec("child.yaml")[1].sha256 == first  # another cwd, another spelling
+    write(tmp_path, "copy/base.yaml", BASE)
+    write(tmp_path, "copy/child.yaml", "extends: base.yaml\nname: kid\n")
+    assert load_spec(tmp_path / "copy/child.yaml")[1].sha256 == first  # moved: same content
+    write(tmp_path, "base.yaml", BASE + "# a comment\n")
+    assert load_spec(child)[1].sha256 != first
+    write(tmp_path, "base.yaml", BASE)
+    assert load_spec(child)[1].sha256 == first
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from incept.compiler.ir.graph import Graph
 
-from ..common import environment, format_python
+from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
 __all__ = ["ModelView", "build_view", "render", "weight_layers"]
@@ -17,7 +17,7 @@ __all__ = ["ModelView", "build_view", "render", "weight_layers"]
 def render(graph: Graph) -> str:
     view = build_view(graph)
     text = environment(__name__).get_template("model.py.jinja").render(m=view)
-    return format_python(text)
+    return finish(text)
 
 
 def weight_layers(graph: Graph) -> dict[str, tuple[str, ...]]:

@@ -36,7 +36,7 @@ from decimal import Decimal
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
 
-from ..common import Namespace, float_literal, pair_literal, spec_label
+from ..common import Namespace, float_literal, pair_literal, py_text, spec_label
 
 Shape = tuple[int, ...]
 Namer = Callable[[str], str]  # layer-name suffix -> Python expression of the layer name
@@ -408,7 +408,7 @@ class _Builder:
             ends = [var[n] for n in g.nodes[rows[0].output].inputs]
         fn = BlockFn(
             name=name,
-            doc=tpl.doc or f"The `{template}` block.",
+            doc=py_text(tpl.doc or f"The `{template}` block."),
             params=list(params.values()) + list(derived),
             body=body,
             branches=ends,
@@ -487,7 +487,7 @@ class _Builder:
         return ModelView(
             spec=spec_label(g),
             sha256=g.spec_sha256,
-            description=g.description,
+            description=py_text(g.description),
             model_name=g.name,
             input_shape=repr((h, w, c)),
             input_comment=hwc_comment(g.input.shape),

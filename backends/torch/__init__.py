@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from incept.compiler.ir.graph import Graph
 
-from ..common import environment, format_python
+from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
 __all__ = ["ModelView", "build_view", "module_paths", "render"]
@@ -13,7 +13,7 @@ __all__ = ["ModelView", "build_view", "module_paths", "render"]
 def render(graph: Graph) -> str:
     view = build_view(graph)
     text = environment(__name__).get_template("module.py.jinja").render(m=view)
-    return format_python(text)
+    return finish(text)
 
 
 def module_paths(graph: Graph) -> dict[str, str]:

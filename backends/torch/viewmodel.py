@@ -21,7 +21,14 @@ from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
 from incept.compiler.ir.lower import camel_case
 
-from ..common import Namespace, float_literal, pair_literal, shape_comment, spec_label
+from ..common import (
+    Namespace,
+    float_literal,
+    pair_literal,
+    py_text,
+    shape_comment,
+    spec_label,
+)
 
 # nn.Module's own attributes and the names the generated code uses itself.
 MODULE_RESERVED = frozenset(
@@ -238,7 +245,7 @@ class _Builder:
         members, forward, returns, rel = emit(first, expr, comment)
         cls = BlockClass(
             name=self.classes(camel_case(template)),
-            doc=tpl.doc or f"The `{template}` block.",
+            doc=py_text(tpl.doc or f"The `{template}` block."),
             params=[arg[p] for p in params] + list(derived),
             members=members,
             forward=forward,
@@ -386,7 +393,7 @@ class _Builder:
         return ModelView(
             spec=spec_label(g),
             sha256=g.spec_sha256,
-            description=g.description,
+            description=py_text(g.description),
             class_name=g.class_name,
             outputs_class=f"{g.class_name}Outputs",
             units=list(self.units.values()),

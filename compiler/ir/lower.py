@@ -10,6 +10,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from .. import limits
 from ..errors import Code, Loc, SpecError
 from ..spec import schema as s
 from ..spec.source import DataPath, Source
@@ -44,6 +45,10 @@ class _Lowering:
     def add(self, node: Node, path: DataPath) -> str:
         if node.name in self.nodes:
             raise self.fail(Code.DUPLICATE_NAME, f"node name {node.name!r} is already used", path)
+        if len(self.nodes) >= limits.MAX_IR_NODES:  # block rows multiply their templates
+            raise self.fail(
+                Code.LIMIT, f"the model has more than {limits.MAX_IR_NODES:,} layers", path
+            )
         self.nodes[node.name] = node
         return node.name
 
@@ -64,7 +69,7 @@ class _Lowering:
         if isinstance(layer, s.Conv):
             out, ref = self.resolve(layer.out, env, (*path, "out"))
             if ref is None:  # block arguments arrive scaled already; globals never scale
-                out = self.scale(out)
+                out = self.scale(out, (*path, "out"))
             norm = layer.norm or d.conv.norm
             return ops.Conv(
                 out=out,
@@ -97,13 +102,21 @@ class _Lowering:
             return ops.Linear(out=out, bias=layer.bias, act=layer.act)
         raise AssertionError(f"unhandled layer {layer!r}")
 
-    def scale(self, channels: int) -> int:
+    def scale(self, channels: int, path: DataPath) -> int:
         """Apply `width_multiplier`, rounding half up and keeping at least one channel."""
         w = self.spec.width_multiplier
         if w == 1:
             return channels
         # Exact arithmetic on the multiplier as written: 0.7 * 45 = 31.5 rounds to 32.
-        return max(1, int(Fraction(str(w)) * channels + Fraction(1, 2)))
+        scaled = max(1, int(Fraction(str(w)) * channels + Fraction(1, 2)))
+        if scaled > limits.MAX_CHANNELS:
+            raise self.fail(
+                Code.LIMIT,
+                f"width_multiplier {w} makes {channels} channels {scaled:,}, "
+                f"more than {limits.MAX_CHANNELS:,}",
+                path,
+            )
+        return scaled
 
     def out_ref(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> str | None:
         value = getattr(layer, "out", None)
@@ -245,8 +258,14 @@ class _Lowering:
                 raise self.fail(
                     Code.TYPE, f"{key}: expected a positive integer, got {value!r}", (*path, key)
                 )
+            if value > limits.MAX_CHANNELS:
+                raise self.fail(
+                    Code.VALUE,
+                    f"{key}: at most {limits.MAX_CHANNELS} channels, got {value}",
+                    (*path, key),
+                )
         # Block arguments are channel counts (Table 1's columns): they scale with the width.
-        return {k: self.scale(v) for k, v in given.items()}
+        return {k: self.scale(v, (*path, k)) for k, v in given.items()}
 
     def _row(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .. import limits
 from ..errors import Code, SpecError
 from ..ir import ops
 from ..ir.graph import Graph, Node
@@ -24,6 +25,13 @@ def run(graph: Graph) -> Graph:
             shape = attrs.infer(shapes)  # type: ignore[arg-type]
         except ops.InferError as exc:
             raise SpecError(Code(exc.code), f"{_where(node)}: {exc.message}", node.loc) from None
+        if shape[0] > limits.MAX_FEATURES:  # a concat or flatten adds up what each row allows
+            raise SpecError(
+                Code.LIMIT,
+                f"{_where(node)}: {shape[0]:,} channels or features, "
+                f"more than {limits.MAX_FEATURES:,}",
+                node.loc,
+            )
         done[name] = replace(
             node,
             attrs=attrs,

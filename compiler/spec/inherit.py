@@ -2,6 +2,9 @@
 
 Rules (docs/spec-language.md has the user's version):
 - `extends: base.yaml` is resolved relative to the spec file; bases may extend too.
+  A base must lie inside the project of the spec being compiled (paths.py: the nearest
+  folder above it with `.git` or `pyproject.toml`, else its own folder; symbolic links
+  resolved), be a YAML mapping, and chains hold at most `limits.MAX_EXTENDS` bases.
 - Mappings merge key by key, recursively; any other value (a list, a scalar)
   given by the spec replaces the base's whole. So `blocks: {inception: {branches:
   {branch3: [...]}}}` replaces one branch and keeps the rest of the template.
@@ -21,7 +24,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .. import limits
 from ..errors import Code, Loc, SpecError
+from .paths import inside, project_root
 from .source import DataPath, Source, read_source
 
 
@@ -68,6 +73,17 @@ def _merge(base: _Node, over: _Node) -> _Node:
 
 def _fail(code: Code, message: str, loc: Loc) -> SpecError:
     return SpecError(code, message, loc)
+
+
+def _key_names(arg: _Node) -> list[_Node]:
+    """The keys `unset` names: one key or a list of them, each a string."""
+    keys = arg.value if isinstance(arg.value, list) else [arg]
+    for key in keys:
+        if not isinstance(key.value, str):
+            kind = "a list" if isinstance(key.value, list) else "a mapping"
+            got = kind if isinstance(key.value, list | dict) else repr(key.value)
+            raise _fail(Code.PATCH, f"`unset` takes key names, got {got}", key.loc)
+    return keys
 
 
 class _Patcher:
@@ -133,7 +149,7 @@ class _Patcher:
                     if op == "set":
                         rows[i] = _merge(row, arg)
                     elif isinstance(row.value, dict):
-                        for k in arg.value if isinstance(arg.value, list) else [arg]:
+                        for k in _key_names(arg):
                             row.value.pop(k.value, None)
             return
         rows, i = self.find(target.value, target.loc)
@@ -142,8 +158,7 @@ class _Patcher:
                 raise _fail(Code.PATCH, "`set` takes a mapping of row keys", arg.loc)
             rows[i] = _merge(rows[i], arg)
         elif op == "unset":
-            keys_to_drop = arg.value if isinstance(arg.value, list) else [arg]
-            for k in keys_to_drop:
+            for k in _key_names(arg):
                 if k.value not in rows[i].value:
                     raise _fail(Code.PATCH, f"row {target.value!r} has no key {k.value!r}", k.loc)
                 del rows[i].value[k.value]
@@ -160,6 +175,30 @@ class _Patcher:
             rows[at:at] = arg.value
 
 
+def _base_path(source: Source, loc: Loc, chain: tuple[str, ...]) -> str:
+    """The file `extends:` names, refused if it leaves the top spec's project."""
+    ref = source.data["extends"]
+    if not isinstance(ref, str):
+        raise _fail(Code.TYPE, f"extends: expected a spec path, got {ref!r}", loc)
+    if len(chain) > limits.MAX_EXTENDS:
+        raise _fail(Code.LIMIT, f"extends chains more than {limits.MAX_EXTENDS} bases", loc)
+    base_path = os.path.normpath(os.path.join(os.path.dirname(source.path), ref))
+    real = os.path.realpath(base_path)
+    if not inside(project_root(chain[0]), real):
+        raise _fail(
+            Code.EXTENDS,
+            f"base spec {ref!r} is outside the spec's project (the folder above it holding "
+            ".git or pyproject.toml, else its own folder)",
+            loc,
+        )
+    if real in chain:
+        cycle = " -> ".join(os.path.basename(p) for p in (*chain, real))
+        raise _fail(Code.EXTENDS, f"extends forms a cycle: {cycle}", loc)
+    if not os.path.isfile(base_path):
+        raise _fail(Code.EXTENDS, f"base spec {ref!r} not found (looked for {base_path})", loc)
+    return base_path
+
+
 def resolve(source: Source, _chain: tuple[str, ...] = ()) -> Source:
     """The spec with every `extends` merged in and every `patch` applied."""
     data = source.data
@@ -168,19 +207,15 @@ def resolve(source: Source, _chain: tuple[str, ...] = ()) -> Source:
     tree = _tree(source, data, ())
     hashes = [source.sha256]
     if "extends" in data:
-        ref = data["extends"]
         loc = source.loc(("extends",))
-        if not isinstance(ref, str):
-            raise _fail(Code.TYPE, f"extends: expected a spec path, got {ref!r}", loc)
-        base_path = os.path.normpath(os.path.join(os.path.dirname(source.path), ref))
-        real = os.path.realpath(base_path)
         chain = (*_chain, os.path.realpath(source.path))
-        if real in chain:
-            cycle = " -> ".join(os.path.basename(p) for p in (*chain, real))
-            raise _fail(Code.EXTENDS, f"extends forms a cycle: {cycle}", loc)
-        if not os.path.isfile(base_path):
-            raise _fail(Code.EXTENDS, f"base spec {ref!r} not found (looked for {base_path})", loc)
-        base = resolve(read_source(base_path), chain)
+        base = resolve(read_source(_base_path(source, loc, chain)), chain)
+        if not isinstance(base.data, dict):
+            raise _fail(
+                Code.EXTENDS,
+                f"base spec {data['extends']!r} is not a YAML mapping (name:, layers:, ...)",
+                loc,
+            )
         hashes.append(base.sha256)
         tree = _merge(_tree(base, base.data, ()), tree)
     patch = tree.value.pop("patch", None)

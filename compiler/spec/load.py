@@ -16,6 +16,7 @@ _CODES = {
     "extra_forbidden": Code.UNKNOWN_KEY,
     "missing": Code.MISSING_KEY,
     "missing_op": Code.MISSING_KEY,
+    "nfkc": Code.NFKC,
 }
 _VALUE_TYPES = (
     "literal_error",
@@ -25,6 +26,7 @@ _VALUE_TYPES = (
     "too_short",
     "value_error",
     "too_long",
+    "string_too_long",  # a description or doc beyond limits.MAX_TEXT
     "union_tag_invalid",
 )
 
@@ -65,7 +67,7 @@ def _message(err: dict[str, Any], path: DataPath, data: Any) -> str:
         return f"unknown key {field!r} in {'.'.join(str(p) for p in path[:-1]) or 'spec'}"
     if kind == "missing":
         return f"missing key {str(err['loc'][-1])!r} in {where}"
-    if kind == "missing_op":
+    if kind in ("missing_op", "nfkc"):
         return err["msg"]
     msg = err["msg"]
     msg = msg[0].lower() + msg[1:] if msg else msg
@@ -74,11 +76,16 @@ def _message(err: dict[str, Any], path: DataPath, data: Any) -> str:
     if kind == "string_pattern_mismatch":
         pattern = err.get("ctx", {}).get("pattern", "")
         msg = "expected " + _PATTERNS.get(pattern, f"a string matching {pattern}")
-    got = repr(err["input"])
+    got = _short(repr(err["input"]))
     # Our own validators already quote the value.
     if kind == "value_error" and got in msg:
         return f"{field}: {msg}"
     return f"{field}: {msg} (got {got})"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A received value as echoed in a message: a 1,001-row list is not printed whole."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _relevant(errors: list[Any], data: Any) -> list[Any]:
@@ -145,7 +152,7 @@ def validate(source: Source) -> Spec:
                 continue
             if err["type"] == "missing":
                 loc = source.loc(path)
-            elif err["type"] == "extra_forbidden":
+            elif err["type"] == "extra_forbidden" or err["loc"][-1:] == ("[key]",):
                 loc = source.key_loc(path)
             else:
                 loc = source.loc(path)

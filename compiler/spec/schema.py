@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -28,18 +30,24 @@ from pydantic import (
     Tag,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from ..limits import MAX_CHANNELS, MAX_ROWS, MAX_SPATIAL, MAX_TEXT, MAX_WIDTH
 
 # -- scalar vocabulary --------------------------------------------------------
 
 Positive = Annotated[StrictInt, Field(gt=0)]
-NonNegative = Annotated[StrictInt, Field(ge=0)]
+#: Upper bounds: compiler/limits.py.
+Channels = Annotated[StrictInt, Field(gt=0, le=MAX_CHANNELS)]
+Extent = Annotated[StrictInt, Field(gt=0, le=MAX_SPATIAL)]
+NonNegative = Annotated[StrictInt, Field(ge=0, le=MAX_SPATIAL)]
 Number = StrictInt | StrictFloat
 #: `$name`: a reference to a template parameter or a global.
 Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 #: A channel count: a number, or a reference resolved when the block is instantiated.
-Count = Positive | Ref
+Count = Channels | Ref
 #: A square size `3` or a (height, width) pair `[1, 7]`.
-Pair = Positive | tuple[Positive, Positive]
+Pair = Extent | tuple[Extent, Extent]
 PadPair = NonNegative | tuple[NonNegative, NonNegative]
 #: Layer names may start with a digit (`3x3_reduce`): they end up inside node names.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
@@ -50,10 +58,27 @@ _OUTPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 
 
 def _identifier(value: str) -> str:
-    """Row, branch and template names become Python attributes and class names."""
+    """Row, branch and template names become Python attributes and class names.
+
+    Python reads identifiers NFKC-normalised (`ﬁx` is `fix`), so a name must already be
+    in that form: then two names are one Python name exactly when they are equal strings.
+    """
     if not value.isidentifier() or keyword.iskeyword(value):
         raise ValueError(f"{value!r} is not an identifier (letters, digits, _; no leading digit)")
+    normal = unicodedata.normalize("NFKC", value)
+    if normal != value:
+        raise PydanticCustomError(
+            "nfkc",
+            "name {name} is not NFKC-normalised: Python reads it as {normal}; write that",
+            {"name": repr(value), "normal": repr(normal)},
+        )
     return value
+
+
+#: A name that becomes a Python identifier (dict keys are checked where they are written).
+Identifier = Annotated[str, AfterValidator(_identifier)]
+#: Free text pasted into generated docstrings (escaped there by backends.common.py_text).
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
 class Base(BaseModel):
@@ -130,7 +155,7 @@ class LRN(LayerBase):
     """Caffe / torch LocalResponseNorm across channels: alpha is divided by size."""
 
     op: Literal["lrn"]
-    size: Positive
+    size: Channels
     alpha: Annotated[Number, Field(gt=0)]
     beta: Annotated[Number, Field(gt=0)]
     k: Annotated[Number, Field(gt=0)] = 1.0
@@ -229,34 +254,25 @@ class Split(LayerBase):
     (Inception-v3's expanded 1x3 / 3x1 pairs). Needs the block's `layout: flat`."""
 
     op: Literal["split"]
-    branches: Annotated[dict[str, Branch], Field(min_length=2)]
+    branches: Annotated[dict[Identifier, Branch], Field(min_length=2)]
 
 
 class BlockDef(Base):
     """A block template: named branches of layers, concatenated on channels."""
 
-    doc: str = ""
-    params: list[str] = []
+    doc: Text = ""
+    params: list[Identifier] = []
     #: How the torch backend arranges the block's modules:
     #: branches: one attribute per branch (an nn.Sequential when it has several layers);
     #: flat:     one attribute per layer, named after the layer (torchvision's Inception-v3).
     layout: Literal["branches", "flat"] = "branches"
-    branches: Annotated[dict[str, Branch], Field(min_length=1)]
+    branches: Annotated[dict[Identifier, Branch], Field(min_length=1)]
 
     @field_validator("params")
     @classmethod
     def _params(cls, value: list[str]) -> list[str]:
-        for name in value:
-            _identifier(name)
         if len(set(value)) != len(value):
             raise ValueError("params repeat a name")
-        return value
-
-    @field_validator("branches")
-    @classmethod
-    def _branch_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            _identifier(name)
         return value
 
 
@@ -270,7 +286,7 @@ class AuxHead(BlockRow):
 
 
 class InputSpec(Base):
-    channels: Positive
+    channels: Channels
     size: Pair
 
 
@@ -358,19 +374,19 @@ class Spec(Base):
     name: Name
     #: The emitted model class; defaults to the spec name in CamelCase.
     class_name: str | None = None
-    description: str = ""
+    description: Text = ""
     input: InputSpec
-    num_classes: Positive
+    num_classes: Channels
     #: Scales every conv width and block argument: max(1, round_half_up(c * w)).
-    width_multiplier: Annotated[Number, Field(gt=0)] = 1.0
+    width_multiplier: Annotated[Number, Field(gt=0, le=MAX_WIDTH)] = 1.0
     #: Whether build() attaches the aux heads when not told.
     aux_logits: StrictBool = False
     defaults: Defaults = Field(default_factory=Defaults)
     init: Init = Field(default_factory=Init)
     paper_units: PaperUnits = Field(default_factory=PaperUnits)
-    blocks: dict[str, BlockDef] = {}
-    layers: Annotated[list[Row], Field(min_length=1)]
-    aux_heads: list[AuxHead] = []
+    blocks: dict[Identifier, BlockDef] = {}
+    layers: Annotated[list[Row], Field(min_length=1, max_length=MAX_ROWS)]
+    aux_heads: Annotated[list[AuxHead], Field(max_length=MAX_ROWS)] = []
     #: The recipe of `incept train`; not part of the generated model.
     training: Training = Field(default_factory=Training)
 
@@ -383,7 +399,6 @@ class Spec(Base):
     @classmethod
     def _block_names(cls, value: dict[str, BlockDef]) -> dict[str, BlockDef]:
         for name in value:
-            _identifier(name)
             if name in PRIMITIVES:
                 raise ValueError(f"block name {name!r} shadows the built-in layer op {name!r}")
         return value

@@ -1,8 +1,9 @@
 """Read a YAML spec into plain Python data plus a map from data path to position.
 
-ruamel.yaml's round-trip loader is safe (it builds only mappings, sequences and
-scalars) and remembers the line and column of every key and item, which is what
-lets every later error point into the file.
+ruamel.yaml's round-trip loader remembers the line and column of every key and item,
+which is what lets every later error point into the file. A spec is untrusted, so it
+is read as plain data only (plain.py: bounded size and depth, no tags, aliases counted
+before they expand, one check on every scalar).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from .. import limits
 from ..errors import Code, Loc, SpecError
+from .plain import PlainComposer, Refused, check_flow_depth, check_scalar, read_bounded
 
 DataPath = tuple[str | int, ...]
 
@@ -58,9 +61,9 @@ def _plain(node: Any, path: DataPath, positions: dict[DataPath, Loc], file: str)
             here = (node.lc.line, node.lc.col)
             kline, kcol = node.lc.key(key) if key in node.lc.data else here
             vline, vcol = node.lc.value(key) if key in node.lc.data else here
-            positions[(*path, key, "<key>")] = Loc(file, kline + 1, kcol + 1)
+            positions[(*path, key, "<key>")] = kloc = Loc(file, kline + 1, kcol + 1)
             positions[(*path, key)] = Loc(file, vline + 1, vcol + 1)
-            out[key] = _plain(value, (*path, key), positions, file)
+            out[check_scalar(key, kloc)] = _plain(value, (*path, key), positions, file)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -69,19 +72,25 @@ def _plain(node: Any, path: DataPath, positions: dict[DataPath, Loc], file: str)
             positions[(*path, index)] = Loc(file, line + 1, col + 1)
             items.append(_plain(value, (*path, index), positions, file))
         return items
-    return node
+    return check_scalar(node, positions[path])
 
 
 def read_source(path: str | Path) -> Source:
-    """Load `path`; raise SpecError for unreadable files and malformed YAML."""
+    """Load `path`; raise SpecError for unreadable files and malformed or non-plain YAML."""
     shown = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError(Code.IO, f"cannot read spec: {exc.strerror}", Loc(shown, 1, 1)) from None
+    raw = read_bounded(path, shown)
+    too_deep = check_flow_depth(raw)
+    if too_deep is not None:
+        before = raw[:too_deep].decode("utf-8", "replace")
+        loc = Loc(shown, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        raise SpecError(Code.LIMIT, f"the spec nests deeper than {limits.MAX_DEPTH} levels", loc)
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = PlainComposer
     try:
         doc = yaml.load(raw)
+    except Refused as exc:
+        line, col = exc.mark.line + 1, exc.mark.column + 1
+        raise SpecError(exc.code, exc.message, Loc(shown, line, col)) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
