@@ -11,14 +11,10 @@ source text) is imported inside `compile`, after the spec has been checked.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import tempfile
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 # incept uses no pydantic plugins; looking for them scans every installed distribution's
 # entry points, a noticeable share of a compile's wall time. Set before pydantic loads.
@@ -27,51 +23,12 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from . import stamp
-from .errors import Code, SpecError, one_line
+from .guard import DEBUG, OneLineGroup, one_line_errors
 from .ir.graph import Graph
 from .pipeline import build_graph
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
 BACKENDS = ("torch", "keras")
-
-
-#: click's ctx.meta key for `incept --debug`.
-DEBUG = "incept.debug"
-
-
-def _spec_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SpecError into its one-line report and exit status 2 (3 for a compiler bug),
-    and any unexpected exception into one `error[internal]` line and exit status 3."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SpecError as err:
-            click.echo(str(err), err=True)
-            click.get_current_context().exit(3 if err.code is Code.INTERNAL else 2)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as exc:  # a bug: one line, never a traceback unless asked
-            _internal(exc, kwargs)
-
-    return wrapper
-
-
-def _internal(exc: Exception, kwargs: dict[str, Any]) -> None:
-    ctx = click.get_current_context()
-    if ctx.meta.get(DEBUG):
-        click.echo(traceback.format_exc().rstrip("\n"), err=True)
-    spec = next((str(v) for k, v in kwargs.items() if k.startswith("spec") and v), "incept")
-    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-    click.echo(
-        one_line(
-            f"{spec}: error[internal]: {detail} (a bug in incept: please report it with "
-            "this spec; `incept --debug ...` shows the traceback)"
-        ),
-        err=True,
-    )
-    ctx.exit(3)
 
 
 def _build(spec: str) -> Graph:
@@ -80,7 +37,7 @@ def _build(spec: str) -> Graph:
     return build_graph(spec)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", package_name="incept", prog_name="incept")
 @click.option("--debug", is_flag=True, help="Print the traceback of an internal error.")
 @click.pass_context
@@ -91,7 +48,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command()
 @click.argument("spec")
-@_spec_errors
+@one_line_errors
 def check(spec: str) -> None:
     """Validate SPEC and infer every shape; print a one-line summary."""
     graph = _build(spec)
@@ -109,7 +66,7 @@ def check(spec: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
 )
-@_spec_errors
+@one_line_errors
 def table(spec: str, fmt: str) -> None:
     """Print SPEC's layer table (paper Table 1 style) with recomputed params and MACs."""
     from . import report
@@ -127,7 +84,7 @@ def table(spec: str, fmt: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
 )
-@_spec_errors
+@one_line_errors
 def diff(spec_a: str, spec_b: str, fmt: str) -> None:
     """Compare two specs row by row: output shape, params and MACs, and their difference."""
     from . import diff as differ
@@ -198,7 +155,7 @@ def write_atomic(path: Path, text: str) -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
 )
 @click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
-@_spec_errors
+@one_line_errors
 def compile(  # noqa: A001
     spec: str, backend: str, output: str | None, check: bool, force: bool
 ) -> None:

@@ -54,7 +54,14 @@ class Loc:
         return f"{self.path}:{self.line}:{self.col}"
 
 
-class SpecError(Exception):
+class UserError(Exception):
+    """A problem with what the user gave incept (a spec, a data set, a checkpoint, an
+    image, a flag): the CLI prints `str(err)`, one line, and exits with `exit_status`."""
+
+    exit_status = 2
+
+
+class SpecError(UserError):
     """One located problem with a spec."""
 
     def __init__(self, code: Code, message: str, loc: Loc) -> None:
@@ -65,6 +72,10 @@ class SpecError(Exception):
 
     def __str__(self) -> str:
         return one_line(f"{self.loc}: error[{self.code.value}]: {self.message}")
+
+    @property
+    def exit_status(self) -> int:  # type: ignore[override]
+        return 3 if self.code is Code.INTERNAL else 2
 
 
 def one_line(text: str) -> str:

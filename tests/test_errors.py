@@ -633,7 +633,7 @@ def test_internal_unexpected_exception(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {op: flatten}\n"
     assert fails(tmp_path, monkeypatch, text, status=3) == (
         "bad.yaml: error[internal]: ZeroDivisionError: division by zero (a bug in incept: "
-        "please report it with this spec; `incept --debug ...` shows the traceback)"
+        "please report it with this input; `incept --debug ...` shows the traceback)"
     )
 
 

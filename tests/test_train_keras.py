@@ -307,8 +307,8 @@ def test_preflight_catches_a_wrong_shape(tmp_path: Path) -> None:
 # -- resume -----------------------------------------------------------------------------
 
 
-class Killed(Exception):
-    pass
+class Killed(BaseException):
+    """A kill, not an error: like KeyboardInterrupt it passes the CLI's error guard."""
 
 
 def _computed(run: RunDir) -> list[dict[str, float]]:

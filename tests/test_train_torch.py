@@ -243,7 +243,8 @@ def test_bad_flag_value(toy: Path, tmp_path: Path) -> None:
 
 def test_data_that_does_not_fit_the_spec(tmp_path: Path) -> None:
     spec = tmp_path / "three.yaml"
-    spec.write_text(f"extends: {ROOT / TINY}\nname: three\nnum_classes: 3\n")
+    shutil.copy(ROOT / TINY, tmp_path / "tiny.yaml")  # extends stays inside the spec's folder
+    spec.write_text("extends: tiny.yaml\nname: three\nnum_classes: 3\n")
     toy = write_toy_fashion(tmp_path / "toy", train=40, test=10)
     code, output = incept(
         "train",
@@ -329,3 +330,28 @@ def test_ddp_on_gloo_trains_and_ranks_agree(toy: Path, tmp_path: Path) -> None:
         len(rows) == 2 and json.loads(RunDir(out).config.read_text())["runtime"]["world_size"] == 2
     )
     assert np.isfinite(rows[-1]["train_loss"])
+
+
+def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
+    argv = ["train", TINY, "--data", "fashion-mnist", "--epochs", "x"]
+    result = CliRunner().invoke(main, argv, prog_name="incept")
+    assert result.exit_code == 2
+    assert result.output == (
+        "incept train: error[usage]: Invalid value for '--epochs': 'x' is not a valid integer."
+        " (see 'incept train --help')\n"
+    )
+
+
+def test_a_bug_in_the_runtime_is_one_internal_line(
+    monkeypatch: pytest.MonkeyPatch, toy: Path, tmp_path: Path
+) -> None:
+    from incept.runtime import commands
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(commands, "make_job", broken)
+    code, output = train_toy(toy, tmp_path / "r")
+    assert code == 3
+    assert output.startswith(f"{TINY}: error[internal]: RuntimeError: boom (a bug in incept")
+    assert len(output.splitlines()) == 1

@@ -7,15 +7,12 @@ Every bad input (spec, data, checkpoint, image, flag) ends as one line and exit 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from incept.compiler.errors import SpecError
-
-from .errors import InputError
+from incept.compiler.guard import one_line_errors
 
 RECIPE_FLAGS = {
     # flag name -> recipe key
@@ -34,20 +31,6 @@ RECIPE_FLAGS = {
     "flip": "augment.flip",
     "erasing": "augment.erasing",
 }
-
-
-def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A SpecError or InputError becomes its one-line report and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (SpecError, InputError) as err:
-            click.echo(str(err), err=True)
-            click.get_current_context().exit(2)
-
-    return wrapper
 
 
 def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:

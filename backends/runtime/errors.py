@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from incept.compiler.errors import UserError, one_line
+
 
 class Code(StrEnum):
     """Stable codes for the runtime's input errors."""
@@ -20,7 +22,7 @@ class Code(StrEnum):
     PREFLIGHT = "preflight"  # the built model disagrees with the IR's shapes or counts
 
 
-class InputError(Exception):
+class InputError(UserError):
     """One located problem with the runtime's input."""
 
     def __init__(self, code: Code, where: str | object, message: str) -> None:
@@ -30,4 +32,4 @@ class InputError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        return f"{self.where}: error[{self.code.value}]: {self.message}"
+        return one_line(f"{self.where}: error[{self.code.value}]: {self.message}")
