@@ -20,11 +20,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
 from PIL import Image  # noqa: E402
+from runchecks import check_eval_crops, check_predict, computed, incept  # noqa: E402
 from toydata import toy_images, write_toy_fashion  # noqa: E402
 
-from incept.compiler.cli import main  # noqa: E402
 from incept.compiler.pipeline import compile_spec  # noqa: E402
 from incept.compiler.spec.schema import Augment, Training  # noqa: E402
 from incept.runtime.data import ArraySplit  # noqa: E402
@@ -53,17 +52,9 @@ from incept.runtime.torch import report as torch_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "tests/data/train/tiny.yaml"
-TIMING = ("images_per_s", "epoch_s", "wall_s")
 #: Softmax probabilities of the same weights in torch and in Keras/TF differ by float32
 #: rounding in different kernels (and TF's vs torch's antialiased 28 -> 16 resize).
 PROB_TOL = 2e-5
-
-
-def incept(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def train_args(toy: Path, out: Path, *extra: str) -> list[str]:
@@ -311,10 +302,6 @@ class Killed(BaseException):
     """A kill, not an error: like KeyboardInterrupt it passes the CLI's error guard."""
 
 
-def _computed(run: RunDir) -> list[dict[str, float]]:
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in run.read_metrics()]
-
-
 def _weights(path: Path, tmp: Path) -> list[np.ndarray]:
     model, _, _ = keras_report.load_model(path, None)
     return [np.asarray(w) for w in model.weights]
@@ -349,7 +336,7 @@ def test_resume_continues_from_the_saved_epoch_and_optimizer(
 
     code, output = incept(*train_args(toy, broken.path, *extra, "--resume"))
     assert code == 0, output
-    assert _computed(broken) == _computed(whole)
+    assert computed(broken) == computed(whole)
     a, b = _weights(whole.last, tmp_path), _weights(broken.last, tmp_path)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
@@ -358,35 +345,11 @@ def test_resume_continues_from_the_saved_epoch_and_optimizer(
 
 
 def test_eval_crops_on_the_trained_run(trained: RunDir) -> None:
-    results = {}
-    for crops in ("1", "10", "144"):
-        code, output = incept(
-            "eval", str(trained.path), "--crops", crops, "--json", "--device", "cpu"
-        )
-        assert code == 0, output
-        results[crops] = json.loads(output)
-    assert {r["count"] for r in results.values()} == {100}
-    last = trained.read_metrics()[-1]
-    assert results["1"]["top1"] == pytest.approx(last["test_acc"])
-    assert results["1"]["loss"] == pytest.approx(last["test_loss"], rel=1e-5)
-    assert results["10"]["crops"] == 10 and results["144"]["crops"] == 144
-    for result in results.values():
-        assert sum(map(sum, result["confusion"])) == 100
-        assert result["top5"] >= result["top1"]
+    check_eval_crops(trained)
 
 
 def test_predict_names_the_class_of_a_png(trained: RunDir, tmp_path: Path) -> None:
-    images, labels = toy_images(10, seed=5)
-    paths = []
-    for i in range(3):
-        path = tmp_path / f"img{i}.png"
-        Image.fromarray(images[i]).save(path)
-        paths.append(str(path))
-    code, output = incept("predict", str(trained.last), *paths, "--json", "--device", "cpu")
-    assert code == 0, output
-    results = json.loads(output)
-    names = trained.read_config()["data"]["classes"]
-    assert [r["top"][0]["class"] for r in results] == [names[k] for k in labels[:3]]
+    check_predict(trained, tmp_path)
 
 
 def _test_split(toy: Path) -> ArraySplit:

@@ -20,9 +20,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from PIL import Image
+from runchecks import check_eval_crops, check_predict, computed, incept
 from torch import nn
-from toydata import toy_images, write_toy_fashion
+from toydata import write_toy_fashion
 
 from incept.compiler.cli import main
 from incept.compiler.pipeline import compile_spec
@@ -33,15 +33,6 @@ from incept.runtime.torch.model import build_model, preflight
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "tests/data/train/tiny.yaml"
-#: Columns that are measured, not computed: they differ between any two runs.
-TIMING = ("images_per_s", "epoch_s", "wall_s")
-
-
-def incept(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def train_toy(toy: Path, out: Path, *extra: str) -> tuple[int, str]:
@@ -137,37 +128,11 @@ def test_preflight_catches_a_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_eval_crops_on_the_trained_run(trained: RunDir) -> None:
-    results = {}
-    for crops in ("1", "10", "144"):
-        code, output = incept(
-            "eval", str(trained.path), "--crops", crops, "--json", "--device", "cpu"
-        )
-        assert code == 0, output
-        results[crops] = json.loads(output)
-    assert {r["count"] for r in results.values()} == {100}
-    last = trained.read_metrics()[-1]
-    assert results["1"]["top1"] == pytest.approx(last["test_acc"])
-    assert results["1"]["loss"] == pytest.approx(last["test_loss"], rel=1e-5)
-    assert results["10"]["crops"] == 10 and results["144"]["crops"] == 144
-    for result in results.values():  # the toy's classes are positions: crops may move them
-        assert sum(map(sum, result["confusion"])) == 100
-        assert result["top5"] >= result["top1"]
+    check_eval_crops(trained)
 
 
 def test_predict_names_the_class_of_a_png(trained: RunDir, tmp_path: Path) -> None:
-    images, labels = toy_images(10, seed=5)
-    paths = []
-    for i in range(3):
-        path = tmp_path / f"img{i}.png"
-        Image.fromarray(images[i]).save(path)
-        paths.append(str(path))
-    code, output = incept("predict", str(trained.last), *paths, "--json", "--device", "cpu")
-    assert code == 0, output
-    results = json.loads(output)
-    names = json.loads(trained.config.read_text())["data"]["classes"]
-    assert [r["top"][0]["class"] for r in results] == [names[k] for k in labels[:3]]
-    assert all(len(r["top"]) == 5 for r in results)
-    assert sum(p["probability"] for p in results[0]["top"]) <= 1.0 + 1e-6
+    check_predict(trained, tmp_path)
 
 
 # -- bad input: one line, exit 2, nothing written ---------------------------------
@@ -268,10 +233,6 @@ def _train_argv(toy: Path, out: Path, *extra: str) -> list[str]:
             "--no-progress", "--device", "cpu", "--seed", "3", *extra]  # fmt: skip
 
 
-def _computed(run: RunDir) -> list[dict[str, float]]:
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in run.read_metrics()]
-
-
 def _weights(run: RunDir) -> dict[str, torch.Tensor]:
     return torch.load(run.last, weights_only=True)["model"]
 
@@ -304,7 +265,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(toy: Path, tmp_path: 
         env=env,
         capture_output=True,
     )
-    assert _computed(broken) == _computed(whole)
+    assert computed(broken) == computed(whole)
     a, b = _weights(whole), _weights(broken)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 

@@ -94,6 +94,14 @@ def plot_predictions(
     _save(fig, path)
 
 
+#: Legend labels: the two losses are not the same quantity, and the legend says so.
+_LABELS = {
+    ("train", "loss"): "train (augmented; + weighted aux losses, label smoothing)",
+    ("test", "loss"): "test (main head, plain cross-entropy)",
+    ("train", "acc"): "train (augmented batches, while learning)",
+}
+
+
 def _curve_panel(ax: Axes, rows: Sequence[Row], metric: str) -> None:
     """train_<metric> and test_<metric> against the epoch."""
     for split, colour in (("train", TRAIN), ("test", TEST)):
@@ -101,7 +109,8 @@ def _curve_panel(ax: Axes, rows: Sequence[Row], metric: str) -> None:
         if points:
             xs, ys = zip(*points, strict=True)
             marker = "o" if len(points) <= 40 else None
-            ax.plot(xs, ys, color=colour, marker=marker, markersize=3, label=split)
+            label = _LABELS.get((split, metric), split)
+            ax.plot(xs, ys, color=colour, marker=marker, markersize=3, label=label)
     epochs = [e for e, _ in _points(rows, "epoch")]
     if epochs:  # half an epoch of margin: a single epoch still gets a sensible axis
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)

@@ -18,6 +18,7 @@ from incept.compiler.pipeline import Compiled
 
 from ..errors import Code, InputError
 from ..modules import import_source
+from ..preflight import check_parameters, check_shapes
 
 
 def model_source(graph: Graph) -> str:
@@ -59,14 +60,8 @@ def preflight(model: Any, graph: Graph, where: str) -> None:
     import keras
 
     aux = has_aux(model)
-    want = graph.params(aux=aux)
     have = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    if have != want:
-        raise InputError(
-            Code.PREFLIGHT,
-            where,
-            f"the built model has {have:,} trainable parameters, the compiler predicts {want:,}",
-        )
+    check_parameters(have, graph.params(aux=aux), where, "trainable parameters")
     expected = _row_outputs(graph, aux)
     names = {layer.name for layer in model.layers}
     missing = [name for name in expected if name not in names]
@@ -76,12 +71,7 @@ def preflight(model: Any, graph: Graph, where: str) -> None:
     c, (h, w) = graph.input.shape[0], graph.input.shape[1:]  # type: ignore[index,misc]
     outs = probe(np.zeros((2, h, w, c), np.float32), training=False)
     outs = outs if isinstance(outs, list | tuple) else [outs]
-    for (name, shape), out in zip(expected.items(), outs, strict=True):
-        got = tuple(int(d) for d in out.shape[1:])
-        if got != shape:
-            raise InputError(
-                Code.PREFLIGHT,
-                where,
-                f"{name} produced {'x'.join(map(str, got))}, "
-                f"the compiler predicts {'x'.join(map(str, shape))} (H x W x C)",
-            )
+    seen = {
+        name: tuple(int(d) for d in out.shape[1:]) for name, out in zip(expected, outs, strict=True)
+    }
+    check_shapes(seen, expected, where, " (H x W x C)")

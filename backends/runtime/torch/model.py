@@ -17,8 +17,8 @@ from torch import nn
 from incept.compiler.ir.graph import Graph
 from incept.compiler.pipeline import Compiled
 
-from ..errors import Code, InputError
 from ..modules import import_source
+from ..preflight import check_parameters, check_shapes
 
 
 def model_source(graph: Graph) -> str:
@@ -51,14 +51,7 @@ def _row_outputs(graph: Graph, aux: bool) -> dict[str, tuple[int, ...]]:
 def preflight(model: nn.Module, graph: Graph, where: str) -> None:
     """Raise InputError(preflight) unless the built model matches the IR exactly."""
     aux = bool(getattr(model, "aux_logits", False))
-    want = graph.params(aux=aux)
-    have = sum(p.numel() for p in model.parameters())
-    if have != want:
-        raise InputError(
-            Code.PREFLIGHT,
-            where,
-            f"the built model has {have:,} parameters, the compiler predicts {want:,}",
-        )
+    check_parameters(sum(p.numel() for p in model.parameters()), graph.params(aux=aux), where)
     expected = _row_outputs(graph, aux)
     seen: dict[str, tuple[int, ...]] = {}
     probe = copy.deepcopy(model).train(aux)  # train mode runs the aux heads; BN sees 2 images
@@ -73,11 +66,4 @@ def preflight(model: nn.Module, graph: Graph, where: str) -> None:
         probe(torch.zeros(2, c, h, w))
     for hook in hooks:
         hook.remove()
-    for path, shape in expected.items():
-        if seen.get(path) != shape:
-            got = "x".join(map(str, seen[path])) if path in seen else "nothing"
-            raise InputError(
-                Code.PREFLIGHT,
-                where,
-                f"{path} produced {got}, the compiler predicts {'x'.join(map(str, shape))}",
-            )
+    check_shapes(seen, expected, where)
