@@ -16,6 +16,7 @@ PINNED = {
     "inception-v2.yaml": (7_292_264, 13_672_248, (3, 224, 224)),
     "googlenet-cifar.yaml": (5_871_914, 12_581_694, (3, 32, 32)),
     "googlenet-fmnist.yaml": (5_982_250, 10_332_734, (1, 28, 28)),
+    "googlenet-fmnist-lite.yaml": (1_501_914, 2_082_286, (1, 28, 28)),
     "googlenet-w050.yaml": (2_010_560, 6_193_168, (3, 224, 224)),
     # torchvision's inception_v3 totals (REFERENCE.md): aux head 3,326,696
     "inception-v3.yaml": (23_834_568, 27_161_264, (3, 299, 299)),
