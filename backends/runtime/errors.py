@@ -33,3 +33,15 @@ class InputError(UserError):
 
     def __str__(self) -> str:
         return one_line(f"{self.where}: error[{self.code.value}]: {self.message}")
+
+
+def unreadable_checkpoint(path: object, framework: str, exc: BaseException) -> InputError:
+    """The error for a checkpoint its framework cannot read, with the first line of why."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(Code.CHECKPOINT, path, f"not a readable {framework} checkpoint ({reason})")
+
+
+def check_format(state: object, expected: str, path: object) -> None:
+    """A readable checkpoint must also be one of incept's, of the expected format."""
+    if not isinstance(state, dict) or state.get("format") != expected:
+        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {expected})")

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import Code, InputError
+from ..errors import Code, InputError, check_format, unreadable_checkpoint
 from ..rundir import write_atomic
 
 FORMAT = "incept-keras-checkpoint/1"
@@ -72,12 +72,8 @@ def read_state(path: Path) -> dict[str, Any]:
                 )
             state = json.loads(archive.read(IDENTITY))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            Code.CHECKPOINT, path, f"not a readable Keras checkpoint ({reason})"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {FORMAT})")
+        raise unreadable_checkpoint(path, "Keras", exc) from None
+    check_format(state, FORMAT, path)
     return state
 
 

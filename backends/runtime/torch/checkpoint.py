@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..errors import Code, InputError
+from ..errors import Code, InputError, check_format, unreadable_checkpoint
 from ..rundir import write_atomic
 
 FORMAT = "incept-torch-checkpoint/1"
@@ -31,12 +31,8 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            Code.CHECKPOINT, path, f"not a readable torch checkpoint ({reason})"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {FORMAT})")
+        raise unreadable_checkpoint(path, "torch", exc) from None
+    check_format(state, FORMAT, path)
     return state
 
 
