@@ -122,14 +122,14 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write via a temporary file in the same directory and os.replace, so readers see
-    the old file or the whole new one, never half of it."""
+    the old file or the whole new one, never half of it. Text is written as UTF-8."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8") if isinstance(text, str) else text)
             out.flush()
             os.fsync(out.fileno())
         umask = os.umask(0)  # mkstemp makes 0600 files; give the usual 0666 & ~umask
@@ -207,3 +207,14 @@ def _add_runtime_commands() -> None:
 
 
 _add_runtime_commands()
+
+
+def _add_view_commands() -> None:
+    """diagram / docs / schema: their module imports only click."""
+    from .views.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_view_commands()
