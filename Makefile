@@ -6,8 +6,9 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS := .ci/constraints.txt
 SPECS := $(wildcard specs/*.yaml)
 BACKENDS := torch keras
+SCHEMA := specs/incept.schema.json
 
-.PHONY: run test install install-core lint format typecheck regen check-generated bench clean
+.PHONY: run test dot install install-core lint format typecheck regen check-generated bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,13 @@ run: $(VENV)/.core
 	$(BIN)/incept compile specs/googlenet.yaml --backend torch
 	$(BIN)/incept table specs/googlenet.yaml
 
-test: $(VENV)/.dev
+# Rendering tests need Graphviz's `dot` (Debian package graphviz); CI installs it here.
+dot:
+	@command -v dot >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; } || \
+		echo "make: no Graphviz dot (apt-get install graphviz); rendering tests will be skipped" >&2
+
+test: $(VENV)/.dev dot
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
@@ -44,15 +51,21 @@ format: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-# Regenerate the committed outputs in generated/ (a test fails when they are stale).
-regen: $(VENV)/.core
+# Regenerate the committed outputs: generated/, the spec schema, docs/specs/ (tests fail when stale).
+regen: $(VENV)/.dev
 	@for spec in $(SPECS); do for backend in $(BACKENDS); do \
 		$(BIN)/incept compile $$spec --backend $$backend || exit 1; done; done
+	$(BIN)/incept schema -o $(SCHEMA)
+	@for spec in $(SPECS); do \
+		$(BIN)/incept docs $$spec -o docs/specs/$$(basename $$spec .yaml).md || exit 1; done
 
 # Fail when generated/ is stale or was edited: one line per such file (CI runs this).
-check-generated: $(VENV)/.core
+check-generated: $(VENV)/.dev
 	@status=0; for spec in $(SPECS); do for backend in $(BACKENDS); do \
 		$(BIN)/incept compile $$spec --backend $$backend --check || status=1; done; done; \
+	$(BIN)/incept schema -o $(SCHEMA) --check || status=1; \
+	for spec in $(SPECS); do \
+		$(BIN)/incept docs $$spec -o docs/specs/$$(basename $$spec .yaml).md --check || status=1; done; \
 	exit $$status
 
 bench: $(VENV)/.dev

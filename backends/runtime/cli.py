@@ -152,4 +152,6 @@ def convert(checkpoint: str, **flags: Any) -> None:
     click.echo(f"wrote {out}")
 
 
-COMMANDS = (train, evaluate, predict, convert)
+from .export.cli import export  # noqa: E402  (imports only click)
+
+COMMANDS = (train, evaluate, predict, convert, export)

@@ -17,7 +17,9 @@ from ..guard import one_line_errors
 @click.command()
 @click.argument("spec")
 @click.option("-o", "--output", required=True, help="FILE.svg, FILE.png or FILE.dot")
-@click.option("--collapse", is_flag=True, help="One box per row, blocks with their Table-1 columns.")
+@click.option(
+    "--collapse", is_flag=True, help="One box per row, blocks with their Table-1 columns."
+)
 @one_line_errors
 def diagram(spec: str, output: str, collapse: bool) -> None:
     """Draw SPEC's network with Graphviz: blocks as clusters, branches side by side."""
@@ -70,4 +72,45 @@ def schema(output: str | None, check: bool) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
-COMMANDS = (diagram, schema)
+@click.command()
+@click.argument("spec")
+@click.option(
+    "-o", "--output", required=True, help="FILE.md; the diagram goes beside it (FILE.svg)."
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if the page or diagram is stale."
+)
+@one_line_errors
+def docs(spec: str, output: str, check: bool) -> None:
+    """Write a Markdown page for SPEC: inheritance, totals, diagram, Table 1, paper deltas."""
+    from ..cli import write_atomic
+    from ..pipeline import build_graph
+    from . import render
+    from .page import marker, page, stamp_svg
+
+    path = Path(output)
+    if path.suffix.lower() != ".md":
+        raise render.ViewError("flag", path, "-o must name a Markdown file ending in .md")
+    graph = build_graph(spec)
+    render.require_graphviz()
+    from .diagram import dot_source
+
+    dot, svg_path = dot_source(graph, collapse=True), path.with_suffix(".svg")
+    text = page(graph, svg_path.name)
+    how = f"`incept docs {spec} -o {output}`"
+    if check:  # the SVG must carry the marker of the current DOT text: no `dot` needed
+        _check(path, text, how)
+        svg = svg_path.read_bytes() if svg_path.is_file() else b""
+        if marker(dot).encode() not in svg:
+            click.echo(
+                f"{svg_path}: {'stale' if svg else 'missing'}: {how} would change it", err=True
+            )
+            click.get_current_context().exit(1)
+        return
+    svg = stamp_svg(render.render(dot, "svg"), dot)  # before writing: no dot, no files
+    write_atomic(svg_path, svg)
+    write_atomic(path, text)
+    click.echo(f"wrote {path} and {svg_path}", err=True)
+
+
+COMMANDS = (diagram, schema, docs)

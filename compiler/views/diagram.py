@@ -67,7 +67,6 @@ def _node_label(node: Node) -> str:
     return f'<<b>{escape(title)}</b>{middle}<br/><font color="#555555">{size(node.shape)}</font>>'
 
 
-
 def _fill(node: Node) -> str:
     return _FILL.get(node.op, _OTHER)
 

@@ -50,7 +50,10 @@ _PATCH = {
         "insert": {"type": "array", "items": {"type": "object"}},
     },
     "oneOf": [
-        {"required": ["row"], "oneOf": [{"required": [k]} for k in ("set", "unset", "replace", "delete")]},
+        {
+            "required": ["row"],
+            "oneOf": [{"required": [k]} for k in ("set", "unset", "replace", "delete")],
+        },
         {"required": ["insert"], "oneOf": [{"required": ["before"]}, {"required": ["after"]}]},
     ],
 }

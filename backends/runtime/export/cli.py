@@ -1,0 +1,38 @@
+"""`incept export SPEC|CKPT --onnx FILE --saved-model DIR` (this module imports only click)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from incept.compiler.guard import one_line_errors
+
+from ..errors import Code, InputError
+
+
+@click.command()
+@click.argument("target")
+@click.option("--onnx", "onnx_path", help="Write the torch model as ONNX to FILE.onnx.")
+@click.option("--saved-model", help="Write the Keras model as a TF SavedModel to a new DIR.")
+@click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
+@one_line_errors
+def export(target: str, onnx_path: str | None, saved_model: str | None, spec: str | None) -> None:
+    """Export SPEC (fresh weights) or a trained run folder / checkpoint for serving.
+
+    The model is exported in inference form (eval mode, aux heads off) and checked
+    before it is put in place: ONNX with onnx.checker and onnxruntime against torch,
+    the SavedModel by reloading it with TensorFlow and comparing with Keras.
+    """
+    if not onnx_path and not saved_model:
+        raise InputError(
+            Code.FLAG, "incept export", "give --onnx FILE.onnx, --saved-model DIR or both"
+        )
+    if onnx_path and Path(onnx_path).suffix.lower() != ".onnx":
+        raise InputError(Code.FLAG, "--onnx", f"the file must end in .onnx, got {onnx_path}")
+    if saved_model and Path(saved_model).exists():
+        raise InputError(Code.FLAG, "--saved-model", f"{saved_model} exists; choose another folder")
+    from .run import run_export
+
+    for line in run_export(target, spec, onnx_path, saved_model):
+        click.echo(line)

@@ -1,0 +1,93 @@
+"""The generated torch module as ONNX, checked before it is put in place.
+
+torch.onnx's exporter (torch.export based) writes one self-contained file at opset
+`OPSET`, batch size dynamic, input `images` (N, C, H, W float32), output `logits`
+(N, classes); the model is in eval mode with its aux heads off. The file is written
+beside the target under a temporary name, checked with onnx.checker (full check) and
+run by onnxruntime on a random batch whose logits must match torch's within
+`RTOL` (max |difference| / max |torch logit|); only then is it renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import Code, InputError
+
+OPSET = 18
+RTOL = 1e-4
+CHECK_BATCH = 2
+
+
+def relative_error(got: Any, want: Any) -> float:
+    import numpy as np
+
+    scale = float(np.abs(want).max()) or 1.0
+    return float(np.abs(got - want).max()) / scale
+
+
+def _export(model: Any, example: Any, path: Path) -> None:
+    import torch
+
+    batch = torch.export.Dim("N", min=1, max=4096)
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=["images"],
+            output_names=["logits"],
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes=({0: batch},),
+            verbose=False,
+        )
+
+
+def check(path: Path, model: Any, shape: tuple[int, ...], batch: int = CHECK_BATCH) -> float:
+    """onnx.checker, then onnxruntime against torch; returns the relative error."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    onnx.checker.check_model(str(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(1))
+    (got,) = session.run(["logits"], {"images": x.numpy()})
+    with torch.no_grad():
+        want = model(x).numpy()
+    if got.shape != want.shape:
+        raise RuntimeError(f"ONNX logits have shape {got.shape}, torch's {want.shape}")
+    return relative_error(got, want)
+
+
+def export_onnx(model: Any, shape: tuple[int, ...], out: Path) -> float:
+    """Export, check and rename into `out`; returns the checked relative error."""
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        example = torch.zeros(CHECK_BATCH, *shape)
+        _export(model, example, tmp)
+        error = check(tmp, model, shape)
+        if not error <= RTOL:
+            raise InputError(
+                Code.PREFLIGHT,
+                out,
+                f"onnxruntime's logits differ from torch's by {error:.2e} (relative; limit {RTOL:g})",
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+        return error
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

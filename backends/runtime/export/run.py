@@ -1,0 +1,49 @@
+"""`incept export` after the flags parse: open the target, build, export, check."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .source import open_target
+
+
+def _frameworks(keras: bool) -> None:
+    """torch (and torch._dynamo) before TensorFlow, as incept convert does."""
+    import torch  # noqa: F401
+
+    try:
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass
+    if keras:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def run_export(
+    target: str, spec: str | None, onnx_path: str | None, saved_model: str | None
+) -> Iterator[str]:
+    """Export to each requested format; yield one line per file written."""
+    t = open_target(target, spec)
+    _frameworks(keras=bool(saved_model) or t.backend == "keras")
+    shape = tuple(int(d) for d in t.compiled.graph.input.shape)
+    if onnx_path:
+        from .onnx import OPSET, export_onnx
+        from .source import torch_model
+
+        error = export_onnx(torch_model(t), shape, Path(onnx_path))
+        yield (
+            f"wrote {onnx_path} (opset {OPSET}, input images N x {' x '.join(map(str, shape))}; "
+            f"onnxruntime vs torch: {error:.1e} relative)"
+        )
+    if saved_model:
+        from .saved_model import export_saved_model
+        from .source import keras_model
+
+        error = export_saved_model(keras_model(t), Path(saved_model))
+        c, h, w = shape
+        yield (
+            f"wrote {saved_model} (SavedModel, endpoint serve, input N x {h} x {w} x {c}; "
+            f"reloaded vs Keras: {error:.1e} relative)"
+        )
