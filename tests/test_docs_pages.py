@@ -37,8 +37,8 @@ def test_page_holds_totals_chain_and_deltas(monkeypatch):
     assert "| inception_3a | inception |  | 28x28x256 | 2 | 64 | 96 | 128 | 16 | 32 | 32 |" in text
     assert "| inception_3a | 162,816 | 163,696 | +0.5% | 128,000,000 | 128,049,152 | +0.0% |" in text
     lite = (ROOT / "docs/specs/googlenet-fmnist-lite.md").read_text()
-    assert "`specs/googlenet-fmnist-lite.yaml` is built from 2 base spec(s)" in lite
-    assert "3. `specs/googlenet.yaml` (base: `googlenet`)" in lite
+    assert "`specs/googlenet-fmnist-lite.yaml` is built from 3 base spec(s)" in lite
+    assert "4. `specs/googlenet.yaml` (base: `googlenet`)" in lite
     assert page.chain("specs/googlenet-fmnist-lite.yaml")[1][0] == "specs/googlenet-fmnist.yaml"
 
 
