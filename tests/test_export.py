@@ -1,0 +1,112 @@
+"""incept export: ONNX (onnx.checker + onnxruntime vs torch) for every shipped spec,
+SavedModel round trips, trained checkpoints' weights, and bad input in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch  # before TensorFlow, as incept convert does
+
+from incept.compiler.pipeline import compile_spec
+from incept.runtime.export import onnx as onnx_export
+from incept.runtime.export.source import Target, open_target, torch_model
+from incept.runtime.torch import checkpoint as torch_ckpt
+from runchecks import incept
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+LITE = ROOT / "specs" / "googlenet-fmnist-lite.yaml"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_onnx_export_matches_torch(spec, tmp_path):
+    target = open_target(str(spec), None)
+    model = torch_model(target)
+    assert not model.training and model.aux_logits is False
+    shape = tuple(target.compiled.graph.input.shape)
+    out = tmp_path / "m.onnx"
+    error = onnx_export.export_onnx(model, shape, out)
+    assert error <= onnx_export.RTOL
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # no temp file left
+    import onnx
+
+    proto = onnx.load(str(out))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [18]
+    (inp,) = proto.graph.input
+    dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert dims == ["N", *shape]
+    assert onnx_export.check(out, model, shape, batch=3) <= onnx_export.RTOL  # any batch
+
+
+def trained_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
+    """A torch checkpoint of the lite spec with weights no fresh build has (aux included)."""
+    compiled = compile_spec(LITE)
+    torch.manual_seed(123)
+    model = torch_model(Target(compiled))
+    full = type(model)(aux_logits=True)
+    with torch.no_grad():
+        for p in full.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    state = {
+        "spec": {"path": str(LITE), "arch_sha256": compiled.arch_sha256},
+        "recipe": {"aux": True},
+        "model": full.state_dict(),
+    }
+    path = tmp_path / "best.pt"
+    torch_ckpt.save(path, state)
+    full.aux_logits = False
+    return path, full.eval()
+
+
+def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    ckpt, trained = trained_checkpoint(tmp_path)
+    onnx_out, sm_out = tmp_path / "lite.onnx", tmp_path / "lite_sm"
+    code, output = incept("export", str(ckpt), "--onnx", str(onnx_out), "--saved-model", str(sm_out))
+    assert code == 0, output
+    assert f"wrote {onnx_out} (opset 18, input images N x 1 x 28 x 28" in output
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = trained(x).numpy()
+    session = ort.InferenceSession(str(onnx_out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"images": x.numpy()})
+    assert onnx_export.relative_error(got, want) <= 1e-4
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(sm_out))  # kept: its functions use its variables
+    served = loaded.serve(tf.constant(x.permute(0, 2, 3, 1).numpy()))
+    assert onnx_export.relative_error(np.asarray(served), want) <= 1e-4  # weights carried across
+    fresh = torch_model(open_target(str(LITE), None))
+    with torch.no_grad():
+        assert onnx_export.relative_error(fresh(x).numpy(), want) > 1e-2  # not a fresh model
+
+
+def test_saved_model_from_a_spec_round_trips(tmp_path):
+    out = tmp_path / "served"
+    code, output = incept("export", str(ROOT / "specs" / "googlenet.yaml"), "--saved-model", str(out))
+    assert code == 0, output
+    assert "wrote" in output and "endpoint serve, input N x 224 x 224 x 3" in output
+    assert (out / "saved_model.pb").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["served"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([str(LITE)], "incept export: error[flag]: give --onnx FILE.onnx, --saved-model DIR or both"),
+        ([str(LITE), "--onnx", "{tmp}/m.pb"], "--onnx: error[flag]: the file must end in .onnx, got {tmp}/m.pb"),
+        (["{tmp}/run", "--onnx", "{tmp}/m.onnx"], "{tmp}/run: error[checkpoint]: no such spec, run folder or checkpoint"),
+        (["{tmp}/nope.yaml", "--onnx", "{tmp}/m.onnx"], "{tmp}/nope.yaml:1:1: error[io]: cannot read spec"),
+        (["{tmp}/junk.pt", "--onnx", "{tmp}/m.onnx"], "{tmp}/junk.pt: error[checkpoint]: not a readable torch checkpoint"),
+        ([str(LITE), "--saved-model", "{tmp}"], "--saved-model: error[flag]: {tmp} exists; choose another folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    code, output = incept("export", *(a.format(tmp=tmp_path) for a in args))
+    assert code == 2, output
+    assert output.count("\n") == 1 and output.startswith(line.format(tmp=tmp_path)), output
+    assert [p.name for p in tmp_path.iterdir()] == ["junk.pt"]
