@@ -130,7 +130,10 @@ def test_missing_dot_is_one_line_with_the_install_hint(tmp_path, monkeypatch, su
 def test_bad_output_suffix_and_bad_spec(tmp_path):
     result = run("diagram", str(ROOT / "specs" / "googlenet.yaml"), "-o", str(tmp_path / "g.pdf"))
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path / 'g.pdf'}: error[flag]: -o must end in .svg, .png or .dot (got '.pdf')\n"
+    assert (
+        result.stderr
+        == f"{tmp_path / 'g.pdf'}: error[flag]: -o must end in .svg, .png or .dot (got '.pdf')\n"
+    )
     result = run("diagram", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "g.dot"))
     assert result.exit_code == 2 and "error[io]" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -35,7 +35,9 @@ def test_page_holds_totals_chain_and_deltas(monkeypatch):
     assert "| with aux heads (training) | 13,378,280 |" in text
     assert "![googlenet, one box per row](googlenet.svg)" in text
     assert "| inception_3a | inception |  | 28x28x256 | 2 | 64 | 96 | 128 | 16 | 32 | 32 |" in text
-    assert "| inception_3a | 162,816 | 163,696 | +0.5% | 128,000,000 | 128,049,152 | +0.0% |" in text
+    assert (
+        "| inception_3a | 162,816 | 163,696 | +0.5% | 128,000,000 | 128,049,152 | +0.0% |" in text
+    )
     lite = (ROOT / "docs/specs/googlenet-fmnist-lite.md").read_text()
     assert "`specs/googlenet-fmnist-lite.yaml` is built from 3 base spec(s)" in lite
     assert "4. `specs/googlenet.yaml` (base: `googlenet`)" in lite
@@ -67,7 +69,10 @@ def test_check_finds_a_stale_page_and_a_stale_diagram(tmp_path, monkeypatch):
 def test_bad_output_and_missing_dot_write_nothing(tmp_path, monkeypatch):
     result = run("docs", str(ROOT / "specs/googlenet.yaml"), "-o", str(tmp_path / "g.html"))
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path / 'g.html'}: error[flag]: -o must name a Markdown file ending in .md\n"
+    assert (
+        result.stderr
+        == f"{tmp_path / 'g.html'}: error[flag]: -o must name a Markdown file ending in .md\n"
+    )
     monkeypatch.setenv("PATH", str(tmp_path))
     result = run("docs", str(ROOT / "specs/googlenet.yaml"), "-o", str(tmp_path / "g.md"))
     assert result.exit_code == 2 and "apt-get install graphviz" in result.stderr

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch  # before TensorFlow, as incept convert does
+from runchecks import incept
 
 from incept.compiler.pipeline import compile_spec
 from incept.runtime.export import onnx as onnx_export
 from incept.runtime.export.source import Target, open_target, torch_model
 from incept.runtime.torch import checkpoint as torch_ckpt
-from runchecks import incept
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -65,7 +65,9 @@ def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path
 
     ckpt, trained = trained_checkpoint(tmp_path)
     onnx_out, sm_out = tmp_path / "lite.onnx", tmp_path / "lite_sm"
-    code, output = incept("export", str(ckpt), "--onnx", str(onnx_out), "--saved-model", str(sm_out))
+    code, output = incept(
+        "export", str(ckpt), "--onnx", str(onnx_out), "--saved-model", str(sm_out)
+    )
     assert code == 0, output
     assert f"wrote {onnx_out} (opset 18, input images N x 1 x 28 x 28" in output
     x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
@@ -86,7 +88,9 @@ def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path
 
 def test_saved_model_from_a_spec_round_trips(tmp_path):
     out = tmp_path / "served"
-    code, output = incept("export", str(ROOT / "specs" / "googlenet.yaml"), "--saved-model", str(out))
+    code, output = incept(
+        "export", str(ROOT / "specs" / "googlenet.yaml"), "--saved-model", str(out)
+    )
     assert code == 0, output
     assert "wrote" in output and "endpoint serve, input N x 224 x 224 x 3" in output
     assert (out / "saved_model.pb").is_file()
@@ -96,12 +100,30 @@ def test_saved_model_from_a_spec_round_trips(tmp_path):
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        ([str(LITE)], "incept export: error[flag]: give --onnx FILE.onnx, --saved-model DIR or both"),
-        ([str(LITE), "--onnx", "{tmp}/m.pb"], "--onnx: error[flag]: the file must end in .onnx, got {tmp}/m.pb"),
-        (["{tmp}/run", "--onnx", "{tmp}/m.onnx"], "{tmp}/run: error[checkpoint]: no such spec, run folder or checkpoint"),
-        (["{tmp}/nope.yaml", "--onnx", "{tmp}/m.onnx"], "{tmp}/nope.yaml:1:1: error[io]: cannot read spec"),
-        (["{tmp}/junk.pt", "--onnx", "{tmp}/m.onnx"], "{tmp}/junk.pt: error[checkpoint]: not a readable torch checkpoint"),
-        ([str(LITE), "--saved-model", "{tmp}"], "--saved-model: error[flag]: {tmp} exists; choose another folder"),
+        (
+            [str(LITE)],
+            "incept export: error[flag]: give --onnx FILE.onnx, --saved-model DIR or both",
+        ),
+        (
+            [str(LITE), "--onnx", "{tmp}/m.pb"],
+            "--onnx: error[flag]: the file must end in .onnx, got {tmp}/m.pb",
+        ),
+        (
+            ["{tmp}/run", "--onnx", "{tmp}/m.onnx"],
+            "{tmp}/run: error[checkpoint]: no such spec, run folder or checkpoint",
+        ),
+        (
+            ["{tmp}/nope.yaml", "--onnx", "{tmp}/m.onnx"],
+            "{tmp}/nope.yaml:1:1: error[io]: cannot read spec",
+        ),
+        (
+            ["{tmp}/junk.pt", "--onnx", "{tmp}/m.onnx"],
+            "{tmp}/junk.pt: error[checkpoint]: not a readable torch checkpoint",
+        ),
+        (
+            [str(LITE), "--saved-model", "{tmp}"],
+            "--saved-model: error[flag]: {tmp} exists; choose another folder",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):
