@@ -8,8 +8,6 @@ import click
 
 from incept.compiler.guard import one_line_errors
 
-from ..errors import Code, InputError
-
 
 @click.command()
 @click.argument("target")
@@ -24,6 +22,8 @@ def export(target: str, onnx_path: str | None, saved_model: str | None, spec: st
     before it is put in place: ONNX with onnx.checker and onnxruntime against torch,
     the SavedModel by reloading it with TensorFlow and comparing with Keras.
     """
+    from ..errors import Code, InputError
+
     if not onnx_path and not saved_model:
         raise InputError(
             Code.FLAG, "incept export", "give --onnx FILE.onnx, --saved-model DIR or both"
