@@ -132,3 +132,30 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):
     assert code == 2, output
     assert output.count("\n") == 1 and output.startswith(line.format(tmp=tmp_path)), output
     assert [p.name for p in tmp_path.iterdir()] == ["junk.pt"]
+
+
+def test_keras_checkpoint_exports_its_weights_to_onnx(tmp_path):
+    """A .keras checkpoint (aux heads included) reaches the ONNX file through the IR's
+    weight transfer: onnxruntime on NCHW equals the Keras model on NHWC."""
+    import numpy as np
+
+    from incept.runtime.keras import checkpoint as keras_ckpt
+    from incept.runtime.keras.model import build_model
+
+    compiled = compile_spec(LITE)
+    model = build_model(compiled, tmp_path / "src", aux=True)
+    rng = np.random.default_rng(7)
+    model.set_weights([w + 0.01 * rng.standard_normal(w.shape) for w in model.get_weights()])
+    ckpt = tmp_path / "best.keras"
+    state = {"spec": {"path": str(LITE), "arch_sha256": compiled.arch_sha256}}
+    keras_ckpt.save(ckpt, model, {**state, "recipe": {"aux": True}})
+    out = tmp_path / "k.onnx"
+    code, output = incept("export", str(ckpt), "--onnx", str(out))
+    assert code == 0, output
+    import onnxruntime as ort
+
+    x = rng.standard_normal((3, 28, 28, 1)).astype("float32")
+    want = np.asarray(model(x, training=False)[0])
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"images": x.transpose(0, 3, 1, 2)})
+    assert onnx_export.relative_error(got, want) <= 1e-4
