@@ -23,6 +23,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from . import stamp
+from .benchcli import bench
 from .guard import DEBUG, OneLineGroup, one_line_errors
 from .ir.graph import Graph
 from .pipeline import build_graph
@@ -207,3 +208,4 @@ def _add_runtime_commands() -> None:
 
 
 _add_runtime_commands()
+main.add_command(bench)
