@@ -8,11 +8,8 @@ spec are checked. Bad flags and bad specs end as one line and exit status 2.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
@@ -46,7 +43,10 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
     return parse
 
 
-def _load_harness() -> ModuleType:
+def _load_harness() -> Any:
+    import importlib.util  # here, not at start-up: `incept compile` does not need it
+    import sys
+
     if not HARNESS.is_file():
         raise UserError(
             f"incept: error[bench]: {HARNESS} not found (the benchmark ships with the "
