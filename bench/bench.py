@@ -32,14 +32,16 @@ def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, An
         import bench_torch as harness
     else:
         import bench_keras as harness
+    started = bench_common.utc_now()
     settings, check, rows, extra = harness.measure(graph, options)
     report = {
         "schema": 1,
         "spec": spec,
         "model": graph.name,
         "vs": vs,
-        "date": bench_common.utc_now(),
-        "command": ["incept", "bench", *sys.argv[2:]] if "bench" in sys.argv[1:2] else sys.argv,
+        "date": started,
+        "finished": bench_common.utc_now(),
+        "argv": sys.argv,
         "machine": bench_common.machine(extra.get("gpu")),
         "versions": extra["versions"],
         "settings": settings,

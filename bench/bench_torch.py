@@ -175,6 +175,43 @@ def _step(model: nn.Module, mode: str, x: torch.Tensor, y: torch.Tensor, autocas
     return infer
 
 
+def _configs(settings: dict[str, Any]):
+    """Every (precision, memory format, compile, mode) the settings select."""
+    for precision in settings["precisions"]:
+        for fmt in settings["memory_formats"]:
+            for compiled in settings["compile"]:
+                for mode in settings["modes"]:
+                    yield {
+                        "mode": mode,
+                        "precision": precision,
+                        "memory_format": fmt,
+                        "compile": "torch.compile" if compiled == "on" else "eager",
+                    }
+
+
+def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
+    """Fresh copies of both models in the config's layout (and compiled), timed in turn."""
+    batch = 1 if config["mode"] == "latency" else settings["batch"]
+    channels_last = config["memory_format"] == "channels_last"
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    xs = x[:batch].to(device).contiguous(memory_format=memory)
+    ys = y[:batch].to(device)
+
+    def autocast():
+        if config["precision"] == "bf16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    steps = []
+    for model in models:
+        model = copy.deepcopy(model).to(device, memory_format=memory)
+        if config["compile"] == "torch.compile":
+            model = torch.compile(model, mode=settings["compile_mode"])
+        steps.append(_timer(device)(_step(model, config["mode"], xs, ys, autocast)))
+    times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
+    return bench_common.row(config, batch, times)
+
+
 def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict]:
     device = _device(options["device"])
     settings = _defaults(options, device)
@@ -184,33 +221,10 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     gen = torch.Generator().manual_seed(settings["seed"])
     x = torch.randn(settings["batch"], *graph.input.shape, generator=gen)
     y = torch.randint(graph.num_classes, (settings["batch"],), generator=gen)
-    timed, rows = _timer(device), []
-    for precision in settings["precisions"]:
-        for fmt in settings["memory_formats"]:
-            for compiled in settings["compile"]:
-                for mode in settings["modes"]:
-                    config = {"mode": mode, "precision": precision, "memory_format": fmt}
-                    config["compile"] = "torch.compile" if compiled == "on" else "eager"
-                    batch = 1 if mode == "latency" else settings["batch"]
-                    memory = (
-                        torch.channels_last if fmt == "channels_last" else torch.contiguous_format
-                    )
-                    xs = x[:batch].to(device).contiguous(memory_format=memory)
-                    ys = y[:batch].to(device)
-
-                    def autocast(precision=precision):
-                        if precision == "bf16":
-                            return torch.autocast(device.type, dtype=torch.bfloat16)
-                        return contextlib.nullcontext()
-
-                    steps = []
-                    for model in (generated, reference):
-                        model = copy.deepcopy(model).to(device, memory_format=memory)
-                        if compiled == "on":
-                            model = torch.compile(model, mode=settings["compile_mode"])
-                        steps.append(timed(_step(model, mode, xs, ys, autocast)))
-                    times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
-                    rows.append(bench_common.row(config, batch, times))
+    rows = [
+        _time_config((generated, reference), config, x, y, settings, device)
+        for config in _configs(settings)
+    ]
     extra = {
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "versions": {

@@ -41,7 +41,7 @@ def _bench(*args: str):
 
 def _assert_report(report: dict, vs: str, rows: int, repeats: int) -> None:
     assert report["vs"] == vs and report["schema"] == 1
-    assert set(report) >= {"date", "command", "machine", "versions", "settings", "check"}
+    assert set(report) >= {"date", "finished", "argv", "machine", "versions", "settings", "check"}
     assert report["machine"]["cpus"] >= 1 and report["machine"]["cpu"]
     assert len(report["results"]) == rows
     for row in report["results"]:
