@@ -90,6 +90,7 @@ def pair(graph: Any, aux: bool, seed: int) -> tuple[nn.Module, nn.Module, dict[s
     reference = torchvision.models.googlenet(
         weights=None, aux_logits=aux, init_weights=False, num_classes=graph.num_classes
     )
+    _probe(reference, graph.input.shape)
     randomize(generated, seed)
     randomize(reference, seed)
     check: dict[str, Any] = {"params_generated": _params(generated)}
@@ -114,6 +115,20 @@ def pair(graph: Any, aux: bool, seed: int) -> tuple[nn.Module, nn.Module, dict[s
     return generated, reference, check
 
 
+def _probe(reference: nn.Module, shape: tuple[int, ...]) -> None:
+    """torchvision's GoogLeNet takes 3-channel images down to about 33x33: say so in one
+    line rather than fail in the middle of the timings."""
+    try:
+        with torch.inference_mode():
+            reference.eval()(torch.zeros(1, *shape))
+    except RuntimeError as exc:
+        size = "x".join(map(str, shape))
+        raise UserError(
+            f"incept bench: error[reference]: torchvision's GoogLeNet cannot take {size} "
+            f"inputs ({str(exc).splitlines()[0][:160]})"
+        ) from None
+
+
 def _agreement(graph: Any, generated: nn.Module, reference: nn.Module, seed: int) -> dict:
     x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
@@ -129,7 +144,8 @@ def _timer(device: torch.device) -> Callable[[Callable[[], Any]], bench_common.T
         def run() -> float:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
+                start = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
                 start.record()
                 step()
                 end.record()

@@ -45,14 +45,12 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
 
 def _load_harness() -> Any:
     import importlib.util  # here, not at start-up: `incept compile` does not need it
-    import sys
 
     if not HARNESS.is_file():
         raise UserError(
             f"incept: error[bench]: {HARNESS} not found (the benchmark ships with the "
             "source checkout, not with an installed incept)"
         )
-    sys.path.insert(0, str(HARNESS.parent))  # its sibling modules
     spec = importlib.util.spec_from_file_location("incept_bench_harness", HARNESS)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -22,15 +22,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-SMALL = 96  # the smallest size at which the reference's 5x5/3 aux pools still fit
 
-
-@pytest.fixture(scope="module")
-def small_spec(tmp_path_factory):
-    """specs/googlenet-torchvision.yaml at 96x96 (the declared 224x224 outputs dropped)."""
+def small_spec(directory, size: int):
+    """specs/googlenet-torchvision.yaml at size x size (the declared 224x224 outputs dropped)."""
     text = (SPECS / "googlenet-torchvision.yaml").read_text()
-    text = re.sub(r", output: \d+x\d+x\d+", "", text.replace("size: 224", f"size: {SMALL}"))
-    path = tmp_path_factory.mktemp("bench") / "googlenet-torchvision-96.yaml"
+    text = re.sub(r", output: \d+x\d+x\d+", "", text.replace("size: 224", f"size: {size}"))
+    path = directory / f"googlenet-torchvision-{size}.yaml"
     path.write_text(text)
     return path
 
@@ -53,11 +50,11 @@ def _assert_report(report: dict, vs: str, rows: int, repeats: int) -> None:
         assert row["ratio"] > 0
 
 
-def test_torchvision_end_to_end(small_spec, tmp_path):
+def test_torchvision_end_to_end(tmp_path):
     out = tmp_path / "torch.json"
     result = _bench(
-        str(small_spec), "--vs", "torchvision", "--batch", "2", "--repeats", "2",
-        "--warmup", "1", "--json", str(out),
+        str(small_spec(tmp_path, 64)), "--vs", "torchvision", "--batch", "2", "--repeats", "2",
+        "--warmup", "0", "--json", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -72,11 +69,12 @@ def test_torchvision_end_to_end(small_spec, tmp_path):
     assert "img/s" in result.output and "ratio" in result.output
 
 
-def test_keras_reference_end_to_end(small_spec, tmp_path):
+def test_keras_reference_end_to_end(tmp_path):
     out = tmp_path / "keras.json"
-    # no aux heads and no warm-up: tracing the Keras graphs is most of this test's time
+    # 96: the smallest size at which the reference's 5x5/3 aux pools fit. No aux heads
+    # and no warm-up: tracing the Keras graphs is most of this test's time.
     result = _bench(
-        str(small_spec), "--vs", "keras-reference", "--batch", "2", "--repeats", "1",
+        str(small_spec(tmp_path, 96)), "--vs", "keras-reference", "--batch", "2", "--repeats", "1",
         "--warmup", "0", "--no-aux", "--json", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -172,4 +170,14 @@ def test_a_bad_spec_fails_before_any_framework_loads(tmp_path):
     result = _bench(str(spec), "--vs", "torchvision")
     assert result.exit_code == 2
     assert result.output.startswith(f"{spec}:") and "error[" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_an_input_torchvision_cannot_take_is_one_line():
+    """googlenet-fmnist-lite takes 1x28x28 images; torchvision's GoogLeNet takes 3 channels."""
+    result = _bench(str(SPECS / "googlenet-fmnist-lite.yaml"), "--vs", "torchvision")
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "incept bench: error[reference]: torchvision's GoogLeNet cannot take 1x28x28 inputs ("
+    )
     assert result.output.count("\n") == 1
