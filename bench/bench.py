@@ -57,4 +57,4 @@ def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, An
 if __name__ == "__main__":
     from incept.compiler.cli import main
 
-    main(["bench", *sys.argv[1:]])
+    main(["bench", *sys.argv[1:]], prog_name="incept")

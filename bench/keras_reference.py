@@ -1,15 +1,16 @@
 """A hand-written Keras GoogLeNet of the plain kind people write: the reference that
 `incept bench --vs keras-reference` times the generated Keras model against.
 
-Functional API, keras.layers only, `padding="same"` on every convolution and pool,
+Functional API, keras.layers only, `padding="same"` on every convolution and max pool,
 Table 1's filter counts. One profile per shipped GoogLeNet spec, as close as the plain
 style gets:
 
 - "caffe" (specs/googlenet.yaml): biased convolutions + ReLU, real 5x5 branches,
   dropout 0.4. It has no LRN (plain ports drop it; the spec has two, after conv1's pool
-  and after conv2), and `padding="same"` pools where the spec has Caffe's ceil-mode pools
-  (same output sizes at 224x224, windows padded differently), a global average pool
-  for the spec's 7x7/1 one. Parameters: the spec's exactly (LRN has none).
+  and after conv2), and conv1 (7x7/2, "same") pads 2 before and 3 after where the spec
+  pads 3 and 3: a shifted grid at the same cost. Its "same" max pools and global average
+  pool take, at 224x224, the same windows as the spec's ceil-mode pools and 7x7/1 pool.
+  Parameters: the spec's exactly (LRN has none).
 - "bn" (specs/googlenet-bn.yaml): Conv2D(use_bias=False) + BatchNormalization(eps 1e-5)
   + ReLU everywhere, the aux convolutions included; otherwise as "caffe".
 - "torchvision" (specs/googlenet-torchvision.yaml): as "bn" with eps 1e-3, the "5x5"
