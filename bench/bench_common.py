@@ -63,6 +63,8 @@ def row(settings: dict[str, Any], batch: int, times: dict[str, list[float]]) -> 
         median = statistics.median(ts)
         out[who] = {"median_s": median, "img_per_s": batch / median, "times_s": ts}
     out["ratio"] = out["generated"]["img_per_s"] / out["reference"]["img_per_s"]
+    label = " ".join(str(v) for v in settings.values())
+    print(f"  {label}, batch {batch}: ratio {out['ratio']:.2f}", file=sys.stderr, flush=True)
     return out
 
 
