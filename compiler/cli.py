@@ -23,6 +23,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from . import stamp
+from .benchcli import bench
 from .guard import DEBUG, OneLineGroup, one_line_errors
 from .ir.graph import Graph
 from .pipeline import build_graph
@@ -44,6 +45,9 @@ def _build(spec: str) -> Graph:
 def main(ctx: click.Context, debug: bool) -> None:
     """Compile declarative Inception architecture specs (YAML) to PyTorch or Keras."""
     ctx.meta[DEBUG] = debug
+
+
+main.add_command(bench)  # compiler/benchcli.py: frameworks load inside the command
 
 
 @main.command()

@@ -1,0 +1,60 @@
+"""Generated module vs its reference, in one process, on the same input.
+
+    incept bench SPEC --vs torchvision [--batch N] [--modes infer,train,latency]
+        [--precisions fp32,bf16] [--formats contiguous,channels_last] [--compile off,on]
+        [--repeats 10] [--warmup 3] [--json FILE]
+    incept bench SPEC --vs keras-reference [--batch 8] [--modes ...] [--json FILE]
+
+(`python bench/bench.py ...` is the same command.) torch: the spec compiled with the
+torch backend vs `torchvision.models.googlenet` (bench_torch.py); Keras: the spec compiled
+with the Keras backend vs the hand-written GoogLeNet in keras_reference.py
+(bench_keras.py). Prints a table of img/s and ratios (generated / reference: above 1 means
+the generated module is faster) and writes the settings, machine, versions and every
+timing as JSON. Timings exclude warm-up steps; each figure is the median of --repeats.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import bench_common  # noqa: E402
+
+
+def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Measure, print the table, write --json; return the report."""
+    if vs == "torchvision":
+        import bench_torch as harness
+    else:
+        import bench_keras as harness
+    started = bench_common.utc_now()
+    settings, check, rows, extra = harness.measure(graph, options)
+    report = {
+        "schema": 1,
+        "spec": spec,
+        "model": graph.name,
+        "vs": vs,
+        "date": started,
+        "finished": bench_common.utc_now(),
+        "argv": sys.argv,
+        "machine": bench_common.machine(extra.get("gpu")),
+        "versions": extra["versions"],
+        "settings": settings,
+        "check": check,
+        "results": rows,
+    }
+    bench_common.print_report(report)
+    if options.get("json_path"):
+        bench_common.write_json(Path(options["json_path"]), report)
+    return report
+
+
+if __name__ == "__main__":
+    from incept.compiler.cli import main
+
+    main(["bench", *sys.argv[1:]], prog_name="incept")

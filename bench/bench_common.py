@@ -1,0 +1,138 @@
+"""What both comparisons share: alternating timing, the machine, the table, the JSON."""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+#: A timed step: runs once and returns its duration in seconds.
+Timer = Callable[[], float]
+
+
+_names = itertools.count()
+
+
+def import_generated(graph: Any, backend: str) -> ModuleType:
+    """Compile `graph` with `backend` into a temporary directory and import the module
+    (the directory lives until the process ends: tracebacks and torch.compile read it)."""
+    from incept.backends import get_backend
+
+    directory = Path(tempfile.mkdtemp(prefix="incept-bench-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    name = f"incept_bench_{backend}_{graph.name}_{next(_names)}"
+    path = directory / f"{name}.py"
+    path.write_text(get_backend(backend).render(graph), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def alternate(generated: Timer, reference: Timer, warmup: int, repeats: int) -> dict[str, Any]:
+    """Time both models in turn (gen, ref, gen, ref, ...) so that a machine that slows
+    down or speeds up mid-run affects both alike; warm-up steps are not recorded."""
+    for _ in range(warmup):
+        generated()
+        reference()
+    times: dict[str, list[float]] = {"generated": [], "reference": []}
+    for _ in range(repeats):
+        times["generated"].append(generated())
+        times["reference"].append(reference())
+    return times
+
+
+def row(settings: dict[str, Any], batch: int, times: dict[str, list[float]]) -> dict[str, Any]:
+    """One result: each model's median step time and img/s, and their ratio."""
+    out: dict[str, Any] = {**settings, "batch": batch}
+    for who, ts in times.items():
+        median = statistics.median(ts)
+        out[who] = {"median_s": median, "img_per_s": batch / median, "times_s": ts}
+    out["ratio"] = out["generated"]["img_per_s"] / out["reference"]["img_per_s"]
+    label = " ".join(str(v) for v in settings.values())
+    print(f"  {label}, batch {batch}: ratio {out['ratio']:.2f}", file=sys.stderr, flush=True)
+    return out
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(gpu: str | None) -> dict[str, Any]:
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "gpu": gpu,
+        "python": platform.python_version(),
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    m = report["machine"]
+    console.print(
+        f"{report['spec']} vs {report['vs']}  ({report['date']}; {m['cpu']}, {m['cpus']} CPUs"
+        + (f", {m['gpu']}" if m["gpu"] else ", no GPU")
+        + ")"
+    )
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    for line in report["check"]["lines"]:
+        console.print(line)
+    table = Table(title="img/s, median of repeats (ratio = generated / reference)")
+    for name in ("mode", "precision", "layout", "compile", "batch"):
+        table.add_column(name)
+    for name in ("generated ms", "reference ms", "generated img/s", "reference img/s", "ratio"):
+        table.add_column(name, justify="right")
+    for r in report["results"]:
+        g, ref = r["generated"], r["reference"]
+        table.add_row(
+            r["mode"],
+            r["precision"],
+            r["memory_format"],
+            r["compile"],
+            str(r["batch"]),
+            f"{g['median_s'] * 1000:.1f}",
+            f"{ref['median_s'] * 1000:.1f}",
+            f"{g['img_per_s']:.1f}",
+            f"{ref['img_per_s']:.1f}",
+            f"{r['ratio']:.2f}x",
+        )
+    console.print(table)
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    from incept.compiler.cli import write_atomic
+
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")

@@ -1,0 +1,152 @@
+"""The generated Keras model vs the hand-written one (keras_reference.py), TensorFlow CPU.
+
+Both models get random He-uniform kernels, small biases and non-trivial batch-norm
+statistics from one seeded generator (activations stay O(1), as in bench_torch.py). The
+layer graphs differ (LRN, padding, pools), so their outputs are not compared; their
+trainable parameter counts are. Inference: predict_on_batch (a tf.function) on the
+logits-only model that shares the trained model's layers; latency: the same at batch
+1; training: train_on_batch with SGD (lr 0.01, momentum 0.9) and sparse cross-entropy on
+the logits plus 0.3 x each aux head's.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import bench_common  # noqa: E402
+import keras  # noqa: E402
+import keras_reference  # noqa: E402
+import numpy as np  # noqa: E402
+
+from incept.compiler.errors import UserError  # noqa: E402
+
+
+def randomize(model: keras.Model, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape, name = tuple(w.shape), w.path.rsplit("/", 1)[-1]
+        if name == "kernel":
+            bound = (6.0 / np.prod(shape[:-1])) ** 0.5
+            value = rng.uniform(-bound, bound, shape)
+        elif name in ("gamma", "moving_variance"):
+            value = rng.uniform(0.5, 1.5, shape)
+        else:  # bias, beta, moving_mean
+            value = rng.standard_normal(shape) * 0.1
+        w.assign(value.astype(np.float32))
+
+
+def trainable(model: keras.Model) -> int:
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _compile(model: keras.Model) -> keras.Model:
+    n = len(model.outputs)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True)] * n,
+        loss_weights=[1.0] + [0.3] * (n - 1),
+    )
+    return model
+
+
+def _check(graph: Any, generated: keras.Model, reference: keras.Model, profile: str, aux: bool):
+    counts = {"generated": trainable(generated), "reference": trainable(reference)}
+    spec = graph.params(aux=aux)
+    lines = [
+        f"reference: bench/keras_reference.py, profile {profile!r} (see its docstring for how "
+        "it differs from the spec)"
+    ]
+    same = counts["generated"] == counts["reference"]
+    why = (
+        ""
+        if same
+        else f" - differ by {counts['generated'] - counts['reference']:+,}: the spec is not "
+        f"Table 1's GoogLeNet at 224x224 in the {profile!r} profile (width, input size or layers)"
+    )
+    lines.append(
+        f"trainable parameters: generated {counts['generated']:,} (spec: {spec:,}), "
+        f"reference {counts['reference']:,}" + (" (same)" if same else why)
+    )
+    return {
+        "profile": profile,
+        "params_generated": counts["generated"],
+        "params_reference": counts["reference"],
+        "params_spec": spec,
+        "outputs_compared": False,
+        "lines": lines,
+    }
+
+
+def _steps(model: keras.Model, mode: str, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    if mode == "train":
+        targets = [y] * len(model.outputs)
+        return lambda: model.train_on_batch(x, targets)
+    logits = keras.Model(model.inputs, model.outputs[0]) if len(model.outputs) > 1 else model
+    return lambda: logits.predict_on_batch(x)
+
+
+def _timed(step: Callable[[], Any]) -> bench_common.Timer:
+    def run() -> float:
+        begin = time.perf_counter()
+        step()
+        return time.perf_counter() - begin
+
+    return run
+
+
+def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict]:
+    aux = options["aux"] and graph.aux_logits
+    settings = {
+        "device": "cpu",
+        "backend": keras.backend.backend(),
+        "batch": options["batch"] or 8,
+        "latency_batch": 1,
+        "modes": list(options["modes"] or ("infer", "train", "latency")),
+        "repeats": options["repeats"],
+        "warmup": options["warmup"],
+        "aux": aux,
+        "seed": options["seed"],
+        "timing": "time.perf_counter per step",
+        "optimizer": "SGD(0.01, momentum=0.9)",
+    }
+    profile = keras_reference.profile_for(graph)
+    module = bench_common.import_generated(graph, "keras")
+    generated = module.build(aux_logits=aux)
+    try:
+        reference = keras_reference.build(profile, graph.num_classes, aux, graph.input.shape[1])
+    except ValueError as exc:  # a pool larger than its input: Keras says which
+        raise UserError(
+            f"incept bench: error[reference]: the hand-written GoogLeNet cannot take "
+            f"{graph.input.shape[1]}x{graph.input.shape[2]} inputs ({str(exc).splitlines()[0]})"
+        ) from None
+    randomize(generated, options["seed"])
+    randomize(reference, options["seed"])
+    check = _check(graph, generated, reference, profile, aux)
+    for model in (generated, reference):
+        _compile(model)
+    settings["jit_compile"] = generated.jit_compile
+    rng = np.random.default_rng(options["seed"])
+    c, h, w = graph.input.shape
+    x = rng.standard_normal((settings["batch"], h, w, c)).astype(np.float32)
+    y = rng.integers(0, graph.num_classes, settings["batch"])
+    rows = []
+    for mode in settings["modes"]:
+        batch = 1 if mode == "latency" else settings["batch"]
+        steps = [_timed(_steps(m, mode, x[:batch], y[:batch])) for m in (generated, reference)]
+        times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
+        config = {"mode": mode, "precision": "fp32", "memory_format": "NHWC"}
+        config["compile"] = "tf.function" if settings["backend"] == "tensorflow" else "backend"
+        rows.append(bench_common.row(config, batch, times))
+    versions = {"keras": keras.__version__, "numpy": np.__version__}
+    if settings["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    return settings, check, rows, {"gpu": None, "versions": versions}

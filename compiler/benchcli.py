@@ -1,0 +1,124 @@
+"""`incept bench SPEC --vs torchvision|keras-reference`: time the generated module beside
+its reference in one process (the harness is bench/bench.py in the source checkout).
+
+Imported by the `incept` command at start-up, so this module imports only click and
+the compiler: torch, TensorFlow and Keras load inside bench/, after the flags and the
+spec are checked. Bad flags and bad specs end as one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import UserError
+from .guard import one_line_errors
+
+HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+MODES = ("infer", "train", "latency")
+PRECISIONS = ("fp32", "bf16")
+FORMATS = ("contiguous", "channels_last")
+COMPILE = ("off", "on")
+#: Options that only the torch comparison has (Keras runs NHWC, fp32, as a tf.function).
+TORCH_ONLY = ("precisions", "formats", "compile_", "compile_mode", "device")
+
+
+def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
+    """A click callback: a comma-separated subset of `allowed`, in `allowed`'s order."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None):
+        if value is None:
+            return None
+        picked = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [v for v in picked if v not in allowed]
+        if unknown or not picked:
+            raise click.BadParameter(
+                f"{value!r}: expected a comma-separated subset of {','.join(allowed)}"
+            )
+        return tuple(v for v in allowed if v in picked)
+
+    return parse
+
+
+def _load_harness() -> Any:
+    import importlib.util  # here, not at start-up: `incept compile` does not need it
+
+    if not HARNESS.is_file():
+        raise UserError(
+            f"incept: error[bench]: {HARNESS} not found (the benchmark ships with the "
+            "source checkout, not with an installed incept)"
+        )
+    spec = importlib.util.spec_from_file_location("incept_bench_harness", HARNESS)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@click.command()
+@click.argument("spec")
+@click.option(
+    "--vs", type=click.Choice(["torchvision", "keras-reference"]), required=True, help="Reference."
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    help="Images per step for infer/train [default: 256 on a GPU, 8 on the CPU].",
+)
+@click.option(
+    "--modes", callback=_subset(MODES), help=f"Subset of {','.join(MODES)} [default: all]."
+)
+@click.option(
+    "--precisions",
+    callback=_subset(PRECISIONS),
+    help="torch: fp32, bf16 (autocast) [default: both on a GPU, fp32 on the CPU].",
+)
+@click.option(
+    "--formats",
+    callback=_subset(FORMATS),
+    help="torch memory formats: contiguous, channels_last [default: both].",
+)
+@click.option(
+    "--compile",
+    "compile_",
+    callback=_subset(COMPILE),
+    help="torch: eager (off) and/or torch.compile (on) [default: both on a GPU, off on the CPU].",
+)
+@click.option(
+    "--compile-mode",
+    type=click.Choice(["default", "reduce-overhead", "max-autotune"]),
+    default="default",
+    show_default=True,
+    help="torch.compile's mode.",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option(
+    "--aux/--no-aux", default=True, show_default=True, help="Aux heads on in training steps."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write results here.")
+@one_line_errors
+def bench(spec: str, vs: str, **options: Any) -> None:
+    """Time SPEC's generated module beside torchvision's GoogLeNet or the hand-written
+    Keras GoogLeNet (bench/keras_reference.py): img/s and their ratio, median of repeats."""
+    from .pipeline import build_graph
+
+    ctx = click.get_current_context()
+    if vs == "keras-reference":
+        given = [
+            name
+            for name in TORCH_ONLY
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            flag = "--" + given[0].rstrip("_").replace("_", "-")
+            raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
+    graph = build_graph(spec)  # a bad spec fails here, before any framework loads
+    _load_harness().run(spec, graph, vs, options)

@@ -1,0 +1,183 @@
+"""`incept bench`: the harness end to end on a tiny configuration, its references, its flags.
+
+Nothing here asserts a time or a ratio: only that every figure was measured (positive),
+that the references are the networks they claim to be, and that bad flags fail in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT, SPECS
+
+from incept.compiler.cli import main
+from incept.compiler.pipeline import build_graph
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+
+def small_spec(directory, size: int):
+    """specs/googlenet-torchvision.yaml at size x size (the declared 224x224 outputs dropped)."""
+    text = (SPECS / "googlenet-torchvision.yaml").read_text()
+    text = re.sub(r", output: \d+x\d+x\d+", "", text.replace("size: 224", f"size: {size}"))
+    path = directory / f"googlenet-torchvision-{size}.yaml"
+    path.write_text(text)
+    return path
+
+
+def _bench(*args: str):
+    return CliRunner().invoke(main, ["bench", *args], prog_name="incept")
+
+
+def _assert_report(report: dict, vs: str, rows: int, repeats: int) -> None:
+    assert report["vs"] == vs and report["schema"] == 1
+    assert set(report) >= {"date", "finished", "argv", "machine", "versions", "settings", "check"}
+    assert report["machine"]["cpus"] >= 1 and report["machine"]["cpu"]
+    assert len(report["results"]) == rows
+    for row in report["results"]:
+        assert set(row) >= {"mode", "precision", "memory_format", "compile", "batch", "ratio"}
+        assert row["batch"] == (1 if row["mode"] == "latency" else 2)
+        for who in ("generated", "reference"):
+            assert len(row[who]["times_s"]) == repeats
+            assert row[who]["median_s"] > 0 and row[who]["img_per_s"] > 0
+        assert row["ratio"] > 0
+
+
+def test_torchvision_end_to_end(tmp_path):
+    out = tmp_path / "torch.json"
+    result = _bench(
+        str(small_spec(tmp_path, 64)), "--vs", "torchvision", "--batch", "2", "--repeats", "2",
+        "--warmup", "0", "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    # CPU defaults: fp32, eager; every mode in both memory formats
+    _assert_report(report, "torchvision", rows=3 * 2, repeats=2)
+    assert {r["memory_format"] for r in report["results"]} == {"contiguous", "channels_last"}
+    assert report["check"]["shared_weights"] is True
+    assert report["check"]["rel_diff"] <= 1e-5
+    assert report["check"]["params_generated"] == report["check"]["params_reference"]
+    assert report["check"]["params_generated"] == 13_004_888  # aux heads on for training
+    assert report["versions"]["torchvision"]
+    assert "img/s" in result.output and "ratio" in result.output
+
+
+def test_keras_reference_end_to_end(tmp_path):
+    out = tmp_path / "keras.json"
+    # 96: the smallest size at which the reference's 5x5/3 aux pools fit. No aux heads
+    # and no warm-up: tracing the Keras graphs is most of this test's time.
+    result = _bench(
+        str(small_spec(tmp_path, 96)), "--vs", "keras-reference", "--batch", "2", "--repeats", "1",
+        "--warmup", "0", "--no-aux", "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    _assert_report(report, "keras-reference", rows=3, repeats=1)
+    assert report["check"]["profile"] == "torchvision"
+    assert report["check"]["params_generated"] == report["check"]["params_reference"]
+    assert report["check"]["params_generated"] == 6_624_904
+    assert report["versions"]["keras"] and report["settings"]["aux"] is False
+
+
+def test_torchvision_pair_shares_weights_and_catches_a_difference():
+    import bench_torch
+
+    graph = build_graph(SPECS / "googlenet-torchvision.yaml")
+    generated, reference, check = bench_torch.pair(graph, aux=False, seed=1)
+    assert check["shared_weights"] is True and check["rel_diff"] <= 1e-5
+    assert check["params_generated"] == check["params_reference"] == 6_624_904
+    with torch.no_grad():
+        reference.inception4c.branch2[1].conv.weight.mul_(1.5)  # one layer off
+    with pytest.raises(RuntimeError, match="logits differ"):
+        bench_torch._agreement(graph, generated, reference, seed=1)
+
+
+def test_a_caffe_spec_does_not_share_weights_with_torchvision():
+    import bench_torch
+
+    graph = build_graph(SPECS / "googlenet.yaml")
+    _, _, check = bench_torch.pair(graph, aux=True, seed=0)
+    assert check["shared_weights"] is False and "state_dict" in check["reason"]
+    assert check["params_generated"] == 13_378_280
+    assert check["params_reference"] == 13_004_888
+
+
+@pytest.mark.parametrize(
+    ("spec", "profile", "params"),
+    [
+        ("googlenet.yaml", "caffe", (6_998_552, 13_378_280)),
+        ("googlenet-bn.yaml", "bn", (7_005_832, 13_385_816)),
+        ("googlenet-torchvision.yaml", "torchvision", (6_624_904, 13_004_888)),
+    ],
+)
+def test_keras_reference_matches_each_profile(spec, profile, params):
+    import bench_keras
+    import keras_reference
+
+    graph = build_graph(SPECS / spec)
+    assert keras_reference.profile_for(graph) == profile
+    for aux, expected in zip((False, True), params, strict=True):
+        model = keras_reference.build(profile, aux_logits=aux)
+        assert bench_keras.trainable(model) == expected == graph.params(aux=aux)
+        assert len(model.outputs) == 1 + 2 * aux
+        assert tuple(model.outputs[0].shape) == (None, 1000)
+        # the plain style: every convolution and pool pads "same"
+        pads = {layer.padding for layer in model.layers if hasattr(layer, "padding")}
+        assert pads == ({"same", "valid"} if aux else {"same"})  # "valid": the aux 5x5/3 pools
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--vs", "torchvision", "--modes", "infer,fly"],
+            "incept bench: error[usage]: Invalid value for '--modes': 'infer,fly': expected a "
+            "comma-separated subset of infer,train,latency (see 'incept bench --help')",
+        ),
+        (
+            ["--vs", "keras-reference", "--formats", "channels_last"],
+            "incept bench: error[usage]: --formats applies to --vs torchvision only "
+            "(see 'incept bench --help')",
+        ),
+        (
+            ["--vs", "onnx"],
+            "incept bench: error[usage]: Invalid value for '--vs': 'onnx' is not one of "
+            "'torchvision', 'keras-reference'. (see 'incept bench --help')",
+        ),
+        (
+            ["--vs", "torchvision", "--batch", "0"],
+            "incept bench: error[usage]: Invalid value for '--batch': 0 is not in the range x>=1."
+            " (see 'incept bench --help')",
+        ),
+    ],
+)
+def test_bad_flags_are_one_line(args, message):
+    result = _bench(str(SPECS / "googlenet.yaml"), *args)
+    assert result.exit_code == 2
+    assert result.output == message + "\n"
+
+
+def test_a_bad_spec_fails_before_any_framework_loads(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\n")
+    result = _bench(str(spec), "--vs", "torchvision")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{spec}:") and "error[" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_an_input_torchvision_cannot_take_is_one_line():
+    """googlenet-fmnist-lite takes 1x28x28 images; torchvision's GoogLeNet takes 3 channels."""
+    result = _bench(str(SPECS / "googlenet-fmnist-lite.yaml"), "--vs", "torchvision")
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "incept bench: error[reference]: torchvision's GoogLeNet cannot take 1x28x28 inputs ("
+    )
+    assert result.output.count("\n") == 1
