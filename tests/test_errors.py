@@ -19,6 +19,7 @@ from incept.compiler import passes
 from incept.compiler.cli import main
 from incept.compiler.errors import Code, SpecError
 from incept.compiler.ir import verify
+from incept.compiler.ir.verify import SHAPES
 
 #: Lines 1-3 of most specs below; layers start on line 5.
 HEAD = """\
@@ -667,11 +668,12 @@ def test_internal_verifier_catches_wrong_shape(tmp_path):
     node = graph.nodes["c"]
     broken = replace(graph, nodes={**graph.nodes, "c": replace(node, shape=(8, 7, 7))})
     with pytest.raises(SpecError) as info:
-        verify(broken, inferred=True)
+        verify(broken, {SHAPES}, after="infer")
     assert info.value.code is Code.INTERNAL
     assert str(info.value) == (
-        f"{tmp_path / 'good.yaml'}:5:5: error[internal]: IR verifier: node 'c': "
-        "shape (8, 7, 7) but its op gives (8, 6, 6)"
+        f"{tmp_path / 'good.yaml'}:5:5: error[internal]: IR verifier, after 'infer': node 'c': "
+        "shape (8, 7, 7), but a 3-wide window, stride 1, padding 0 (floor mode) does not fit "
+        "7 times on its input's height 8"
     )
 
 
@@ -680,9 +682,9 @@ def test_internal_verifier_catches_bad_edge(tmp_path):
     node = graph.nodes["c"]
     broken = replace(graph, nodes={**graph.nodes, "c": replace(node, inputs=("nowhere",))})
     with pytest.raises(
-        SpecError, match=r"error\[internal\]: IR verifier: node 'c': reads 'nowhere'"
+        SpecError, match=r"error\[internal\]: IR verifier, after 'lower': node 'c': reads 'nowhere'"
     ):
-        verify(broken, inferred=False)
+        verify(broken)
 
 
 def test_internal_through_cli(tmp_path, monkeypatch):
@@ -692,11 +694,12 @@ def test_internal_through_cli(tmp_path, monkeypatch):
         node = graph.nodes["c"]
         return replace(graph, nodes={**graph.nodes, "c": replace(node, params=node.params + 1)})
 
-    monkeypatch.setattr(passes, "PIPELINE", [*passes.PIPELINE, ("corrupt", corrupt)])
+    corrupting = passes.Pass("corrupt", corrupt, "adds a parameter to node c")
+    monkeypatch.setattr(passes, "PIPELINE", [*passes.PIPELINE, corrupting])
     text = HEAD + "layers:\n  - {name: c, op: conv, out: 8, kernel: 3}\n"
     assert fails(tmp_path, monkeypatch, text, status=3) == (
-        "bad.yaml:5:5: error[internal]: IR verifier: node 'c': parameter or MAC count "
-        "disagrees with its op"
+        "bad.yaml:5:5: error[internal]: IR verifier, after 'corrupt': node 'c': 225 parameters "
+        "and 7776 MACs; its layer holds 224 and computes 7776"
     )
 
 
