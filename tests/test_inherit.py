@@ -157,9 +157,7 @@ def test_override_error_points_into_child(tmp_path, monkeypatch):
         "extends: base.yaml\npatch:\n  - {row: stem, set: {kernel: 0}}\n",
         name="child.yaml",
     )
-    assert line.startswith(
-        "child.yaml:3:31: error[value]: kernel: input should be greater than 0 (got 0)"
-    )
+    assert line.startswith("child.yaml:3:31: error[value]: kernel: must be greater than 0 (got 0)")
 
 
 def test_missing_base(tmp_path, monkeypatch):
@@ -254,7 +252,7 @@ def test_spec_hash_covers_bases_and_nothing_else(tmp_path, monkeypatch):
         ("{row: stem, delete: yes please}", "3:25: error[patch]: `delete` takes true"),
         (
             "{row: stem, sett: {out: 1}}",
-            "3:17: error[unknown-key]: unknown key 'sett' in a patch edit",
+            "3:17: error[unknown-key]: unknown key 'sett' in a patch edit (did you mean 'set'?)",
         ),
         (
             "{after: stem, set: {out: 1}}",

@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Code, Loc, SpecError
+from .messages import did_you_mean
 from .paths import inside, project_root
 from .source import DataPath, Source, read_source
 
@@ -114,9 +115,9 @@ class _Patcher:
             for r in rows
             if isinstance(r.value, dict) and "name" in r.value
         ]
-        raise _fail(
-            Code.PATCH, f"no row named {name!r} to patch (rows: {', '.join(map(str, names))})", loc
-        )
+        rows = ", ".join(map(str, names))
+        hint = did_you_mean(name, [n for n in names if isinstance(n, str)])
+        raise _fail(Code.PATCH, f"no row named {name!r} to patch (rows: {rows}){hint}", loc)
 
     def apply(self, edit: _Node) -> None:
         if not isinstance(edit.value, dict):
@@ -130,7 +131,10 @@ class _Patcher:
         if unknown:
             key = sorted(unknown)[0]
             raise _fail(
-                Code.UNKNOWN_KEY, f"unknown key {key!r} in a patch edit", edit.value[key][0]
+                Code.UNKNOWN_KEY,
+                f"unknown key {key!r} in a patch edit"
+                + did_you_mean(key, [*self.OPS, "row", "before", "after"]),
+                edit.value[key][0],
             )
         if len(ops) != 1 or len(where) != 1 or (ops == ["insert"]) != (where != ["row"]):
             raise _fail(
