@@ -202,8 +202,14 @@ def test_template_layer_named_in_errors(tmp_path, monkeypatch):
 def test_unknown_top_level_key(tmp_path, monkeypatch):
     text = HEAD + "layer:\n  - {op: flatten}\n"
     line = fails(tmp_path, monkeypatch, text)
-    # the first problem in file order: the missing `layers` is reported at 1:1
-    assert line == "bad.yaml:1:1: error[missing-key]: missing key 'layers' in the spec"
+    # `layer` is `layers` misspelt: reported as the unknown key, not as `layers` missing
+    assert line == (
+        "bad.yaml:4:1: error[unknown-key]: unknown key 'layer' in the spec (did you mean 'layers'?)"
+    )
+    text = HEAD + "layers:\n  - {op: flatten}\nlayer_count: 3\n"
+    assert fails(tmp_path, monkeypatch, text) == (  # nothing close: no suggestion
+        "bad.yaml:6:1: error[unknown-key]: unknown key 'layer_count' in the spec"
+    )
 
 
 def test_missing_key(tmp_path, monkeypatch):

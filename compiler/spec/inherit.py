@@ -116,9 +116,9 @@ class _Patcher:
             for r in rows
             if isinstance(r.value, dict) and "name" in r.value
         ]
-        rows = ", ".join(map(str, names))
+        listed = ", ".join(map(str, names))
         hint = did_you_mean(name, [n for n in names if isinstance(n, str)])
-        raise _fail(Code.PATCH, f"no row named {name!r} to patch (rows: {rows}){hint}", loc)
+        raise _fail(Code.PATCH, f"no row named {name!r} to patch (rows: {listed}){hint}", loc)
 
     def apply(self, edit: _Node) -> None:
         if not isinstance(edit.value, dict):
@@ -193,7 +193,13 @@ def _rename(patcher: _Patcher, row: _Node, arg: _Node) -> None:
     tap NEW. The new name keeps the patch's position, so errors about it point there."""
     old, new = _named(row), arg.value
     if not isinstance(new, str):
-        got = {list: "a list", dict: "a mapping"}.get(type(new), repr(new))
+        got = (
+            "a list"
+            if isinstance(new, list)
+            else "a mapping"
+            if isinstance(new, dict)
+            else repr(new)
+        )
         raise _fail(Code.PATCH, f"`rename` takes the row's new name, got {got}", arg.loc)
     for rows in patcher.lists():
         for other in rows:
