@@ -67,11 +67,14 @@ def _structure(graph: Graph, name: str, node: Node, seen: set[str]) -> None:
     for src in node.inputs:
         if src not in seen:
             raise _Broken(f"reads {src!r}, which is not defined before it")
-    wanted = "none" if isinstance(node.attrs, ops.Input) else "one"
-    if isinstance(node.attrs, ops.Concat):
-        wanted = "two or more"
     count = len(node.inputs)
-    if {"none": count != 0, "one": count != 1, "two or more": count < 2}[wanted]:
+    if isinstance(node.attrs, ops.Input):
+        fits, wanted = count == 0, "none"
+    elif isinstance(node.attrs, ops.Concat):
+        fits, wanted = count >= 2, "two or more"
+    else:
+        fits, wanted = count == 1, "one"
+    if not fits:
         raise _Broken(f"{node.op} with {count} inputs (it takes {wanted})")
 
 
