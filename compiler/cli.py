@@ -25,17 +25,40 @@ import click  # noqa: E402
 from . import stamp
 from .benchcli import bench
 from .guard import DEBUG, OneLineGroup, one_line_errors
+from .ir.dump import dump
 from .ir.graph import Graph
+from .passes import stage_names
 from .pipeline import build_graph
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
 BACKENDS = ("torch", "keras")
 
 
-def _build(spec: str) -> Graph:
+def _build(spec: str, dump_ir: str | None = None) -> Graph:
     # The path goes in as typed, so errors show it the way the user wrote it. A missing
     # file is the compiler's own `io` error, not click's exists=True check.
-    return build_graph(spec)
+    def show(stage: str, graph: Graph) -> None:
+        if stage == dump_ir:  # printed as soon as the stage is verified, before later passes
+            click.echo(dump(graph, stage), nl=False)
+
+    return build_graph(spec, show if dump_ir else None)
+
+
+def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--dump-ir NAME`: a stage of the pipeline, checked when the command runs, so the
+    names are the pass list's own."""
+    names = stage_names()
+    if value is not None and value not in names:
+        raise click.BadParameter(f"unknown pass {value!r} (passes: {', '.join(names)})")
+    return value
+
+
+dump_ir_option = click.option(
+    "--dump-ir",
+    metavar="PASS",
+    callback=_stage,
+    help="Print the IR after PASS (lower, or a pass name) to stdout: for writing passes.",
+)
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,10 +75,11 @@ main.add_command(bench)  # compiler/benchcli.py: frameworks load inside the comm
 
 @main.command()
 @click.argument("spec")
+@dump_ir_option
 @one_line_errors
-def check(spec: str) -> None:
+def check(spec: str, dump_ir: str | None) -> None:
     """Validate SPEC and infer every shape; print a one-line summary."""
-    graph = _build(spec)
+    graph = _build(spec, dump_ir)
     from . import report  # rich is only needed here and in `table`
 
     t = report.totals(graph)
@@ -159,12 +183,13 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
 )
 @click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
+@dump_ir_option
 @one_line_errors
 def compile(  # noqa: A001
-    spec: str, backend: str, output: str | None, check: bool, force: bool
+    spec: str, backend: str, output: str | None, check: bool, force: bool, dump_ir: str | None
 ) -> None:
     """Generate BACKEND source for SPEC."""
-    graph = _build(spec)  # before the backend import: a bad spec never loads it
+    graph = _build(spec, dump_ir)  # before the backend import: a bad spec never loads it
     try:
         from incept.backends import get_backend
 

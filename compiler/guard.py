@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -36,6 +37,9 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.get_current_context().exit(err.exit_status)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `incept table ... | head`: the reader left; stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            click.get_current_context().exit(1)
         except Exception as exc:  # a bug: one line, never a traceback unless asked
             _internal(exc, kwargs)
 

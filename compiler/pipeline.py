@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,13 @@ from .passes import run_passes
 from .spec import load_spec
 from .spec.schema import Spec
 
+#: Called with each stage's name and verified graph (passes.run_passes).
+StageHook = Callable[[str, Graph], None]
 
-def build_graph(path: str | Path) -> Graph:
+
+def build_graph(path: str | Path, after: StageHook | None = None) -> Graph:
     """Load, validate, lower and infer; raise SpecError on the first problem."""
-    return compile_spec(path).graph
+    return compile_spec(path, after).graph
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Compiled:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def compile_spec(path: str | Path) -> Compiled:
+def compile_spec(path: str | Path, after: StageHook | None = None) -> Compiled:
     """Like build_graph, keeping the validated spec (its recipe) beside the graph."""
     spec, source = load_spec(path)
-    return Compiled(spec, run_passes(lower(spec, source)))
+    return Compiled(spec, run_passes(lower(spec, source), after))

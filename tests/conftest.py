@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,16 @@ try:
     # segfaults the process; the other order works. Keras tests load TF, so load this first.
     import torch._dynamo  # noqa: F401
 except ImportError:  # the core install has no torch
+    pass
+
+try:
+    # Tests never write into the source tree: hypothesis keeps its files (example
+    # database, constants cache) under the temporary folder, not in ./.hypothesis.
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "incept-hypothesis")
+except ImportError:  # the core install has no hypothesis
     pass
 
 ROOT = Path(__file__).resolve().parent.parent

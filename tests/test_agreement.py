@@ -5,8 +5,8 @@ shape is the IR's, and trainable parameters equal the IR's count in Keras and to
 heads on and off. Numeric agreement after weight transfer, the costly part, runs on
 fewer examples. Torch shapes per node are checked by test_property_torch.py.
 
-A failing example is saved under tests/regressions/ (regress.py); every spec there is
-checked again by test_regression_agrees below. Runs on Keras' TensorFlow backend.
+A failing example is saved for a person to commit under tests/regressions/ (regress.py);
+every spec there is checked again by test_regression_agrees below. Runs on Keras' TensorFlow backend.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from incept.compiler import passes
 from incept.compiler.cli import main
 from incept.compiler.errors import Code, SpecError
 from incept.compiler.ir import verify
+from incept.compiler.ir.verify import SHAPES
 
 #: Lines 1-3 of most specs below; layers start on line 5.
 HEAD = """\
@@ -146,8 +147,7 @@ def test_yaml_merge_keys_have_positions(tmp_path, monkeypatch):
     # Keys merged in with `<<:` used to crash the position map (KeyError).
     text = "name: tiny\nnum_classes: 10\ninput: {<<: {channels: 3}, size: 8}\nlayers: []\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:4:9: error[value]: layers: list should have at least 1 item after validation, "
-        "not 0 (got [])"
+        "bad.yaml:4:9: error[value]: layers: needs at least 1 item, got 0"
     )
 
 
@@ -158,22 +158,65 @@ def test_unknown_key(tmp_path, monkeypatch):
     # column 35: the key `strid`, not its value
     text = HEAD + "layers:\n  - {op: conv, out: 8, kernel: 3, strid: 2}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:35: error[unknown-key]: unknown key 'strid' in layers.0"
+        "bad.yaml:5:35: error[unknown-key]: unknown key 'strid' in row 'conv0' "
+        "(did you mean 'stride'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (  # a named row is named, a typo gets the closest allowed key
+            "  - {name: stem, op: conv, out: 8, kernel: 3, bais: false}\n",
+            "13:47: error[unknown-key]: unknown key 'bais' in row 'stem' (did you mean 'bias'?)",
+        ),
+        (  # inside a row's mapping
+            "  - {name: fc, op: flatten, paper: {param: 1}}\n",
+            "13:37: error[unknown-key]: unknown key 'param' in paper of row 'fc' "
+            "(did you mean 'params'?)",
+        ),
+        (  # an unnamed row: the compiler's own name for it, <op><index>
+            "  - {op: flatten}\n  - {op: maxpool, kernal: 2}\n",
+            "14:19: error[unknown-key]: unknown key 'kernal' in row 'maxpool1' "
+            "(did you mean 'kernel'?)",
+        ),
+        (  # an aux head, and nothing close enough to suggest
+            "  - {name: m, op: mix, a: 1, b: 1}\naux_heads:\n"
+            "  - {name: aux, op: mix, a: 1, b: 1, from: m}\n",
+            "15:5: error[missing-key]: missing key 'loss_weight' in aux head 'aux'",
+        ),
+    ],
+)
+def test_errors_name_rows_by_name(tmp_path, monkeypatch, rows, expected):
+    assert fails(tmp_path, monkeypatch, BLOCK + "layers:\n" + rows) == f"bad.yaml:{expected}"
+
+
+def test_template_layer_named_in_errors(tmp_path, monkeypatch):
+    text = BLOCK.replace("out: $b, kernel: 3,", "out: $b, kernel: 3, strides: 1,")
+    assert fails(tmp_path, monkeypatch, text + "layers:\n  - {op: mix, a: 1, b: 1}\n") == (
+        "bad.yaml:11:52: error[unknown-key]: unknown key 'strides' in layer 'c3' of block "
+        "'mix' (did you mean 'stride'?)"
     )
 
 
 def test_unknown_top_level_key(tmp_path, monkeypatch):
     text = HEAD + "layer:\n  - {op: flatten}\n"
     line = fails(tmp_path, monkeypatch, text)
-    # the first problem in file order: the missing `layers` is reported at 1:1
-    assert line == "bad.yaml:1:1: error[missing-key]: missing key 'layers' in spec"
+    # `layer` is `layers` misspelt: reported as the unknown key, not as `layers` missing
+    assert line == (
+        "bad.yaml:4:1: error[unknown-key]: unknown key 'layer' in the spec (did you mean 'layers'?)"
+    )
+    text = HEAD + "layers:\n  - {op: flatten}\nlayer_count: 3\n"
+    assert fails(tmp_path, monkeypatch, text) == (  # nothing close: no suggestion
+        "bad.yaml:6:1: error[unknown-key]: unknown key 'layer_count' in the spec"
+    )
 
 
 def test_missing_key(tmp_path, monkeypatch):
     # a conv without `out:`: reported at the layer's mapping
     text = HEAD + "layers:\n  - {op: conv, kernel: 3}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:5: error[missing-key]: missing key 'out' in layers.0"
+        "bad.yaml:5:5: error[missing-key]: missing key 'out' in row 'conv0'"
     )
 
 
@@ -187,29 +230,29 @@ def test_missing_op(tmp_path, monkeypatch):
 
 def test_missing_layers(tmp_path, monkeypatch):
     assert fails(tmp_path, monkeypatch, HEAD) == (
-        "bad.yaml:1:1: error[missing-key]: missing key 'layers' in spec"
+        "bad.yaml:1:1: error[missing-key]: missing key 'layers' in the spec"
     )
 
 
 def test_type_string_for_int(tmp_path, monkeypatch):
     text = HEAD + 'layers:\n  - {op: conv, out: 8, kernel: "3"}\n'
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:32: error[type]: kernel: input should be a valid integer (got '3')"
+        "bad.yaml:5:32: error[type]: kernel: expected an integer or a pair [height, width] "
+        "(got '3')"
     )
 
 
 def test_type_list_for_mapping(tmp_path, monkeypatch):
     text = "name: tiny\ninput: [3, 8]\nnum_classes: 10\nlayers:\n  - {op: flatten}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:2:8: error[type]: input: input should be a valid dictionary or instance of "
-        "InputSpec (got [3, 8])"
+        "bad.yaml:2:8: error[type]: input: expected a mapping (got [3, 8])"
     )
 
 
 def test_type_mapping_for_list(tmp_path, monkeypatch):
     text = HEAD + "layers: {op: flatten}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:4:9: error[type]: layers: input should be a valid list (got {'op': 'flatten'})"
+        "bad.yaml:4:9: error[type]: layers: expected a list (got {'op': 'flatten'})"
     )
 
 
@@ -237,7 +280,8 @@ def test_type_op_not_a_string(tmp_path, monkeypatch):
 def test_type_float_channels(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {op: conv, out: 8.0, kernel: 1}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:21: error[type]: out: input should be a valid integer (got 8.0)"
+        "bad.yaml:5:21: error[type]: out: expected a positive integer or a $reference like "
+        "$ch1x1 (got 8.0)"
     )
 
 
@@ -251,7 +295,7 @@ def test_type_block_argument(tmp_path, monkeypatch):
 def test_value_out_of_range(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {op: dropout, p: 1.5}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:22: error[value]: p: input should be less than 1 (got 1.5)"
+        "bad.yaml:5:22: error[value]: p: must be less than 1 (got 1.5)"
     )
 
 
@@ -260,8 +304,7 @@ def test_value_kernel_triple(tmp_path, monkeypatch):
     # not that it is not an integer.
     text = HEAD + "layers:\n  - {op: conv, out: 8, kernel: [1, 2, 3]}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:32: error[value]: kernel: tuple should have at most 2 items after "
-        "validation, not 3 (got [1, 2, 3])"
+        "bad.yaml:5:32: error[value]: kernel: takes at most 2 items, got 3"
     )
 
 
@@ -269,15 +312,14 @@ def test_value_pair_item(tmp_path, monkeypatch):
     # column 47: the 0 inside the pair
     text = HEAD + "layers:\n  - {op: conv, out: 8, kernel: 3, stride: [1, 0]}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:47: error[value]: stride[1]: input should be greater than 0 (got 0)"
+        "bad.yaml:5:47: error[value]: stride[1]: must be greater than 0 (got 0)"
     )
 
 
 def test_value_empty_layers(tmp_path, monkeypatch):
     text = HEAD + "layers: []\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:4:9: error[value]: layers: list should have at least 1 item after validation, "
-        "not 0 (got [])"
+        "bad.yaml:4:9: error[value]: layers: needs at least 1 item, got 0"
     )
 
 
@@ -303,7 +345,8 @@ def test_unknown_op(tmp_path, monkeypatch):
     text = BLOCK + "layers:\n  - {name: f, op: flaten}\n"
     assert fails(tmp_path, monkeypatch, text) == (
         "bad.yaml:13:19: error[unknown-op]: unknown op 'flaten': not a layer (conv, maxpool, "
-        "avgpool, adaptive_avgpool, lrn, dropout, flatten, linear) nor a block (mix)"
+        "avgpool, adaptive_avgpool, lrn, dropout, flatten, linear) nor a block (mix) "
+        "(did you mean 'flatten'?)"
     )
 
 
@@ -348,7 +391,8 @@ def test_unknown_ref_in_template(tmp_path, monkeypatch):
         BLOCK.replace("out: $b,", "out: $bb,") + "layers:\n  - {name: mix1, op: mix, a: 4, b: 4}\n"
     )
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:11:37: error[unknown-ref]: unknown reference $bb (known: $num_classes, $a, $b)"
+        "bad.yaml:11:37: error[unknown-ref]: unknown reference $bb (known: $num_classes, $a, $b) "
+        "(did you mean '$b'?)"
     )
 
 
@@ -513,8 +557,7 @@ def test_limit_channels_after_width(tmp_path, monkeypatch):
 def test_value_channels_upper_bound(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {op: conv, out: 1000000000000, kernel: 1}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:21: error[value]: out: input should be less than or equal to 65536 "
-        "(got 1000000000000)"
+        "bad.yaml:5:21: error[value]: out: must be at most 65536 (got 1000000000000)"
     )
 
 
@@ -615,7 +658,7 @@ def test_error_line_escapes_control_characters(tmp_path, monkeypatch):
     """A message echoes spec values: a newline or ESC in them cannot break the one line."""
     text = HEAD + 'layers:\n  - {op: conv, out: 8, kernel: 1, "a\\nb": 1}\n'
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:35: error[unknown-key]: unknown key 'a\\nb' in layers.0"
+        "bad.yaml:5:35: error[unknown-key]: unknown key 'a\\nb' in row 'conv0'"
     )
 
 
@@ -667,11 +710,12 @@ def test_internal_verifier_catches_wrong_shape(tmp_path):
     node = graph.nodes["c"]
     broken = replace(graph, nodes={**graph.nodes, "c": replace(node, shape=(8, 7, 7))})
     with pytest.raises(SpecError) as info:
-        verify(broken, inferred=True)
+        verify(broken, {SHAPES}, after="infer")
     assert info.value.code is Code.INTERNAL
     assert str(info.value) == (
-        f"{tmp_path / 'good.yaml'}:5:5: error[internal]: IR verifier: node 'c': "
-        "shape (8, 7, 7) but its op gives (8, 6, 6)"
+        f"{tmp_path / 'good.yaml'}:5:5: error[internal]: IR verifier, after 'infer': node 'c': "
+        "shape (8, 7, 7), but a 3-wide window, stride 1, padding 0 (floor mode) does not fit "
+        "7 times on its input's height 8"
     )
 
 
@@ -680,9 +724,9 @@ def test_internal_verifier_catches_bad_edge(tmp_path):
     node = graph.nodes["c"]
     broken = replace(graph, nodes={**graph.nodes, "c": replace(node, inputs=("nowhere",))})
     with pytest.raises(
-        SpecError, match=r"error\[internal\]: IR verifier: node 'c': reads 'nowhere'"
+        SpecError, match=r"error\[internal\]: IR verifier, after 'lower': node 'c': reads 'nowhere'"
     ):
-        verify(broken, inferred=False)
+        verify(broken)
 
 
 def test_internal_through_cli(tmp_path, monkeypatch):
@@ -692,11 +736,12 @@ def test_internal_through_cli(tmp_path, monkeypatch):
         node = graph.nodes["c"]
         return replace(graph, nodes={**graph.nodes, "c": replace(node, params=node.params + 1)})
 
-    monkeypatch.setattr(passes, "PIPELINE", [*passes.PIPELINE, ("corrupt", corrupt)])
+    corrupting = passes.Pass("corrupt", corrupt, "adds a parameter to node c")
+    monkeypatch.setattr(passes, "PIPELINE", [*passes.PIPELINE, corrupting])
     text = HEAD + "layers:\n  - {name: c, op: conv, out: 8, kernel: 3}\n"
     assert fails(tmp_path, monkeypatch, text, status=3) == (
-        "bad.yaml:5:5: error[internal]: IR verifier: node 'c': parameter or MAC count "
-        "disagrees with its op"
+        "bad.yaml:5:5: error[internal]: IR verifier, after 'corrupt': node 'c': 225 parameters "
+        "and 7776 MACs; its layer holds 224 and computes 7776"
     )
 
 
@@ -721,4 +766,4 @@ def test_real_process_prints_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == "bad.yaml:5:22: error[value]: p: input should be less than 1 (got 1.5)\n"
+    assert proc.stderr == "bad.yaml:5:22: error[value]: p: must be less than 1 (got 1.5)\n"

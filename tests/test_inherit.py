@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from test_errors import fails
 
+from incept.compiler.errors import SpecError
 from incept.compiler.pipeline import build_graph
 from incept.compiler.spec.load import load_spec
 
@@ -157,9 +158,7 @@ def test_override_error_points_into_child(tmp_path, monkeypatch):
         "extends: base.yaml\npatch:\n  - {row: stem, set: {kernel: 0}}\n",
         name="child.yaml",
     )
-    assert line.startswith(
-        "child.yaml:3:31: error[value]: kernel: input should be greater than 0 (got 0)"
-    )
+    assert line.startswith("child.yaml:3:31: error[value]: kernel: must be greater than 0 (got 0)")
 
 
 def test_missing_base(tmp_path, monkeypatch):
@@ -254,14 +253,34 @@ def test_spec_hash_covers_bases_and_nothing_else(tmp_path, monkeypatch):
         ("{row: stem, delete: yes please}", "3:25: error[patch]: `delete` takes true"),
         (
             "{row: stem, sett: {out: 1}}",
-            "3:17: error[unknown-key]: unknown key 'sett' in a patch edit",
+            "3:17: error[unknown-key]: unknown key 'sett' in a patch edit (did you mean 'set'?)",
         ),
         (
             "{after: stem, set: {out: 1}}",
-            "3:5: error[patch]: a patch edit is {row: R, set|unset|replace|delete: ...} or {before|after: R, insert: [...]}",
+            "3:5: error[patch]: a patch edit is {row: R, set|unset|replace|delete|rename: ...} "
+            "or {before|after: R, insert: [...]}",
         ),
         ("{row: stem, unset: [bogus]}", "3:25: error[patch]: row 'stem' has no key 'bogus'"),
         ("{row: '*', delete: true}", "3:16: error[patch]: row '*' takes set or unset, not delete"),
+        (  # renaming a row that is not there
+            "{row: mixx, rename: mix2}",
+            "3:11: error[patch]: no row named 'mixx' to patch (rows: stem, pool, mix1, gap, flat, "
+            "fc, aux) (did you mean 'mix1'?)",
+        ),
+        (  # to a name another row (or aux head) has: located at the new name
+            "{row: mix1, rename: aux}",
+            "3:25: error[duplicate-name]: cannot rename 'mix1' to 'aux': a row is already named "
+            "'aux' (base.yaml:21:12)",
+        ),
+        (
+            "{row: mix1, rename: [a]}",
+            "3:25: error[patch]: `rename` takes the row's new name, got a list",
+        ),
+        ("{row: '*', rename: x}", "3:16: error[patch]: row '*' takes set or unset, not rename"),
+        (  # a new name that is no identifier: the schema's error, at the patch
+            "{row: mix1, rename: 2nd}",
+            "3:25: error[value]: row name '2nd' must be an identifier (no leading digit)",
+        ),
     ],
 )
 def test_bad_patch(tmp_path, monkeypatch, edit, expected):
@@ -282,3 +301,49 @@ def test_width_rounding_is_exact_half_up(tmp_path):
         "patch:\n  - {row: '*', unset: [output]}\n  - {row: stem, set: {out: 45}}\n",
     )
     assert build_graph(child).nodes["stem"].attrs.out == 32
+
+
+def test_patch_rename(tmp_path):
+    """A renamed row keeps its place and keys; aux heads that tapped it follow; later edits
+    use the new name."""
+    write(tmp_path, "base.yaml", BASE)
+    child = write(
+        tmp_path,
+        "child.yaml",
+        "extends: base.yaml\npatch:\n  - {row: mix1, rename: block1}\n"
+        "  - {row: block1, set: {a: 5, output: 8x8x11}}\n  - {row: stem, rename: conv1}\n",
+    )
+    graph = build_graph(child)
+    assert [r.name for r in graph.rows] == ["conv1", "pool", "block1", "gap", "flat", "fc"]
+    assert graph.aux_heads[0].tap == "block1" and graph.aux_heads[0].input == "block1_output"
+    assert graph.nodes["block1_c1"].attrs.out == 5
+    assert graph.nodes["block1_output"].shape == (11, 8, 8)
+    # a later error about the renamed row points at the rename, in the child
+    child.write_text(
+        child.read_text() + "  - {after: flat, insert: [{name: conv1, op: flatten}]}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        build_graph(child)
+    assert str(info.value).startswith(
+        f"{child}:6:35: error[duplicate-name]: row name 'conv1' is already used (line 5)"
+    )
+
+
+def test_googlenet_torchvision_is_googlenet_patched():
+    """specs/googlenet-torchvision.yaml extends googlenet.yaml, renaming rows to torchvision's
+    names; the table it resolves to is torchvision's."""
+    from conftest import SPECS
+
+    path = SPECS / "googlenet-torchvision.yaml"
+    assert load_spec(path)[1].data["layers"][5]["name"] == "inception3a"
+    graph = build_graph(path)
+    assert [r.name for r in graph.rows] == [
+        "conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b",
+        "maxpool3", "inception4a", "inception4b", "inception4c", "inception4d", "inception4e",
+        "maxpool4", "inception5a", "inception5b", "avgpool", "dropout", "flatten", "fc",
+    ]  # fmt: skip
+    assert [(h.name, h.tap, h.op) for h in graph.aux_heads] == [
+        ("aux1", "inception4a", "inception_aux"),
+        ("aux2", "inception4d", "inception_aux"),
+    ]
+    assert (graph.params(), graph.params(aux=True)) == (6_624_904, 13_004_888)

@@ -1,10 +1,11 @@
 """Property tests: every spec `specgen` draws compiles, and the IR agrees with the
-generator's own reference simulation (shapes, parameters and MACs, row by row);
+independent oracle's simulation (oracle.py) (shapes, parameters and MACs, row by row);
 so does every inherited chain of spec files, whose merged data also equals the
 generator's own reading of the `extends:` / `patch:` rules."""
 
 from __future__ import annotations
 
+import oracle
 import specgen
 from hypothesis import given
 
@@ -13,8 +14,8 @@ from incept.compiler.spec.load import load_spec
 
 
 def assert_agrees(graph, spec):
-    """The IR of `spec` against `specgen.simulate(spec)`, row by row and in total."""
-    expected = specgen.simulate(spec)
+    """The IR of `spec` against `oracle.simulate(spec)`, row by row and in total."""
+    expected = oracle.simulate(spec)
 
     assert graph.output.shape == expected.rows[-1].shape
     assert graph.params() > 0
@@ -52,7 +53,7 @@ def test_inherited_specs_compile(chain, tmp_path_factory):
     leaf = specgen.write_chain(chain, root)
     for rel, data in chain.files:
         assert specgen.read_spec(root / rel) == data
-    merged = specgen.resolve_chain(chain)
+    merged = oracle.resolve_chain(chain)
     _, source = load_spec(leaf)
     assert source.data == merged  # compiler/spec/inherit.py against the oracle's rules
     assert_agrees(build_graph(leaf), merged)
@@ -129,23 +130,25 @@ def test_merge_and_patch_rules():
             {"row": "*", "unset": ["paper"]},
             {"before": "aux", "insert": [{"name": "aux0"}]},
             {"row": "d", "replace": {"name": "d", "op": "lrn"}},
+            {"row": "c", "rename": "c2"},
         ],
     }
-    chain = specgen.Chain((("base.yaml", base), ("child.yaml", {"extends": "base.yaml", **child})))
-    merged = specgen.resolve_chain(chain)
+    chain = oracle.Chain((("base.yaml", base), ("child.yaml", {"extends": "base.yaml", **child})))
+    merged = oracle.resolve_chain(chain)
     assert merged["defaults"] == {"conv": {"bias": False, "act": "relu"}}
     assert merged["blocks"]["t"] == {"params": ["a"], "branches": {"x": [1], "y": [3, 4]}}
     assert merged["layers"] == [
-        {"name": "c", "op": "conv"},
+        {"name": "c2", "op": "conv"},
         {"name": "d", "op": "lrn"},
         {"op": "flatten"},
     ]
-    assert merged["aux_heads"] == [{"name": "aux0"}, {"name": "aux", "from": "c", "op": "t"}]
+    # the aux head tapping c follows the rename
+    assert merged["aux_heads"] == [{"name": "aux0"}, {"name": "aux", "from": "c2", "op": "t"}]
     assert "patch" not in merged and "extends" not in merged
     assert base["layers"][0]["paper"] == {"params": 1, "ops": 2}  # inputs untouched
 
 
 def test_scale_rounds_half_up():
-    assert [specgen.scale(c, 0.5) for c in (1, 2, 3, 5)] == [1, 1, 2, 3]
-    assert [specgen.scale(c, 0.25) for c in (1, 2, 6)] == [1, 1, 2]
-    assert specgen.scale(3, 1.5) == 5 and specgen.scale(7, 1) == 7
+    assert [oracle.scale(c, 0.5) for c in (1, 2, 3, 5)] == [1, 1, 2, 3]
+    assert [oracle.scale(c, 0.25) for c in (1, 2, 6)] == [1, 1, 2]
+    assert oracle.scale(3, 1.5) == 5 and oracle.scale(7, 1) == 7

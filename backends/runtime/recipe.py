@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incept.compiler.spec.messages import constraint, expected
 from incept.compiler.spec.schema import Training
 
 from .errors import Code, InputError
@@ -33,7 +34,9 @@ def resolve(training: Training, overrides: Mapping[str, Any]) -> Training:
     except ValidationError as exc:
         err = exc.errors()[0]
         flag = "--" + str(err["loc"][-1]).replace("_", "-")  # augment.flip is --flip
-        raise InputError(Code.FLAG, flag, f"{err['msg']} (got {err['input']!r})") from None
+        said = constraint(err["type"], err.get("ctx", {}), err["input"])
+        message = said or expected([err["type"]])  # the spec's words, never pydantic's
+        raise InputError(Code.FLAG, flag, f"{message} (got {err['input']!r})") from None
 
 
 def differences(saved: Training, wanted: Training) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 from .. import limits
 from ..errors import Code, Loc, SpecError
 from ..spec import schema as s
+from ..spec.messages import did_you_mean
 from ..spec.source import DataPath, Source
 from . import ops
 from .graph import Graph, InitScheme, Node, Row, Template
@@ -61,7 +62,10 @@ class _Lowering:
         ref = value[1:]
         if ref not in env:
             known = ", ".join(f"${k}" for k in env) or "none"
-            raise self.fail(Code.UNKNOWN_REF, f"unknown reference {value} (known: {known})", path)
+            hint = did_you_mean(value, [f"${k}" for k in env])
+            raise self.fail(
+                Code.UNKNOWN_REF, f"unknown reference {value} (known: {known}){hint}", path
+            )
         return env[ref], ref
 
     def attrs(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> ops.Op:
@@ -168,7 +172,8 @@ class _Lowering:
             primitives = ", ".join(s.PRIMITIVES)
             raise self.fail(
                 Code.UNKNOWN_OP,
-                f"unknown op {call.op!r}: not a layer ({primitives}) nor a block ({known})",
+                f"unknown op {call.op!r}: not a layer ({primitives}) nor a block ({known})"
+                + did_you_mean(call.op, [*s.PRIMITIVES, *self.spec.blocks]),
                 (*path, "op"),
             )
         args = self.block_args(call, block, path)
@@ -244,7 +249,8 @@ class _Lowering:
                 raise self.fail(
                     Code.BLOCK_ARGS,
                     f"block {call.op!r} has no parameter {key!r} "
-                    f"(parameters: {', '.join(block.params) or 'none'})",
+                    f"(parameters: {', '.join(block.params) or 'none'})"
+                    + did_you_mean(key, [*block.params, *type(call).model_fields]),
                     (*path, key),
                     key=True,
                 )
@@ -330,7 +336,9 @@ class _Lowering:
             path = ("aux_heads", i)
             if head.tap not in outputs:
                 raise self.fail(
-                    Code.UNKNOWN_ROW, f"aux head taps unknown row {head.tap!r}", (*path, "from")
+                    Code.UNKNOWN_ROW,
+                    f"aux head taps unknown row {head.tap!r}" + did_you_mean(head.tap, outputs),
+                    (*path, "from"),
                 )
             heads.append(self.row(head, self.row_name(head, i, path), outputs[head.tap], path))
         templates = {

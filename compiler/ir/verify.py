@@ -1,65 +1,204 @@
 """The IR verifier, run after lowering and after every pass.
 
-It checks what every later stage relies on and names the failing node. A
-failure here is a compiler bug, not a spec problem.
+It checks what every later stage relies on and names the failing node and the pass
+after which it failed. A failure here is a compiler bug, not a spec problem.
+
+The rules are the verifier's own: nothing here calls the `ops` shape, parameter or MAC
+functions that inference runs. A shape is checked by counting the windows that fit
+rather than by the closed form `ops` uses, a concatenation by adding its inputs'
+channels, a layer's parameters by counting its weights. So a wrong rule in `ops` (or a
+pass that rewrites a node badly) disagrees with the verifier instead of with itself.
+
+What is checked depends on the facts established so far (`FACTS`): structure always,
+shapes and counts once `infer` has run, declared outputs once `check_outputs` has.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Collection, Mapping
 
 from ..errors import Code, SpecError
 from . import ops
-from .graph import Graph, Node
+from .graph import Graph, Node, Row
+
+#: Facts a pass may establish; the verifier checks each from then on.
+SHAPES = "shapes"  # every node's shape, parameter count and MACs
+DECLARED = "declared"  # every row's declared `output` equals its inferred shape
+FACTS = (SHAPES, DECLARED)
 
 
-def _bug(node: Node, message: str) -> SpecError:
-    return SpecError(Code.INTERNAL, f"IR verifier: node {node.name!r}: {message}", node.loc)
+class _Broken(Exception):
+    """One violated invariant, raised by a rule and located by `verify`."""
 
 
-def verify(graph: Graph, *, inferred: bool) -> Graph:
+def verify(graph: Graph, facts: Collection[str] = (), *, after: str = "lower") -> Graph:
+    """Return `graph` if it holds every invariant of `facts`; else raise error[internal]."""
+    where = f"IR verifier, after {after!r}"
     seen: set[str] = set()
-    for index, (name, node) in enumerate(graph.nodes.items()):
-        if name != node.name:
-            raise _bug(node, f"stored under the name {name!r}")
-        if (index == 0) != isinstance(node.attrs, ops.Input):
-            raise _bug(node, "the input node must come first, and only once")
-        for src in node.inputs:
-            if src not in seen:
-                raise _bug(node, f"reads {src!r}, which is not defined before it")
-        if isinstance(node.attrs, ops.Concat) != (len(node.inputs) > 1):
-            raise _bug(node, f"{node.op} with {len(node.inputs)} inputs")
-        if inferred:
-            _check_inferred(graph, node)
+    for name, node in graph.nodes.items():
+        try:
+            _structure(graph, name, node, seen)
+        except _Broken as exc:
+            raise SpecError(Code.INTERNAL, f"{where}: node {name!r}: {exc}", node.loc) from None
+        if SHAPES in facts:
+            verify_node(graph.nodes, node, after=after)
         seen.add(name)
-    owned: set[str] = set()
     for row in (*graph.rows, *graph.aux_heads):
-        for n in row.nodes:
-            if n not in graph.nodes or graph.nodes[n].row != row.name:
-                raise SpecError(
-                    Code.INTERNAL, f"IR verifier: row {row.name!r} lists {n!r}", row.loc
-                )
-        if row.output not in row.nodes or row.input not in graph.nodes:
-            raise SpecError(Code.INTERNAL, f"IR verifier: row {row.name!r} is not wired", row.loc)
-        owned.update(row.nodes)
-    stray = set(graph.nodes) - owned - {graph.input.name}
+        try:
+            _row(graph, row, DECLARED in facts)
+        except _Broken as exc:
+            raise SpecError(Code.INTERNAL, f"{where}: row {row.name!r}: {exc}", row.loc) from None
+    owned = {n for row in (*graph.rows, *graph.aux_heads) for n in row.nodes}
+    stray = sorted(set(graph.nodes) - owned - {graph.input.name})
     if stray:
-        raise _bug(graph.nodes[min(stray)], "belongs to no row")
+        node = graph.nodes[stray[0]]
+        raise SpecError(Code.INTERNAL, f"{where}: node {node.name!r}: belongs to no row", node.loc)
     return graph
 
 
-def _check_inferred(graph: Graph, node: Node) -> None:
-    """Re-derive shape, parameters and MACs from the inputs and compare."""
-    if node.shape is None:
-        raise _bug(node, "has no inferred shape")
-    shapes = [graph.nodes[i].shape for i in node.inputs]
-    if any(s is None for s in shapes):
-        raise _bug(node, "an input has no shape")
-    rebound = ops.bind_inputs(replace(node.attrs), shapes)  # type: ignore[arg-type]
-    if rebound != node.attrs:
-        raise _bug(node, f"attributes {node.attrs} do not match its inputs {shapes}")
-    shape = node.attrs.infer(shapes)  # type: ignore[arg-type]
-    if shape != node.shape:
-        raise _bug(node, f"shape {node.shape} but its op gives {shape}")
-    if node.params != ops.params_of(node.attrs) or node.macs != ops.macs_of(node.attrs, shape):
-        raise _bug(node, "parameter or MAC count disagrees with its op")
+# -- structure ---------------------------------------------------------------------------
+
+
+def _structure(graph: Graph, name: str, node: Node, seen: set[str]) -> None:
+    if name != node.name:
+        raise _Broken(f"stored under the name {name!r}")
+    if (not seen) != isinstance(node.attrs, ops.Input):
+        raise _Broken("the input node must come first, and only once")
+    for src in node.inputs:
+        if src not in seen:
+            raise _Broken(f"reads {src!r}, which is not defined before it")
+    count = len(node.inputs)
+    if isinstance(node.attrs, ops.Input):
+        fits, wanted = count == 0, "none"
+    elif isinstance(node.attrs, ops.Concat):
+        fits, wanted = count >= 2, "two or more"
+    else:
+        fits, wanted = count == 1, "one"
+    if not fits:
+        raise _Broken(f"{node.op} with {count} inputs (it takes {wanted})")
+
+
+def _row(graph: Graph, row: Row, declared: bool) -> None:
+    for n in row.nodes:
+        if n not in graph.nodes or graph.nodes[n].row != row.name:
+            raise _Broken(f"lists {n!r}, which is not one of its nodes")
+    if row.output not in row.nodes or row.input not in graph.nodes:
+        raise _Broken("is not wired (its output is not its own, or its input is missing)")
+    if row.template is not None:
+        template = graph.templates.get(row.template)
+        if template is None or set(template.params) != set(row.args):
+            raise _Broken(f"arguments {sorted(row.args)} do not fit template {row.template!r}")
+    if row.tap is not None:
+        taps = [r.output for r in graph.rows if r.name == row.tap]
+        if taps != [row.input]:
+            raise _Broken(f"taps {row.tap!r} but reads {row.input!r}")
+    shape = graph.nodes[row.output].shape
+    if declared and row.declared is not None and shape != row.declared:
+        raise _Broken(f"declared output {row.declared} but its output node has {shape}")
+
+
+# -- shapes, parameters and MACs, by the verifier's own rules ---------------------------------
+
+
+def verify_node(nodes: Mapping[str, Node], node: Node, *, after: str) -> None:
+    """Check one node's shape, parameters and MACs against its inputs in `nodes`.
+    Inference calls this on each node as it goes, so a wrong rule is reported at the
+    first node it gets wrong, not as a user error at some later node."""
+    try:
+        _shapes(nodes, node)
+    except _Broken as exc:
+        message = f"IR verifier, after {after!r}: node {node.name!r}: {exc}"
+        raise SpecError(Code.INTERNAL, message, node.loc) from None
+
+
+def _shapes(nodes: Mapping[str, Node], node: Node) -> None:
+    out = node.shape
+    if out is None:
+        raise _Broken("has no inferred shape")
+    if len(out) not in (1, 3) or not all(type(d) is int and d >= 1 for d in out):
+        raise _Broken(f"shape {out} is not C x H x W or F with positive sizes")
+    ins = [nodes[i].shape for i in node.inputs]
+    if any(s is None for s in ins):
+        raise _Broken("an input has no shape")
+    expected = _expected_shape(node.attrs, ins, out)  # type: ignore[arg-type]
+    if expected != out:
+        raise _Broken(f"shape {out}, but its inputs {ins} give {expected} by the verifier's rule")
+    params, macs = _counts(node.attrs, out)
+    if (node.params, node.macs) != (params, macs):
+        raise _Broken(
+            f"{node.params} parameters and {node.macs} MACs; "
+            f"its layer holds {params} and computes {macs}"
+        )
+
+
+def _image(ins: list[ops.Shape], index: int = 0) -> tuple[int, int, int]:
+    shape = ins[index]
+    if len(shape) != 3:
+        raise _Broken(f"reads a flat tensor {shape} where it needs C x H x W")
+    return shape[0], shape[1], shape[2]
+
+
+def _windows(size: int, kernel: int, stride: int, pad: int, ceil: bool, out: int) -> bool:
+    """Whether `out` windows is right: window t (starting at t * stride in the padded
+    input) is kept while it fits (floor mode), or while it starts before the padded end
+    would need another window, and inside the input or its left padding (ceil mode)."""
+
+    def kept(t: int) -> bool:
+        start, padded = t * stride, size + 2 * pad
+        if not ceil:
+            return start + kernel <= padded
+        return start + kernel < padded + stride and start < size + pad
+
+    return out >= 1 and kept(out - 1) and not kept(out)
+
+
+def _expected_shape(attrs: ops.Op, ins: list[ops.Shape], out: ops.Shape) -> ops.Shape:
+    """The output shape the verifier accepts for `attrs` on `ins`. Spatial sizes are
+    checked by counting windows (`_windows`), so `out`'s own H x W is the candidate."""
+    if isinstance(attrs, ops.Input):
+        return attrs.shape
+    if isinstance(attrs, ops.Concat):
+        images = [_image(ins, i) for i in range(len(ins))]
+        if len({(h, w) for _, h, w in images}) != 1:
+            raise _Broken(f"concatenates inputs of different sizes {ins}")
+        return (sum(c for c, _, _ in images), images[0][1], images[0][2])
+    if isinstance(attrs, ops.Linear):
+        if len(ins[0]) != 1 or attrs.in_features != ins[0][0]:
+            raise _Broken(f"in_features {attrs.in_features} but its input is {ins[0]}")
+        return (attrs.out,)
+    if isinstance(attrs, ops.Dropout):
+        return ins[0]
+    c, h, w = _image(ins)
+    if isinstance(attrs, ops.Flatten):
+        return (c * h * w,)
+    if isinstance(attrs, ops.LRN):
+        return (c, h, w)
+    if isinstance(attrs, ops.AdaptiveAvgPool):
+        return (c, *attrs.size)
+    if isinstance(attrs, ops.Conv) and attrs.in_channels != c:
+        raise _Broken(f"in_channels {attrs.in_channels} but its input has {c} channels")
+    if len(out) != 3:
+        raise _Broken(f"a {attrs.op} gives C x H x W, not {out}")
+    ceil = isinstance(attrs, ops.Pool) and attrs.ceil_mode
+    for axis, size in ((0, h), (1, w)):
+        k, s, p = attrs.kernel[axis], attrs.stride[axis], attrs.padding[axis]  # type: ignore[union-attr]
+        if not _windows(size, k, s, p, ceil, out[1 + axis]):
+            mode, side = "ceil" if ceil else "floor", ("height", "width")[axis]
+            raise _Broken(
+                f"shape {out}, but a {k}-wide window, stride {s}, padding {p} ({mode} mode) "
+                f"does not fit {out[1 + axis]} times on its input's {side} {size}"
+            )
+    return (attrs.out if isinstance(attrs, ops.Conv) else c, out[1], out[2])
+
+
+def _counts(attrs: ops.Op, out: ops.Shape) -> tuple[int, int]:
+    """(parameters, MACs): weights and biases of a conv (BN: gamma and beta) or linear
+    layer; one MAC per weight per output position."""
+    if isinstance(attrs, ops.Conv):
+        weights = attrs.out * attrs.in_channels * attrs.kernel[0] * attrs.kernel[1]
+        extra = attrs.out * (int(attrs.bias) + (2 if attrs.norm is not None else 0))
+        return weights + extra, weights * out[1] * out[2]
+    if isinstance(attrs, ops.Linear):
+        weights = attrs.out * attrs.in_features
+        return weights + (attrs.out if attrs.bias else 0), weights
+    return 0, 0

@@ -8,6 +8,7 @@ from .. import limits
 from ..errors import Code, SpecError
 from ..ir import ops
 from ..ir.graph import Graph, Node
+from ..ir.verify import verify_node
 
 
 def _where(node: Node) -> str:
@@ -39,4 +40,5 @@ def run(graph: Graph) -> Graph:
             params=ops.params_of(attrs),
             macs=ops.macs_of(attrs, shape),
         )
+        verify_node(done, done[name], after="infer")  # a wrong rule stops at its first node
     return replace(graph, nodes=done)

@@ -11,7 +11,8 @@ Rules (docs/spec-language.md has the user's version):
 - `patch:` is a list of edits applied in order to the merged rows (`layers` and
   `aux_heads`, found by name): `{row: R, set: {...}}` merges into row R,
   `{row: R, unset: [k, ...]}` drops keys, `{row: R, replace: {...}}` swaps it,
-  `{row: R, delete: true}` removes it, `{before|after: R, insert: [rows]}` adds rows;
+  `{row: R, delete: true}` removes it, `{row: R, rename: NEW}` renames it (aux heads
+  tapping R follow), `{before|after: R, insert: [rows]}` adds rows;
   `row: "*"` sets or unsets keys on every row (e.g. the base's declared outputs).
 Every value keeps the file and position it came from, so an error found later
 points at the file that caused it.
@@ -26,6 +27,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Code, Loc, SpecError
+from .messages import did_you_mean
 from .paths import inside, project_root
 from .source import DataPath, Source, read_source
 
@@ -89,7 +91,7 @@ def _key_names(arg: _Node) -> list[_Node]:
 class _Patcher:
     """Applies `patch:` edits to the rows of a merged tree."""
 
-    OPS = ("set", "unset", "replace", "delete", "insert")
+    OPS = ("set", "unset", "replace", "delete", "rename", "insert")
 
     def __init__(self, root: _Node) -> None:
         self.root = root
@@ -114,9 +116,9 @@ class _Patcher:
             for r in rows
             if isinstance(r.value, dict) and "name" in r.value
         ]
-        raise _fail(
-            Code.PATCH, f"no row named {name!r} to patch (rows: {', '.join(map(str, names))})", loc
-        )
+        listed = ", ".join(map(str, names))
+        hint = did_you_mean(name, [n for n in names if isinstance(n, str)])
+        raise _fail(Code.PATCH, f"no row named {name!r} to patch (rows: {listed}){hint}", loc)
 
     def apply(self, edit: _Node) -> None:
         if not isinstance(edit.value, dict):
@@ -130,12 +132,16 @@ class _Patcher:
         if unknown:
             key = sorted(unknown)[0]
             raise _fail(
-                Code.UNKNOWN_KEY, f"unknown key {key!r} in a patch edit", edit.value[key][0]
+                Code.UNKNOWN_KEY,
+                f"unknown key {key!r} in a patch edit"
+                + did_you_mean(key, [*self.OPS, "row", "before", "after"]),
+                edit.value[key][0],
             )
         if len(ops) != 1 or len(where) != 1 or (ops == ["insert"]) != (where != ["row"]):
             raise _fail(
                 Code.PATCH,
-                "a patch edit is {row: R, set|unset|replace|delete: ...} or {before|after: R, insert: [...]}",
+                "a patch edit is {row: R, set|unset|replace|delete|rename: ...} "
+                "or {before|after: R, insert: [...]}",
                 edit.loc,
             )
         op, anchor = ops[0], where[0]
@@ -164,6 +170,8 @@ class _Patcher:
                 del rows[i].value[k.value]
         elif op == "replace":
             rows[i] = arg
+        elif op == "rename":
+            _rename(self, rows[i], arg)
         elif op == "delete":
             if arg.value is not True:
                 raise _fail(Code.PATCH, "`delete` takes true", arg.loc)
@@ -173,6 +181,42 @@ class _Patcher:
                 raise _fail(Code.PATCH, "`insert` takes a list of rows", arg.loc)
             at = i + 1 if anchor == "after" else i
             rows[at:at] = arg.value
+
+
+def _named(row: _Node) -> Any:
+    entry = row.value.get("name") if isinstance(row.value, dict) else None
+    return None if entry is None else entry[1].value
+
+
+def _rename(patcher: _Patcher, row: _Node, arg: _Node) -> None:
+    """`{row: R, rename: NEW}`: R is called NEW from here on, and aux heads that tap R
+    tap NEW. The new name keeps the patch's position, so errors about it point there."""
+    old, new = _named(row), arg.value
+    if not isinstance(new, str):
+        got = (
+            "a list"
+            if isinstance(new, list)
+            else "a mapping"
+            if isinstance(new, dict)
+            else repr(new)
+        )
+        raise _fail(Code.PATCH, f"`rename` takes the row's new name, got {got}", arg.loc)
+    for rows in patcher.lists():
+        for other in rows:
+            if other is not row and _named(other) == new:
+                taken = other.value["name"][1].loc
+                at = f"line {taken.line}" if taken.path == arg.loc.path else str(taken)
+                raise _fail(
+                    Code.DUPLICATE_NAME,
+                    f"cannot rename {old!r} to {new!r}: a row is already named {new!r} ({at})",
+                    arg.loc,
+                )
+    row.value["name"] = (row.value["name"][0], _Node(new, arg.loc))
+    for rows in patcher.lists():
+        for other in rows:
+            tap = other.value.get("from") if isinstance(other.value, dict) else None
+            if tap is not None and tap[1].value == old:
+                other.value["from"] = (tap[0], _Node(new, tap[1].loc))
 
 
 def _base_path(source: Source, loc: Loc, chain: tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import Code, SpecError
 from .inherit import resolve
+from .messages import allowed_keys, constraint, describe, did_you_mean, expected
 from .schema import PRIMITIVES, Name, Ref, Spec
 from .source import DataPath, Source, read_source
 
@@ -56,31 +57,36 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> DataPath:
     return tuple(path)
 
 
-def _message(err: dict[str, Any], path: DataPath, data: Any) -> str:
-    kind, where = err["type"], ".".join(str(p) for p in path) or "spec"
+def _message(err: dict[str, Any], path: DataPath, data: Any, kinds: list[str]) -> str:
+    """One error in our words; `kinds`: every wrong-type error pydantic gave this value
+    (a union lists one per alternative)."""
+    kind = err["type"]
     field = str(path[-1]) if path else "spec"
+    parent: Any = data
     for part in path[:-1]:
-        data = data[part]
-    if len(path) > 1 and isinstance(data, list):  # an item of a pair or list: kernel[1]
+        parent = parent[part]
+    if len(path) > 1 and isinstance(parent, list):  # an item of a pair or list: kernel[1]
         field = f"{path[-2]}[{path[-1]}]"
     if kind == "extra_forbidden":
-        return f"unknown key {field!r} in {'.'.join(str(p) for p in path[:-1]) or 'spec'}"
+        hint = did_you_mean(path[-1], allowed_keys(err["loc"][:-1]))
+        return f"unknown key {field!r} in {describe(path[:-1], data)}{hint}"
     if kind == "missing":
-        return f"missing key {str(err['loc'][-1])!r} in {where}"
+        return f"missing key {str(err['loc'][-1])!r} in {describe(path, data)}"
     if kind in ("missing_op", "nfkc"):
-        return err["msg"]
-    msg = err["msg"]
-    msg = msg[0].lower() + msg[1:] if msg else msg
-    if msg.startswith("value error, "):
-        msg = msg[len("value error, ") :]
+        return str(err["msg"])  # our own PydanticCustomErrors
+    got = f" (got {_short(repr(err['input']))})"
+    if kind == "value_error":  # our own validators' ValueErrors, which quote the value
+        msg = str(err["ctx"]["error"])
+        return f"{field}: {msg}" if _short(repr(err["input"])) in msg else f"{field}: {msg}{got}"
     if kind == "string_pattern_mismatch":
         pattern = err.get("ctx", {}).get("pattern", "")
-        msg = "expected " + _PATTERNS.get(pattern, f"a string matching {pattern}")
-    got = _short(repr(err["input"]))
-    # Our own validators already quote the value.
-    if kind == "value_error" and got in msg:
-        return f"{field}: {msg}"
-    return f"{field}: {msg} (got {got})"
+        return f"{field}: expected {_PATTERNS.get(pattern, 'another form')}{got}"
+    said = constraint(kind, err.get("ctx", {}), err["input"])
+    if said is not None:
+        return f"{field}: {said}" + ("" if kind.startswith(("too_", "string_too")) else got)
+    if set(kinds) == {"int_type", "string_type"}:  # a channel count: Channels | Ref
+        return f"{field}: expected {_PATTERNS[_pattern(Ref)]}{got}"
+    return f"{field}: {expected(kinds)}{got}"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -105,6 +111,22 @@ def _relevant(errors: list[Any], data: Any) -> list[Any]:
             continue
         keep.append(err)
     return keep
+
+
+def _misspelt(errors: list[Any], data: Any) -> list[Any]:
+    """Drop "missing key K" where the same mapping has an unknown key that is K misspelt:
+    `kernal: 2` is reported as an unknown key with a suggestion, not as a missing kernel."""
+    unknown = [
+        (_data_path(data, e["loc"][:-1]), e["loc"][-1])
+        for e in errors
+        if e["type"] == "extra_forbidden"
+    ]
+
+    def misspelt(err: dict[str, Any]) -> bool:
+        where, key = _data_path(data, err["loc"]), str(err["loc"][-1])
+        return any(p == where and did_you_mean(k, [key]) for p, k in unknown)
+
+    return [e for e in errors if not (e["type"] == "missing" and misspelt(e))]
 
 
 def _layer_shape(err: dict[str, Any], data: Any, path: DataPath) -> tuple[Code, str, DataPath]:
@@ -143,7 +165,8 @@ def validate(source: Source) -> Spec:
         return Spec.model_validate(source.data)
     except ValidationError as exc:
         located = []
-        for err in _relevant(exc.errors(), source.data):
+        errors = _misspelt(_relevant(exc.errors(), source.data), source.data)
+        for err in errors:
             path = _data_path(source.data, err["loc"])
             if err["type"] == "missing_op":
                 code, message, path = _layer_shape(err, source.data, path)
@@ -156,13 +179,14 @@ def validate(source: Source) -> Spec:
                 loc = source.key_loc(path)
             else:
                 loc = source.loc(path)
-            located.append(
-                (
-                    loc.line,
-                    loc.col,
-                    SpecError(_code(err["type"]), _message(err, path, source.data), loc),
-                )
-            )
+            kinds = [
+                e["type"]
+                for e in errors
+                if e["type"].endswith("_type") or e["type"] == "none_required"
+                if _data_path(source.data, e["loc"]) == path
+            ] or [err["type"]]
+            message = _message(err, path, source.data, kinds)
+            located.append((loc.line, loc.col, SpecError(_code(err["type"]), message, loc)))
         # One line per spec: the first problem in file order.
         raise min(located, key=lambda t: (t[0], t[1]))[2] from None
 
