@@ -35,7 +35,7 @@ _BLOCK_ARG = {"type": "integer", "exclusiveMinimum": 0, "maximum": MAX_CHANNELS}
 _NOT_PRIMITIVE = {"not": {"enum": sorted(PRIMITIVES)}}
 _ROW_NAME = {"type": "string", "description": "the name of a row in layers or aux_heads, or *"}
 _PATCH = {
-    "description": "An edit of the merged rows: {row: R, set|unset|replace|delete: ...} "
+    "description": "An edit of the merged rows: {row: R, set|unset|replace|delete|rename: ...} "
     "or {before|after: R, insert: [rows]} (docs/spec-language.md).",
     "type": "object",
     "additionalProperties": False,
@@ -47,12 +47,13 @@ _PATCH = {
         "unset": {"type": "array", "items": {"type": "string"}},
         "replace": {"type": "object"},
         "delete": {"const": True},
+        "rename": {"type": "string", "description": "the row's new name (aux taps follow)"},
         "insert": {"type": "array", "items": {"type": "object"}},
     },
     "oneOf": [
         {
             "required": ["row"],
-            "oneOf": [{"required": [k]} for k in ("set", "unset", "replace", "delete")],
+            "oneOf": [{"required": [k]} for k in ("set", "unset", "replace", "delete", "rename")],
         },
         {"required": ["insert"], "oneOf": [{"required": ["before"]}, {"required": ["after"]}]},
     ],
