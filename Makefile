@@ -36,6 +36,7 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check compiler backends tests bench
 	$(BIN)/ruff format --check compiler backends tests bench
+	$(BIN)/ruff check --isolated --target-version py311 --select E,F,W,I,B,UP,ANN --ignore E501 generated
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix compiler backends tests bench

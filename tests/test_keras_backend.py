@@ -65,7 +65,15 @@ def test_source_is_deterministic_formatted_and_self_contained(compiled):
 
 def test_readable_structure():
     text = render(shipped("googlenet.yaml"))
-    assert "def inception(x, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, name):" in text
+    (fn,) = [f for f in ast.parse(text).body if getattr(f, "name", "") == "inception"]
+    assert isinstance(fn, ast.FunctionDef)
+    args = [(a.arg, ast.unparse(a.annotation or ast.Constant(None))) for a in fn.args.args]
+    assert args == [
+        ("x", "keras.KerasTensor"),
+        *((p, "int") for p in "ch1x1 ch3x3red ch3x3 ch5x5red ch5x5 pool_proj".split()),
+        ("name", "str"),
+    ]
+    assert ast.unparse(fn.returns or ast.Constant(None)) == "keras.KerasTensor"
     assert (
         'x = inception(x, 64, 96, 128, 16, 32, 32, name="inception_3a")  # N x 28 x 28 x 256'
         in text

@@ -14,6 +14,7 @@ from .model import (
     Chan,
     Column,
     ConvUnit,
+    Layout,
     ModulePlan,
     Param,
     RowPlan,
@@ -69,8 +70,9 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
         shape = comment_shape(column_nodes, out, global_=node.out_ref in plan.globals)
         columns.append(Column(i, column_nodes, ins[0], out, shape))
         _add_unit(plan, node)
-    single = tpl.layout == "branches" and len(tpl.branches) == 1
-    layout = "sequence" if single else "flat" if tpl.layout == "flat" else "branches"
+    layout: Layout = "flat" if tpl.layout == "flat" else "branches"
+    if layout == "branches" and len(tpl.branches) == 1:
+        layout = "sequence"
     return BlockPlan(tpl, layout, tuple(rows), tuple(columns), params)
 
 

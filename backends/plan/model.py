@@ -10,7 +10,10 @@ from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row, Template
 from incept.compiler.ir.shapes import Dim
 
-IN_CHANNELS = "in_channels"  # a block's input channel count (torch passes it, Keras infers it)
+Layout = Literal["sequence", "branches", "flat"]
+# A block's input channel count (torch passes it, Keras infers it). Not an identifier, so
+# no template parameter can be mistaken for it.
+IN_CHANNELS = "<in_channels>"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class BlockPlan:
     """One class (torch) or function (Keras) shared by every row of a template."""
 
     template: Template
-    layout: Literal["sequence", "branches", "flat"]
+    layout: Layout  # sequence: one branch; flat: one attribute per layer
     rows: tuple[Row, ...]
     columns: tuple[Column, ...]
     params: list[Param]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from incept.compiler.ir.shapes import batch_comment
 
 from ..common import Namespace, py_text
-from ..plan import BlockPlan, Column, Param
+from ..plan import IN_CHANNELS, BlockPlan, Column, Param
 from .layers import Call, Step, linear_relu
 
 # nn.Module's own attributes and the names the generated code uses itself.
@@ -64,7 +64,8 @@ def block_class(
 
 
 def comment(column: Column) -> str:
-    return batch_comment(column.shape)
+    shape = column.shape and tuple("in_channels" if d == IN_CHANNELS else d for d in column.shape)
+    return batch_comment(shape)
 
 
 def _sequence(

@@ -16,7 +16,7 @@ from incept.compiler.ir.lower import camel_case
 from incept.compiler.ir.shapes import batch_comment
 
 from ..common import Namespace, float_literal, py_text, snake_case, spec_label
-from ..plan import BlockPlan, Chan, Column, ModulePlan, Param, RowPlan, build_plan
+from ..plan import IN_CHANNELS, BlockPlan, Chan, Column, ModulePlan, Param, RowPlan, build_plan
 from ..plan.model import unit_key
 from .blocks import ARG_RESERVED, LOCAL_RESERVED, MODULE_RESERVED, BlockClass, Member, block_class
 from .layers import Call, Step, UnitView, constructor, linear_relu, unit_view
@@ -72,7 +72,11 @@ class _Builder:
         """A block layer's constructor, its channels spelled with the class's argument names."""
 
         def spell(chan: Chan | None) -> str:
-            return chan.render(lambda t: name.get(t, t)) if chan else ""
+            return (
+                chan.render(lambda t: "in_channels" if t == IN_CHANNELS else name.get(t, t))
+                if chan
+                else ""
+            )
 
         cin = spell(col.cin)
         if col.cin is None and isinstance(col.node.attrs, ops.Linear):  # after a flatten
