@@ -15,7 +15,7 @@ from incept.compiler.ir.shapes import batch_comment
 from ..common import Namespace, py_text
 from ..plan import IN_CHANNELS, BlockPlan, Column, Param
 from .layers import Layers
-from .statements import Line
+from .statements import Call, Line
 
 
 @dataclass
@@ -70,18 +70,17 @@ class _Body:
         if isinstance(node.attrs, ops.Concat):  # a split inside a branch
             for n in col.nodes:
                 self.lay.out_layer[n.name] = self.lay.claim(n)
-            parts = ", ".join(var[p] for p in node.inputs)
-            code = [f"{target} = layers.Concatenate(name={nm('')})([{parts}])"]
+            parts = f"[{', '.join(var[p] for p in node.inputs)}]"
+            code = [Line(target, Call("layers.Concatenate", (f"name={nm('')}",), parts))]
         else:
             cout = col.cout.render(lambda t: self.names.get(t, t)) if col.cout else ""
             code = self.lay.apply(list(col.nodes), src, target, nm, cout, value)
-        self.lines += [Line(c) for c in code[:-1]]
-        self.lines.append(Line(code[-1], comment(col)))
+        self.lines += [*code[:-1], code[-1].commented(comment(col))]
 
 
 def block_fn(
     lay: Layers, name: str, block: BlockPlan, reserved: frozenset[str]
-) -> tuple[BlockFn, list[str]]:
+) -> tuple[BlockFn, list[tuple[str, ...]]]:
     """One function for every row of a template, and each row's arguments after x."""
     g, tpl = lay.graph, block.template
     sequence, flat = block.layout == "sequence", block.layout == "flat"
@@ -113,8 +112,8 @@ def _type(p: Param) -> str:
     return py_type(p.values[0]) if p.kind == "derived" else "int"
 
 
-def _arguments(block: BlockPlan, body: _Body, r: int) -> str:
+def _arguments(block: BlockPlan, body: _Body, r: int) -> tuple[str, ...]:
     values = [str(v) for p, v in block.arguments(r) if p.kind == "arg"]
     values += [f"{p.name}={p.name}" for p, _ in block.arguments(r) if p.kind == "global"]
     values += [f"{body.names[p.name]}={v!r}" for p, v in block.arguments(r) if p.kind == "derived"]
-    return ", ".join([*values, f'name="{block.rows[r].name}"'])
+    return (*values, f'name="{block.rows[r].name}"')

@@ -11,6 +11,7 @@ from incept.compiler.ir.graph import Graph, Node
 from ..common import float_literal, pair_literal
 from ..plan import ConvUnit
 from .forms import adaptive_form, conv_padding, keras_momentum, pool_form
+from .statements import Call, Line
 
 Shape = tuple[int, ...]
 Namer = Callable[[str], str]  # layer-name suffix -> Python expression of the layer name
@@ -66,17 +67,17 @@ class Layers:
 
     def apply(
         self, nodes: list[Node], src: str, dst: str, nm: Namer, cout: str, value: Valuer
-    ) -> list[str]:
+    ) -> list[Line]:
         """The statements computing `dst` from `src` for one node (in every instance).
 
         `nodes` is the node in every row that instantiates it (one node outside blocks);
         `nm(suffix)` is the Python expression of a layer name; `value(hint, values)` is a
         literal when all instances agree, else a parameter of the block function."""
-        return [f"{dst} = {code}" for code in self.expressions(nodes, src, dst, nm, cout, value)]
+        return [Line(dst, c) for c in self.calls(nodes, src, dst, nm, cout, value)]
 
-    def expressions(
+    def calls(
         self, nodes: list[Node], src: str, dst: str, nm: Namer, cout: str, value: Valuer
-    ) -> list[str]:
+    ) -> list[Call]:
         node = nodes[0]
         a = node.attrs
         ins: list[Shape] = [self.graph.nodes[n.inputs[0]].shape or () for n in nodes]
@@ -90,18 +91,15 @@ class Layers:
             return [self.adaptive(nodes, a, ins, src, nm)]
         if isinstance(a, ops.LRN):
             self.custom.add("LocalResponseNorm")
-            lrn = f"{a.size}, alpha={float_literal(a.alpha)}, beta={float_literal(a.beta)}, k={float_literal(a.k)}"
-            return [f"LocalResponseNorm({lrn}, name={nm('')})({src})"]
+            floats = (
+                f"{k}={float_literal(v)}"
+                for k, v in (("alpha", a.alpha), ("beta", a.beta), ("k", a.k))
+            )
+            return [Call("LocalResponseNorm", (str(a.size), *floats, f"name={nm('')}"), src)]
         if isinstance(a, ops.Dropout):
-            return [f"layers.Dropout({float_literal(a.p)}, name={nm('')})({src})"]
+            return [Call("layers.Dropout", (float_literal(a.p), f"name={nm('')}"), src)]
         if isinstance(a, ops.Flatten):
-            # torch flattens C x H x W; with one position or one channel the orders agree
-            if any(s[0] > 1 and s[1] * s[2] > 1 for s in ins):
-                self.custom.add("flatten_chw")
-                for n in nodes:
-                    self.claim(n, "_chw")
-                return [f"flatten_chw({src}, name={nm('')})"]
-            return [f"layers.Flatten(name={nm('')})({src})"]
+            return [self.flatten(nodes, ins, src, nm)]
         if isinstance(a, ops.Linear):
             for n in nodes:
                 self.weight_layers[n.name] = (n.name,)
@@ -110,10 +108,19 @@ class Layers:
                 args.append('activation="relu"')
             if not a.bias:
                 args.append("use_bias=False")
-            return [f"dense({', '.join(args)}, name={nm('')})"]
+            return [Call("dense", (*args, f"name={nm('')}"))]
         raise AssertionError(f"no Keras layer for {node.op}")
 
-    def conv(self, nodes: list[Node], a: ops.Conv, src: str, nm: Namer, cout: str) -> str:
+    def flatten(self, nodes: list[Node], ins: list[Shape], src: str, nm: Namer) -> Call:
+        # torch flattens C x H x W; with one position or one channel the orders agree
+        if any(s[0] > 1 and s[1] * s[2] > 1 for s in ins):
+            self.custom.add("flatten_chw")
+            for n in nodes:
+                self.claim(n, "_chw")
+            return Call("flatten_chw", (src, f"name={nm('')}"))
+        return Call("layers.Flatten", (f"name={nm('')}",), src)
+
+    def conv(self, nodes: list[Node], a: ops.Conv, src: str, nm: Namer, cout: str) -> Call:
         h = self.helper(a)
         args = [src, cout, pair_literal(a.kernel)]
         if a.stride != (1, 1):
@@ -139,24 +146,24 @@ class Layers:
             if h.bn and h.relu:
                 self.out_layer[n.name] = self.claim(n, "_relu")
             self.weight_layers[n.name] = tuple(names)
-        return f"{h.name}({', '.join(args)}, name={nm('')})"
+        return Call(h.name, (*args, f"name={nm('')}"))
 
     def adaptive(
         self, nodes: list[Node], a: ops.AdaptiveAvgPool, ins: list[Shape], src: str, nm: Namer
-    ) -> str:
+    ) -> Call:
         forms = {adaptive_form(n, s) for n, s in zip(nodes, ins, strict=True)}
         form = forms.pop() if len(forms) == 1 else "adaptive"
         if form == "global":
-            keep = "" if nodes[0].name in self.squeezed else "keepdims=True, "
-            return f"layers.GlobalAveragePooling2D({keep}name={nm('')})({src})"
+            keep = () if nodes[0].name in self.squeezed else ("keepdims=True",)
+            return Call("layers.GlobalAveragePooling2D", (*keep, f"name={nm('')}"), src)
         if form == "adaptive":
             self.custom.add("AdaptiveAveragePooling2D")
-            return f"AdaptiveAveragePooling2D({a.size}, name={nm('')})({src})"
-        return f"layers.AveragePooling2D({form}, name={nm('')})({src})"
+            return Call("AdaptiveAveragePooling2D", (str(a.size), f"name={nm('')}"), src)
+        return Call("layers.AveragePooling2D", (form, f"name={nm('')}"), src)
 
     def pool(
         self, nodes: list[Node], ins: list[Shape], src: str, dst: str, nm: Namer, value: Valuer
-    ) -> list[str]:
+    ) -> list[Call]:
         a = nodes[0].attrs
         assert isinstance(a, ops.Pool)
         forms = [pool_form(n, s) for n, s in zip(nodes, ins, strict=True)]
@@ -165,29 +172,29 @@ class Layers:
         else:  # instances differ in size: the explicit form is exact for each of them
             form, pads = "pad", value("pads", [p for _, p in forms])
         pool = "layers.MaxPooling2D" if a.kind == "max" else "layers.AveragePooling2D"
-        args = f"{pair_literal(a.kernel)}, strides={pair_literal(a.stride)}"
+        args = (pair_literal(a.kernel), f"strides={pair_literal(a.stride)}")
         if form == "valid":
-            return [f"{pool}({args}, name={nm('')})({src})"]
+            return [Call(pool, (*args, f"name={nm('')}"), src)]
         if form == "same":
-            return [f'{pool}({args}, padding="same", name={nm("")})({src})']
+            return [Call(pool, (*args, 'padding="same"', f"name={nm('')}"), src)]
         if form == "zeropad" or a.kind == "max":  # a padding layer before the pool
             for n in nodes:
                 self.claim(n, "_pad")
         if form == "zeropad":
             top, _, left, _ = forms[0][1]
-            return [
-                f"layers.ZeroPadding2D({pair_literal((top, left))}, name={nm('_pad')})({src})",
-                f"{pool}({args}, name={nm('')})({dst})",
-            ]
+            pad = Call(
+                "layers.ZeroPadding2D", (pair_literal((top, left)), f"name={nm('_pad')}"), src
+            )
+            return [pad, Call(pool, (*args, f"name={nm('')}"), dst)]
         if a.kind == "max":
             self.custom.add("ConstantPadding2D")
-            return [
-                f'ConstantPadding2D({pads}, value=float("-inf"), name={nm("_pad")})({src})',
-                f"{pool}({args}, name={nm('')})({dst})",
-            ]
+            pad = Call(
+                "ConstantPadding2D", (pads, 'value=float("-inf")', f"name={nm('_pad')}"), src
+            )
+            return [pad, Call(pool, (*args, f"name={nm('')}"), dst)]
         self.custom.add("PaddedAveragePooling2D")
         kernel, stride = repr(tuple(a.kernel)), repr(tuple(a.stride))
+        include = f"count_include_pad={a.count_include_pad}"
         return [
-            f"PaddedAveragePooling2D({kernel}, {stride}, {pads}, "
-            f"count_include_pad={a.count_include_pad}, name={nm('')})({src})"
+            Call("PaddedAveragePooling2D", (kernel, stride, pads, include, f"name={nm('')}"), src)
         ]

@@ -15,13 +15,27 @@ if TYPE_CHECKING:
     from .layers import Layers
 
 
-@dataclass
-class Line:
-    """One statement: `<code>  # <comment>`; `aux` lines run under `if aux_logits:`."""
+@dataclass(frozen=True)
+class Call:
+    """`callee(args...)`, applied to `src` when set (a layer: `layers.Dropout(0.4)(x)`)."""
 
-    code: str
+    callee: str
+    args: tuple[str, ...]
+    src: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """`target = call  # comment`; an aux line appends to the aux outputs under
+    `if aux_logits:`."""
+
+    target: str
+    call: Call
     comment: str = ""
     aux: bool = False
+
+    def commented(self, comment: str) -> Line:
+        return Line(self.target, self.call, comment, self.aux)
 
 
 def _literal(hint: str, values: list[object]) -> str:
@@ -29,7 +43,7 @@ def _literal(hint: str, values: list[object]) -> str:
 
 
 def row_lines(
-    lay: Layers, plan: ModulePlan, fn_names: dict[str, str], calls: dict[str, str]
+    lay: Layers, plan: ModulePlan, fn_names: dict[str, str], calls: dict[str, tuple[str, ...]]
 ) -> list[Line]:
     body: list[Line] = []
     src = "inputs"
@@ -38,22 +52,19 @@ def row_lines(
     for row in plan.rows:
         node = row.node
         if row.block:
-            call = f"{fn_names[row.block.template.name]}({src}, {calls[row.row.name]})"
-            body.append(Line(f"x = {call}", _comment(row, False)))
+            call = Call(fn_names[row.block.template.name], (src, *calls[row.row.name]))
+            body.append(Line("x", call, _comment(row, False)))
         elif held and isinstance(node.attrs, ops.Flatten):
             lay.out_layer[node.name], held = held, None  # already flat: no layer
         else:
             code = lay.apply([node], src, "x", _namer(node.name), _cout(row), _literal)
             if held or node.name in lay.squeezed:  # its output is not the IR's shape
                 held = lay.out_layer.pop(node.name)
-            body += [Line(c) for c in code[:-1]]
-            body.append(Line(code[-1], _comment(row, held is not None)))
+            body += [*code[:-1], code[-1].commented(_comment(row, held is not None))]
         src = "x"
         for head in row.taps:
-            call = f"{fn_names[head.template or '']}(x, {calls[head.name]})"
-            body.append(
-                Line(f"aux_outputs.append({call})", _comment(aux[head.name], False), aux=True)
-            )
+            call = Call(fn_names[head.template or ""], ("x", *calls[head.name]))
+            body.append(Line("", call, _comment(aux[head.name], False), aux=True))
     return body
 
 
