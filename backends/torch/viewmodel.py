@@ -72,11 +72,9 @@ class _Builder:
         """A block layer's constructor, its channels spelled with the class's argument names."""
 
         def spell(chan: Chan | None) -> str:
-            return (
-                chan.render(lambda t: "in_channels" if t == IN_CHANNELS else name.get(t, t))
-                if chan
-                else ""
-            )
+            if chan is None:
+                return ""
+            return chan.render(lambda t: "in_channels" if t == IN_CHANNELS else name.get(t, t))
 
         cin = spell(col.cin)
         if col.cin is None and isinstance(col.node.attrs, ops.Linear):  # after a flatten
@@ -119,7 +117,7 @@ class _Builder:
         for block in plan.blocks:
             cls, row_calls = self.block(block)
             blocks.append(cls)
-            calls.update({(row.name): c for row, c in zip(block.rows, row_calls, strict=True)})
+            calls.update({row.name: c for row, c in zip(block.rows, row_calls, strict=True)})
         attrs, local = Namespace(MODULE_RESERVED), Namespace(LOCAL_RESERVED)
         aux = [
             self.aux_view(h, attrs(h.row.name), local(snake_case(h.row.name)), calls)
