@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from incept.compiler.ir import ops
 from incept.compiler.ir.shapes import batch_comment
 
+from ..common import py_text
 from ..plan import ModulePlan, RowPlan
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Line:
-    """`target = call  # comment`; an aux line appends to the aux outputs under
-    `if aux_logits:`."""
+    """`target = call  # comment`; an aux line stores `call` under the key `target` in
+    aux_outputs, under `if aux_logits:`."""
 
     target: str
     call: Call
@@ -64,7 +65,8 @@ def row_lines(
         src = "x"
         for head in row.taps:
             call = Call(fn_names[head.template or ""], ("x", *calls[head.name]))
-            body.append(Line("", call, _comment(aux[head.name], False), aux=True))
+            key = f'"{py_text(head.name)}"'  # aux_outputs[key]: outputs keep the heads' order
+            body.append(Line(key, call, _comment(aux[head.name], False), aux=True))
     return body
 
 

@@ -63,6 +63,7 @@ class ModelView:
     blocks: list[BlockFn]
     body: list[Line]
     aux: list[str]  # names of the aux heads, in output order
+    aux_keys: list[str]  # the same as string literals: keys of build()'s aux_outputs
     loss_weights: dict[str, float]  # output layer name -> weight, in output order
     num_classes: int
     aux_logits: bool
@@ -133,6 +134,7 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         blocks=blocks,
         body=body,
         aux=[h.name for h in g.aux_heads],
+        aux_keys=[f'"{py_text(h.name)}"' for h in g.aux_heads],
         loss_weights=weights,
         num_classes=g.num_classes,
         aux_logits=g.aux_logits,
