@@ -83,7 +83,8 @@ def block_fn(
 ) -> tuple[BlockFn, list[tuple[str, ...]]]:
     """One function for every row of a template, and each row's arguments after x."""
     g, tpl = lay.graph, block.template
-    sequence, flat = block.layout == "sequence", block.layout == "flat"
+    # One branch: no concatenation, whatever the layout (torch keeps `flat` attributes).
+    sequence, flat = len(tpl.branches) == 1, block.layout == "flat"
     body = _Body(lay, block, reserved)
     branch_vars = {b: "x" if sequence else body.local(b) for b in tpl.branches if not flat}
     output = block.rows[0].output
