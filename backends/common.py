@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 import subprocess
 import unicodedata
 
@@ -83,10 +84,6 @@ def float_literal(value: float) -> str:
     return repr(float(value))
 
 
-def shape_comment(shape: tuple[int, ...] | None) -> str:
-    return "N x " + " x ".join(str(d) for d in shape) if shape else ""
-
-
 class Namespace:
     """Hands out legal, unique Python identifiers that avoid reserved names."""
 
@@ -105,3 +102,8 @@ class Namespace:
             name = f"{base}_{n}"
         self.taken.add(name)
         return name
+
+
+def snake_case(name: str) -> str:
+    """`AuxLogits` -> `aux_logits`: local variables read as Python's, whatever the spec's case."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

@@ -13,19 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .ir import shapes
 from .ir.graph import Graph
 from .report import new_table, render_captured, table_rows, totals
 
 Row = dict[str, Any]
-
-
-def _size(shape: list[int] | None) -> str:
-    if not shape:
-        return ""
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"
-    return "x".join(map(str, shape))
 
 
 def aligned(a: Graph, b: Graph) -> list[tuple[str, Row | None, Row | None]]:
@@ -88,8 +80,8 @@ def table(a: Graph, b: Graph) -> Table:
     for r in diff_rows(a, b):
         out.add_row(
             r["name"],
-            _size(r["out_shape_a"]),
-            _size(r["out_shape_b"]),
+            shapes.size(r["out_shape_a"]),
+            shapes.size(r["out_shape_b"]),
             _n(r["params_a"]),
             _n(r["params_b"]),
             _delta(r["params_delta"]),

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .ir import ops
+from .ir import ops, shapes
 from .ir.graph import Graph, Row
 
 #: Table 1's six filter-count columns, as template parameter names.
@@ -123,14 +123,6 @@ def to_json(graph: Graph) -> dict[str, Any]:
 # -- human format -------------------------------------------------------------------
 
 
-def _size(shape: list[int]) -> str:
-    """Table 1's output size: HxWxC for images, F for flat features."""
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"
-    return "x".join(str(d) for d in shape)
-
-
 def _int(value: float | int | None) -> str:
     return "" if value is None else f"{round(value):,}"
 
@@ -161,7 +153,13 @@ def table(graph: Graph) -> Table:
         if r["aux"] and not rows[i - 1]["aux"]:
             out.add_section()
         name = f"{r['name']} (on {r['tap']})" if r["aux"] else r["name"]
-        cells = [name, r["type"], r["patch_stride"], _size(r["out_shape"]), str(r["depth"] or "")]
+        cells = [
+            name,
+            r["type"],
+            r["patch_stride"],
+            shapes.size(r["out_shape"]),
+            str(r["depth"] or ""),
+        ]
         cells += [_int(r[c]) for c in COLUMNS]
         out.add_row(
             *(Text(c) for c in cells),

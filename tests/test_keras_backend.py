@@ -65,7 +65,15 @@ def test_source_is_deterministic_formatted_and_self_contained(compiled):
 
 def test_readable_structure():
     text = render(shipped("googlenet.yaml"))
-    assert "def inception(x, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, name):" in text
+    (fn,) = [f for f in ast.parse(text).body if getattr(f, "name", "") == "inception"]
+    assert isinstance(fn, ast.FunctionDef)
+    args = [(a.arg, ast.unparse(a.annotation or ast.Constant(None))) for a in fn.args.args]
+    assert args == [
+        ("x", "keras.KerasTensor"),
+        *((p, "int") for p in "ch1x1 ch3x3red ch3x3 ch5x5red ch5x5 pool_proj".split()),
+        ("name", "str"),
+    ]
+    assert ast.unparse(fn.returns or ast.Constant(None)) == "keras.KerasTensor"
     assert (
         'x = inception(x, 64, 96, 128, 16, 32, 32, name="inception_3a")  # N x 28 x 28 x 256'
         in text
@@ -238,3 +246,36 @@ def test_keras_torch_backend():
     ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_aux_outputs_keep_the_heads_order_when_taps_are_reversed(tmp_path):
+    """aux1 taps a later row than aux2: the outputs (and LOSS_WEIGHTS) still follow the
+    heads' order, as torch's named tuple does."""
+    spec = tmp_path / "reversed.yaml"
+    spec.write_text(
+        """\
+name: reversed
+input: {channels: 3, size: 12}
+num_classes: 3
+blocks:
+  head:
+    branches:
+      main: [{op: adaptive_avgpool, name: pool}, {op: flatten, name: flat},
+             {op: linear, name: fc, out: $num_classes}]
+layers:
+  - {name: c1, op: conv, out: 4, kernel: 3}
+  - {name: c2, op: conv, out: 5, kernel: 3}
+  - {op: adaptive_avgpool}
+  - {op: flatten}
+  - {op: linear, out: $num_classes}
+aux_heads:
+  - {name: late, from: c2, op: head, loss_weight: 0.5}
+  - {name: early, from: c1, op: head, loss_weight: 0.25}
+"""
+    )
+    graph = build_graph(spec)
+    text = render(graph)
+    assert 'outputs = [x, aux_outputs["late"], aux_outputs["early"]] if aux_logits else x' in text
+    model = keras_module(graph, tmp_path).build(aux_logits=True)
+    assert [t.shape[-1] for t in model.outputs] == [3, 3, 3]
+    assert list(model.output_names) == ["linear4", "late_fc", "early_fc"]

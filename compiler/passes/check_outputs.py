@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from ..errors import Code, SpecError
+from ..ir import shapes
 from ..ir.graph import Graph
-
-
-def _hwc(shape: tuple[int, ...]) -> str:
-    c, h, w = shape
-    return f"{h}x{w}x{c}"
 
 
 def run(graph: Graph) -> Graph:
@@ -17,11 +13,13 @@ def run(graph: Graph) -> Graph:
         shape = out.shape or ()
         if declared is None or shape == declared:
             continue
-        detail = f"inferred {_hwc(shape)}" if len(shape) == 3 else f"inferred {list(shape)}"
+        detail = f"inferred {shapes.size(shape)}" if len(shape) == 3 else f"inferred {list(shape)}"
         if out.op == "concat" and len(shape) == 3 and shape[1:] == declared[1:]:
             parts = " + ".join(str(graph.nodes[i].shape[0]) for i in out.inputs)  # type: ignore[index]
             detail = f"the branches give {parts} = {shape[0]} channels"
         raise SpecError(
-            Code.OUTPUT, f"{row.name}: declared output {_hwc(declared)} but {detail}", row.loc
+            Code.OUTPUT,
+            f"{row.name}: declared output {shapes.size(declared)} but {detail}",
+            row.loc,
         )
     return graph

@@ -18,6 +18,7 @@ import graphviz
 from .. import report
 from ..ir import ops
 from ..ir.graph import Graph, Node, Row
+from ..ir.shapes import size
 
 #: Fill colours by op: convs blue, pools orange, linear green, the rest grey.
 _FILL = {
@@ -32,11 +33,6 @@ _OTHER = "#f4f4f4"
 _AUX_FILL = "#fffbea"
 #: Table 1's column headings for the template parameters in report.COLUMNS.
 _HEADINGS = ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5", "pool proj")
-
-
-def size(shape: tuple[int, ...] | list[int] | None) -> str:
-    """Table 1's output size: HxWxC for images, F for flat features."""
-    return report._size(list(shape or ()))
 
 
 def _pair(pair: tuple[int, int]) -> str:
@@ -163,7 +159,7 @@ def _row_label(graph: Graph, row: Row, entry: dict[str, object]) -> str:
     if row.tap:
         kind = f"aux head on {row.tap}"
     params, macs = int(entry["params"]), int(entry["macs"])  # type: ignore[call-overload]
-    totals = [size(entry["out_shape"])]  # type: ignore[arg-type]
+    totals = [size(entry["out_shape"])]
     totals += [f"{params:,} params"] if params else []
     totals += [f"{macs / 1e6:,.1f}M MACs"] if macs else []
     args: list[tuple[str, str]] = []

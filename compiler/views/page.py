@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import report
 from ..ir.graph import Graph
+from ..ir.shapes import size
 from ..spec.source import read_source
 
 _HEAD = (
@@ -72,7 +73,7 @@ def table1(graph: Graph) -> list[str]:
                 f"{r['name']} (aux, on {r['tap']})" if r["aux"] else r["name"],
                 r["type"],
                 r["patch_stride"],
-                report._size(r["out_shape"]),
+                size(r["out_shape"]),
                 str(r["depth"] or ""),
                 *(_int(r[c]) for c in report.COLUMNS),
                 f"{r['params']:,}" + mark * ("params" in r["flags"]) if r["params"] else "",

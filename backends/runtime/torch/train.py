@@ -34,7 +34,7 @@ def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
     """Weight decay on weights only: biases and norm parameters (1-D) are not decayed."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [
+    groups: list[dict[str, Any]] = [
         {"params": decay, "weight_decay": recipe.weight_decay},
         {"params": rest, "weight_decay": 0.0},
     ]

@@ -1,0 +1,120 @@
+"""A BlockPlan -> one Keras function and each row's arguments.
+
+The body follows the graph: with the default layout one variable per branch (the branch
+name; `x` in a single-branch block), with `layout: flat` one per layer (splits inside a
+branch need it), as in the torch module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from incept.compiler.ir import ops
+from incept.compiler.ir.shapes import batch_comment
+
+from ..common import Namespace, py_text
+from ..plan import IN_CHANNELS, BlockPlan, Column, Param
+from .layers import Layers
+from .statements import Call, Line
+
+
+@dataclass
+class BlockFn:
+    name: str
+    doc: str
+    params: list[tuple[str, str]]  # (name, type) after x, before name
+    body: list[Line]
+    branches: list[str] = field(default_factory=list)  # concatenated, if several
+    concat: str = ""  # the concatenation's layer name, as an f-string
+    result: str = "x"  # returned when there is a single branch
+
+
+def comment(column: Column) -> str:
+    """Keras functions take no in_channels: a shape known only by it gets no comment."""
+    shape = column.shape
+    return "" if not shape or shape[0] == IN_CHANNELS else batch_comment(shape, channels_last=True)
+
+
+def py_type(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"tuple[{', '.join(py_type(v) for v in value)}]"
+    return type(value).__name__
+
+
+class _Body:
+    """The statements of one block function, with its local names."""
+
+    def __init__(self, lay: Layers, block: BlockPlan, reserved: frozenset[str]) -> None:
+        self.lay, self.block = lay, block
+        self.local = Namespace(reserved)
+        self.names = {p.name: self.local(p.name) for p in block.params if p.kind == "arg"}
+        self.names.update({p.name: p.name for p in block.params if p.kind == "global"})
+        self.lines: list[Line] = []
+
+    def spell(self, value: object) -> str:
+        if not isinstance(value, Param):
+            return repr(value)
+        if value.name not in self.names:
+            self.names[value.name] = self.local(value.name, prefix="layer_")
+        return self.names[value.name]
+
+    def add(self, col: Column, src: str, target: str, var: dict[str, str]) -> None:
+        node, layer = col.node, col.node.layer or f"layer{col.index}"
+
+        def nm(suffix: str) -> str:
+            return f'f"{{name}}_{layer}{suffix}"'
+
+        def value(hint: str, values: list[object]) -> str:
+            return self.spell(self.block.derive(col, hint, values))
+
+        if isinstance(node.attrs, ops.Concat):  # a split inside a branch
+            for n in col.nodes:
+                self.lay.out_layer[n.name] = self.lay.claim(n)
+            parts = f"[{', '.join(var[p] for p in node.inputs)}]"
+            code = [Line(target, Call("layers.Concatenate", (f"name={nm('')}",), parts))]
+        else:
+            cout = col.cout.render(lambda t: self.names.get(t, t)) if col.cout else ""
+            code = self.lay.apply(list(col.nodes), src, target, nm, cout, value)
+        self.lines += [*code[:-1], code[-1].commented(comment(col))]
+
+
+def block_fn(
+    lay: Layers, name: str, block: BlockPlan, reserved: frozenset[str]
+) -> tuple[BlockFn, list[tuple[str, ...]]]:
+    """One function for every row of a template, and each row's arguments after x."""
+    g, tpl = lay.graph, block.template
+    # One branch: no concatenation, whatever the layout (torch keeps `flat` attributes).
+    sequence, flat = len(tpl.branches) == 1, block.layout == "flat"
+    body = _Body(lay, block, reserved)
+    branch_vars = {b: "x" if sequence else body.local(b) for b in tpl.branches if not flat}
+    output = block.rows[0].output
+    columns = [c for c in block.columns if sequence or c.node.name != output]
+    var = {block.rows[0].input: "x"}  # node -> the variable holding its value
+    for col in columns:
+        layer = col.node.layer or f"layer{col.index}"
+        target = body.local(layer, prefix="layer_") if flat else branch_vars[col.node.branch or ""]
+        body.add(col, var[col.node.inputs[0]], target, var)
+        var[col.node.name] = target
+    ends: list[str] = []
+    if not sequence:
+        for r in block.rows:
+            concat = g.nodes[r.output]
+            lay.out_layer[concat.name] = lay.claim(concat)
+        ends = [var[n] for n in g.nodes[output].inputs]
+    params = [(body.names[p.name], _type(p)) for p in block.params]
+    doc = py_text(tpl.doc or f"The `{tpl.name}` block.")
+    fn = BlockFn(
+        name, doc, params, body.lines, ends, 'f"{name}_output"', var[columns[-1].node.name]
+    )
+    return fn, [_arguments(block, body, r) for r in range(len(block.rows))]
+
+
+def _type(p: Param) -> str:
+    return py_type(p.values[0]) if p.kind == "derived" else "int"
+
+
+def _arguments(block: BlockPlan, body: _Body, r: int) -> tuple[str, ...]:
+    values = [str(v) for p, v in block.arguments(r) if p.kind == "arg"]
+    values += [f"{p.name}={p.name}" for p, _ in block.arguments(r) if p.kind == "global"]
+    values += [f"{body.names[p.name]}={v!r}" for p, v in block.arguments(r) if p.kind == "derived"]
+    return (*values, f'name="{block.rows[r].name}"')
