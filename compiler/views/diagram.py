@@ -159,7 +159,7 @@ def _row_label(graph: Graph, row: Row, entry: dict[str, object]) -> str:
     if row.tap:
         kind = f"aux head on {row.tap}"
     params, macs = int(entry["params"]), int(entry["macs"])  # type: ignore[call-overload]
-    totals = [size(entry["out_shape"])]
+    totals = [size(entry["out_shape"])]  # type: ignore[arg-type]
     totals += [f"{params:,} params"] if params else []
     totals += [f"{macs / 1e6:,.1f}M MACs"] if macs else []
     args: list[tuple[str, str]] = []

@@ -27,7 +27,7 @@ def run_export(
     """Export to each requested format; yield one line per file written."""
     t = open_target(target, spec)
     _frameworks(keras=bool(saved_model) or t.backend == "keras")
-    shape = tuple(int(d) for d in t.compiled.graph.input.shape)
+    shape = tuple(int(d) for d in t.compiled.graph.input.shape or ())
     if onnx_path:
         from .onnx import OPSET, export_onnx
         from .source import torch_model
