@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import atexit
 import datetime
-import importlib.util
-import itertools
 import json
 import os
 import platform
@@ -22,25 +20,16 @@ from typing import Any
 Timer = Callable[[], float]
 
 
-_names = itertools.count()
-
-
 def import_generated(graph: Any, backend: str) -> ModuleType:
-    """Compile `graph` with `backend` into a temporary directory and import the module
-    (the directory lives until the process ends: tracebacks and torch.compile read it)."""
+    """Compile `graph` with `backend` into a temporary directory and import the module the
+    way `incept train` does (the directory lives until the process ends: tracebacks and
+    torch.compile read it)."""
     from incept.backends import get_backend
+    from incept.runtime.modules import import_source
 
     directory = Path(tempfile.mkdtemp(prefix="incept-bench-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    name = f"incept_bench_{backend}_{graph.name}_{next(_names)}"
-    path = directory / f"{name}.py"
-    path.write_text(get_backend(backend).render(graph), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_source(get_backend(backend).render(graph), directory / f"model_{backend}.py")
 
 
 def alternate(generated: Timer, reference: Timer, warmup: int, repeats: int) -> dict[str, Any]:

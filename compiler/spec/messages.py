@@ -161,16 +161,20 @@ def _items(n: int) -> str:
     return f"{n} item" + ("" if n == 1 else "s")
 
 
+#: pydantic's bound errors: our wording and the context key that holds the bound.
+_BOUNDS = {
+    "greater_than": ("must be greater than", "gt"),
+    "greater_than_equal": ("must be at least", "ge"),
+    "less_than": ("must be less than", "lt"),
+    "less_than_equal": ("must be at most", "le"),
+}
+
+
 def constraint(kind: str, ctx: dict[str, Any], value: Any) -> str | None:
     """A range, length or choice error in our words; None for a type we do not phrase."""
-    if kind == "greater_than":
-        return f"must be greater than {ctx['gt']}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}"
-    if kind == "less_than":
-        return f"must be less than {ctx['lt']}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"{words} {ctx[key]}"
     if kind == "literal_error":
         return f"expected {ctx['expected']}"
     if kind == "too_short":
