@@ -55,7 +55,6 @@ def trained_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
     }
     path = tmp_path / "best.pt"
     torch_ckpt.save(path, state)
-    full.aux_logits = False
     return path, full.eval()
 
 
