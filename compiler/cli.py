@@ -70,9 +70,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.meta[DEBUG] = debug
 
 
-main.add_command(bench)  # compiler/benchcli.py: frameworks load inside the command
-
-
 @main.command()
 @click.argument("spec")
 @dump_ir_option
@@ -227,23 +224,16 @@ def compile(  # noqa: A001
     click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)
 
 
-def _add_runtime_commands() -> None:
-    """train / eval / predict live in incept.runtime; their module imports only click."""
-    from incept.runtime.cli import COMMANDS
+def _add_commands() -> None:
+    """The commands defined beside the compiler: train / eval / predict / convert / export
+    (incept.runtime), diagram / docs / schema (views) and bench. Their modules import only
+    click; frameworks, Graphviz and pydantic's JSON Schema load inside the commands."""
+    from incept.runtime.cli import COMMANDS as RUNTIME
 
-    for command in COMMANDS:
+    from .views.cli import COMMANDS as VIEWS
+
+    for command in (*RUNTIME, *VIEWS, bench):
         main.add_command(command)
 
 
-_add_runtime_commands()
-
-
-def _add_view_commands() -> None:
-    """diagram / docs / schema: their module imports only click."""
-    from .views.cli import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_add_view_commands()
+_add_commands()

@@ -111,7 +111,7 @@ def train(spec: str, **flags: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @one_line_errors
 def evaluate(target: str, **flags: Any) -> None:
-    """Evaluate a run folder (its best checkpoint) or a checkpoint on the test split."""
+    """Evaluate a run folder (its last checkpoint) or a checkpoint on the test split."""
     from .commands import eval_command
 
     eval_command(target, flags)

@@ -7,6 +7,7 @@ recipe, open and check the data); the framework's part is imported from its fold
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,10 @@ def backend_module(name: str) -> ModuleType:
     return import_module(f"incept.runtime.{name}")
 
 
+#: The checkpoint file each backend writes.
+CHECKPOINT_SUFFIX = {"torch": ".pt", "keras": ".keras"}
+
+
 def checkpoint_backend(path: Path) -> str:
     """Which framework wrote a run folder or a checkpoint file."""
     if path.is_dir():
@@ -40,6 +45,40 @@ def checkpoint_backend(path: Path) -> str:
             raise InputError(Code.CHECKPOINT, path, "is not a run folder (no config.json)")
         return str(RunDir(path).read_config().get("backend", "torch"))
     return "keras" if path.suffix == ".keras" else "torch"
+
+
+def checkpoint_file(target: Path, best: bool = False) -> tuple[Path, str]:
+    """A checkpoint file, or a run folder's last (or best) one, and the framework that
+    wrote it."""
+    backend = checkpoint_backend(target)
+    if not target.is_dir():
+        return target, backend
+    run = RunDir(target, CHECKPOINT_SUFFIX[backend])
+    return (run.best if best else run.last), backend
+
+
+def read_checkpoint(path: Path, backend: str) -> dict[str, Any]:
+    """A checkpoint's state: spec identity, recipe, weights (as its framework reads it)."""
+    if backend == "keras":
+        from .keras import checkpoint as keras_ckpt
+
+        return keras_ckpt.read_state(path)
+    from .torch import checkpoint as torch_ckpt
+
+    return torch_ckpt.load(path)
+
+
+def load_frameworks(keras: bool) -> None:
+    """Import torch (and torch._dynamo) before TensorFlow: the other order crashes the
+    process in triton. With `keras`, Keras is pointed at TensorFlow."""
+    import torch  # noqa: F401
+
+    try:
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass
+    if keras:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def _limit(split: Split, n: int | None, flag: str) -> Split:
@@ -89,8 +128,7 @@ def make_job(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str, Any
         workers=flags["workers"],
         progress=flags["progress"],
     )
-    suffix = ".keras" if flags["backend"] == "keras" else ".pt"
-    run = RunDir(flags["out"] or Path("runs") / graph.name, suffix)
+    run = RunDir(flags["out"] or Path("runs") / graph.name, CHECKPOINT_SUFFIX[flags["backend"]])
     return Job(
         backend=flags["backend"],
         compiled=compiled,
@@ -116,11 +154,8 @@ def train_command(spec: str, flags: Mapping[str, Any], recipe_flags: Mapping[str
 
 
 def eval_command(target: str, flags: Mapping[str, Any]) -> None:
-    path = Path(target)
-    backend = checkpoint_backend(path)
     # A run folder is evaluated at its final weights; name checkpoints/best.* to see those.
-    suffix = ".keras" if backend == "keras" else ".pt"
-    checkpoint = RunDir(path, suffix).last if path.is_dir() else path
+    checkpoint, backend = checkpoint_file(Path(target))
     summary = backend_module(backend).evaluate_checkpoint(checkpoint, flags)
     if flags["as_json"]:
         print(json.dumps(summary, indent=2))

@@ -13,41 +13,29 @@ before torch._dynamo's triton crashes the process).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from .commands import checkpoint_backend
+from .commands import CHECKPOINT_SUFFIX, checkpoint_file, load_frameworks, read_checkpoint
 from .errors import Code, InputError
 from .resume import checkpoint_spec
-from .rundir import RunDir
-
-SUFFIX = {"torch": ".pt", "keras": ".keras"}
 
 
 def convert_checkpoint(source: str, target: str, out: str, spec: str | None) -> Path:
-    path = Path(source)
-    backend = checkpoint_backend(path)
-    if path.is_dir():
-        path = RunDir(path, SUFFIX[backend]).last
     out_path = Path(out)
+    path, backend = checkpoint_file(Path(source))
     if backend == target:
         raise InputError(Code.FLAG, "--to", f"{path} is a {backend} checkpoint already")
     if (out_path.suffix == ".keras") != (target == "keras"):
         raise InputError(
-            Code.FLAG, "-o", f"a {target} checkpoint is named *{SUFFIX[target]}, not {out_path}"
+            Code.FLAG,
+            "-o",
+            f"a {target} checkpoint is named *{CHECKPOINT_SUFFIX[target]}, not {out_path}",
         )
     if out_path.exists():
         raise InputError(Code.FLAG, "-o", f"{out_path} exists; choose another name")
 
-    import torch  # noqa: F401
-
-    try:
-        import torch._dynamo  # noqa: F401  (before TensorFlow: see the module docstring)
-    except ImportError:
-        pass
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    load_frameworks(keras=True)
     import keras
 
     from incept.backends.transfer import keras_to_torch, torch_to_keras
@@ -57,9 +45,7 @@ def convert_checkpoint(source: str, target: str, out: str, spec: str | None) -> 
     from .torch import checkpoint as torch_ckpt
     from .torch.model import build_model as torch_model
 
-    state: dict[str, Any] = (
-        keras_ckpt.read_state(path) if backend == "keras" else torch_ckpt.load(path)
-    )
+    state = read_checkpoint(path, backend)
     compiled = checkpoint_spec(state, spec, path)
     aux = bool(state["recipe"].get("aux")) and bool(compiled.graph.aux_heads)
     folder = Path(tempfile.gettempdir()) / "incept-convert"

@@ -21,7 +21,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +54,26 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def staged_file(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file name beside `path`, for writers that want a name rather than a
+    stream (Keras, the ONNX exporter): moved into place (mode 0644) when the block ends
+    without an error, removed otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def write_text(path: Path, text: str) -> None:

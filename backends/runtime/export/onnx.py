@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import Code, InputError
+from ..rundir import staged_file
 
 OPSET = 18
 RTOL = 1e-4
@@ -71,11 +70,7 @@ def export_onnx(model: Any, shape: tuple[int, ...], out: Path) -> float:
     """Export, check and rename into `out`; returns the checked relative error."""
     import torch
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    with staged_file(out) as tmp:
         example = torch.zeros(CHECK_BATCH, *shape)
         _export(model, example, tmp)
         error = check(tmp, model, shape)
@@ -85,9 +80,4 @@ def export_onnx(model: Any, shape: tuple[int, ...], out: Path) -> float:
                 out,
                 f"onnxruntime's logits differ from torch's by {error:.2e} (relative; limit {RTOL:g})",
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-        return error
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    return error

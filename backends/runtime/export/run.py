@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..commands import load_frameworks
 from .source import open_target
-
-
-def _frameworks(keras: bool) -> None:
-    """torch (and torch._dynamo) before TensorFlow, as incept convert does."""
-    import torch  # noqa: F401
-
-    try:
-        import torch._dynamo  # noqa: F401
-    except ImportError:
-        pass
-    if keras:
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def run_export(
@@ -26,7 +14,7 @@ def run_export(
 ) -> Iterator[str]:
     """Export to each requested format; yield one line per file written."""
     t = open_target(target, spec)
-    _frameworks(keras=bool(saved_model) or t.backend == "keras")
+    load_frameworks(keras=bool(saved_model) or t.backend == "keras")
     shape = tuple(int(d) for d in t.compiled.graph.input.shape or ())
     if onnx_path:
         from .onnx import OPSET, export_onnx

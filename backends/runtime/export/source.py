@@ -15,12 +15,10 @@ from typing import Any
 
 from incept.compiler.pipeline import Compiled, compile_spec
 
-from ..commands import checkpoint_backend
+from ..commands import checkpoint_file, read_checkpoint
 from ..errors import Code, InputError
 from ..resume import checkpoint_spec
-from ..rundir import RunDir
 
-SUFFIX = {"torch": ".pt", "keras": ".keras"}
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -42,17 +40,8 @@ def open_target(target: str, spec: str | None) -> Target:
         return Target(compile_spec(target))
     if not path.exists():
         raise InputError(Code.CHECKPOINT, path, "no such spec, run folder or checkpoint")
-    backend = checkpoint_backend(path)
-    if path.is_dir():
-        path = RunDir(path, SUFFIX[backend]).best
-    if backend == "keras":
-        from ..keras import checkpoint as keras_ckpt
-
-        state = keras_ckpt.read_state(path)
-    else:
-        from ..torch import checkpoint as torch_ckpt
-
-        state = torch_ckpt.load(path)
+    path, backend = checkpoint_file(path, best=True)
+    state = read_checkpoint(path, backend)
     return Target(checkpoint_spec(state, spec, path), path, backend, state)
 
 

@@ -15,17 +15,14 @@ optimizer, schedule and loss classes) are imported.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
-from ..rundir import write_atomic
+from ..rundir import staged_file, write_atomic
 
 FORMAT = "incept-keras-checkpoint/1"
 IDENTITY = "incept.json"
@@ -33,21 +30,10 @@ IDENTITY = "incept.json"
 
 def save(path: Path, model: Any, state: dict[str, Any]) -> None:
     """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    with staged_file(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def copy(source: Path, target: Path) -> None:
