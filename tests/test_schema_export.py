@@ -55,6 +55,17 @@ def test_schema_check_flags_a_stale_copy(tmp_path):
     assert result.stderr == f"{stale}: stale: `incept schema -o {stale}` would change it\n"
 
 
+def test_an_unwritable_output_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "incept.schema.json"  # a file where a folder should be
+    result = CliRunner().invoke(main, ["schema", "-o", str(target)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"{target}: error[io]: cannot write: ")
+    assert result.output.count("\n") == 1
+    assert blocker.read_text() == ""
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_names_and_matches_the_schema(spec, validator):
     assert spec.read_text().startswith(MODELINE)

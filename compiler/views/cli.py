@@ -11,7 +11,19 @@ from pathlib import Path
 
 import click
 
+from ..errors import UserError
 from ..guard import one_line_errors
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """Write atomically; an unwritable path is the user's one-line error (exit 2), not
+    an internal one."""
+    from ..cli import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise UserError(f"{path}: error[io]: cannot write: {exc.strerror or exc}") from None
 
 
 @click.command()
@@ -23,7 +35,6 @@ from ..guard import one_line_errors
 @one_line_errors
 def diagram(spec: str, output: str, collapse: bool) -> None:
     """Draw SPEC's network with Graphviz: blocks as clusters, branches side by side."""
-    from ..cli import write_atomic
     from ..pipeline import build_graph
     from . import render
 
@@ -34,7 +45,7 @@ def diagram(spec: str, output: str, collapse: bool) -> None:
     from .diagram import dot_source
 
     data = render.render(dot_source(graph, collapse), fmt)
-    write_atomic(path, data)
+    _write(path, data)
     click.echo(f"wrote {path}", err=True)
 
 
@@ -57,7 +68,6 @@ def _check(path: Path, text: str | bytes, how: str) -> None:
 @one_line_errors
 def schema(output: str | None, check: bool) -> None:
     """Print the JSON Schema of the spec language (specs/incept.schema.json)."""
-    from ..cli import write_atomic
     from .schema import schema_text
 
     text = schema_text()
@@ -68,7 +78,7 @@ def schema(output: str | None, check: bool) -> None:
     elif check:
         _check(Path(output), text, f"`incept schema -o {output}`")
     else:
-        write_atomic(Path(output), text)
+        _write(Path(output), text)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -83,7 +93,6 @@ def schema(output: str | None, check: bool) -> None:
 @one_line_errors
 def docs(spec: str, output: str, check: bool) -> None:
     """Write a Markdown page for SPEC: inheritance, totals, diagram, Table 1, paper deltas."""
-    from ..cli import write_atomic
     from ..pipeline import build_graph
     from . import render
     from .page import marker, page, stamp_svg
@@ -108,8 +117,8 @@ def docs(spec: str, output: str, check: bool) -> None:
             click.get_current_context().exit(1)
         return
     svg = stamp_svg(render.render(dot, "svg"), dot)  # before writing: no dot, no files
-    write_atomic(svg_path, svg)
-    write_atomic(path, text)
+    _write(svg_path, svg)
+    _write(path, text)
     click.echo(f"wrote {path} and {svg_path}", err=True)
 
 
