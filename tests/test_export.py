@@ -123,6 +123,10 @@ def test_saved_model_from_a_spec_round_trips(tmp_path):
             [str(LITE), "--saved-model", "{tmp}"],
             "--saved-model: error[flag]: {tmp} exists; choose another folder",
         ),
+        (
+            [str(LITE), "--onnx", "{tmp}/junk.pt/m.onnx"],  # a file where a folder should be
+            "--onnx: error[flag]: cannot write {tmp}/junk.pt/m.onnx: ",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):

@@ -9,6 +9,18 @@ import click
 from incept.compiler.guard import one_line_errors
 
 
+def _check_folder(flag: str, out: str | None) -> None:
+    """The output's folder exists or can be made: checked before minutes of exporting."""
+    from ..errors import Code, InputError
+
+    if out is None:
+        return
+    try:
+        Path(out).resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(Code.FLAG, flag, f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 @click.command()
 @click.argument("target")
 @click.option("--onnx", "onnx_path", help="Write the torch model as ONNX to FILE.onnx.")
@@ -32,6 +44,8 @@ def export(target: str, onnx_path: str | None, saved_model: str | None, spec: st
         raise InputError(Code.FLAG, "--onnx", f"the file must end in .onnx, got {onnx_path}")
     if saved_model and Path(saved_model).exists():
         raise InputError(Code.FLAG, "--saved-model", f"{saved_model} exists; choose another folder")
+    for flag, out in (("--onnx", onnx_path), ("--saved-model", saved_model)):
+        _check_folder(flag, out)
     from .run import run_export
 
     for line in run_export(target, spec, onnx_path, saved_model):
