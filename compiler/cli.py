@@ -24,24 +24,29 @@ import click  # noqa: E402
 
 from . import stamp
 from .benchcli import bench
+from .errors import UserError
 from .guard import DEBUG, OneLineGroup, one_line_errors
 from .ir.dump import dump
 from .ir.graph import Graph
-from .passes import stage_names
+from .passes import optimizations, stage_names
 from .pipeline import build_graph
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
 BACKENDS = ("torch", "keras")
 
 
-def _build(spec: str, dump_ir: str | None = None) -> Graph:
+def _build(spec: str, dump_ir: str | None = None, optimize: tuple[str, ...] = ()) -> Graph:
     # The path goes in as typed, so errors show it the way the user wrote it. A missing
     # file is the compiler's own `io` error, not click's exists=True check.
     def show(stage: str, graph: Graph) -> None:
         if stage == dump_ir:  # printed as soon as the stage is verified, before later passes
             click.echo(dump(graph, stage), nl=False)
 
-    return build_graph(spec, show if dump_ir else None)
+    if dump_ir and dump_ir not in stage_names(optimize):
+        raise click.BadParameter(
+            f"{dump_ir!r} runs only when asked for: add --opt {dump_ir}", param_hint="'--dump-ir'"
+        )
+    return build_graph(spec, show if dump_ir else None, optimize)
 
 
 def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -52,6 +57,25 @@ def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> str
         raise click.BadParameter(f"unknown pass {value!r} (passes: {', '.join(names)})")
     return value
 
+
+def _opts(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """`--opt a,b`: optimization names (or `all`), checked against the pass list."""
+    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    try:
+        optimizations(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return names
+
+
+opt_option = click.option(
+    "--opt",
+    "optimize",
+    metavar="NAMES",
+    callback=_opts,
+    help="Optimizations to apply, comma-separated: fuse_siblings (training and inference), "
+    "fold_bn (inference and export only), or all. Default: none (docs/passes.md).",
+)
 
 dump_ir_option = click.option(
     "--dump-ir",
@@ -72,11 +96,12 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command()
 @click.argument("spec")
+@opt_option
 @dump_ir_option
 @one_line_errors
-def check(spec: str, dump_ir: str | None) -> None:
+def check(spec: str, optimize: tuple[str, ...], dump_ir: str | None) -> None:
     """Validate SPEC and infer every shape; print a one-line summary."""
-    graph = _build(spec, dump_ir)
+    graph = _build(spec, dump_ir, optimize)
     from . import report  # rich is only needed here and in `table`
 
     t = report.totals(graph)
@@ -134,9 +159,10 @@ def diff(spec_a: str, spec_b: str, fmt: str) -> None:
         differ.render(a, b, console_for())
 
 
-def default_output(spec: str, backend: str) -> Path:
-    """generated/<spec file stem, '-' -> '_'>_<backend>.py"""
-    return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}.py"
+def default_output(spec: str, backend: str, optimized: bool = False) -> Path:
+    """generated/<spec file stem, '-' -> '_'>_<backend>[_opt].py"""
+    suffix = "_opt" * optimized
+    return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}{suffix}.py"
 
 
 def _read_text(path: Path) -> str | None:
@@ -180,13 +206,20 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
 )
 @click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
+@opt_option
 @dump_ir_option
 @one_line_errors
 def compile(  # noqa: A001
-    spec: str, backend: str, output: str | None, check: bool, force: bool, dump_ir: str | None
+    spec: str,
+    backend: str,
+    output: str | None,
+    check: bool,
+    force: bool,
+    optimize: tuple[str, ...],
+    dump_ir: str | None,
 ) -> None:
     """Generate BACKEND source for SPEC."""
-    graph = _build(spec, dump_ir)  # before the backend import: a bad spec never loads it
+    graph = _build(spec, dump_ir, optimize)  # before the backend import: a bad spec never loads it
     try:
         from incept.backends import get_backend
 
@@ -196,8 +229,14 @@ def compile(  # noqa: A001
             raise
         click.echo(f"incept: the {backend} backend is not available ({exc})", err=True)
         click.get_current_context().exit(1)
+    missing = [name for name in graph.optimized if name not in module.OPTIMIZATIONS]
+    if missing:
+        raise UserError(
+            f"incept compile: error[flag]: --opt {missing[0]}: the {backend} backend "
+            "does not apply it (yet)"
+        )
     text = module.render(graph)
-    path = Path(output) if output else default_output(spec, backend)
+    path = Path(output) if output else default_output(spec, backend, bool(graph.optimized))
     current = _read_text(path)
     if check:
         if current != text:

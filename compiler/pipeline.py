@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +18,11 @@ from .spec.schema import Spec
 StageHook = Callable[[str, Graph], None]
 
 
-def build_graph(path: str | Path, after: StageHook | None = None) -> Graph:
-    """Load, validate, lower and infer; raise SpecError on the first problem."""
-    return compile_spec(path, after).graph
+def build_graph(
+    path: str | Path, after: StageHook | None = None, optimize: Collection[str] = ()
+) -> Graph:
+    """Load, validate, lower, infer (and optimize); raise SpecError on the first problem."""
+    return compile_spec(path, after, optimize).graph
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class Compiled:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def compile_spec(path: str | Path, after: StageHook | None = None) -> Compiled:
+def compile_spec(
+    path: str | Path, after: StageHook | None = None, optimize: Collection[str] = ()
+) -> Compiled:
     """Like build_graph, keeping the validated spec (its recipe) beside the graph."""
     spec, source = load_spec(path)
-    return Compiled(spec, run_passes(lower(spec, source), after))
+    return Compiled(spec, run_passes(lower(spec, source), after, optimize))

@@ -11,7 +11,10 @@ from incept.compiler.ir.graph import Graph
 from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
-__all__ = ["ModelView", "build_view", "render", "weight_layers"]
+__all__ = ["OPTIMIZATIONS", "ModelView", "build_view", "render", "weight_layers"]
+
+#: The optimization passes (`incept compile --opt`) this backend can emit.
+OPTIMIZATIONS: frozenset[str] = frozenset()
 
 
 def render(graph: Graph) -> str:

@@ -10,6 +10,7 @@ from incept.compiler.ir.graph import Graph, Node
 
 from ..common import float_literal, pair_literal
 from ..plan import ConvUnit
+from ..plan.model import unit_key
 from .forms import adaptive_form, conv_padding, keras_momentum, pool_form
 from .statements import Call, Line
 
@@ -42,7 +43,7 @@ def conv_helper(unit: ConvUnit) -> ConvHelper:
 class Layers:
     """Spells nodes as Keras calls and records the layer names each node owns."""
 
-    def __init__(self, graph: Graph, helpers: dict[tuple[bool, bool], ConvHelper]) -> None:
+    def __init__(self, graph: Graph, helpers: dict[tuple[bool, bool, bool], ConvHelper]) -> None:
         self.graph = graph
         self.helpers = helpers
         self.custom: set[str] = set()
@@ -52,7 +53,7 @@ class Layers:
         self.squeezed: set[str] = set()  # global pools whose 1 x 1 dimensions are dropped
 
     def helper(self, conv: ops.Conv) -> ConvHelper:
-        return self.helpers[(conv.norm is not None, conv.act == "relu")]
+        return self.helpers[unit_key(conv)]
 
     def claim(self, node: Node, suffix: str = "") -> str:
         """Register a Keras layer name; Keras requires them unique within a model."""

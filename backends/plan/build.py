@@ -41,7 +41,7 @@ def build_plan(graph: Graph) -> ModulePlan:
 def _add_unit(plan: ModulePlan, node: Node) -> None:
     if isinstance(node.attrs, ops.Conv):
         key = unit_key(node.attrs)
-        plan.units.setdefault(key, ConvUnit(*key, node.attrs.norm))
+        plan.units.setdefault(key, ConvUnit(*key, node.attrs.norm or node.attrs.folded))
 
 
 def _global(plan: ModulePlan, name: str) -> None:
@@ -58,9 +58,10 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
     index = {n.name: i for i, n in enumerate(insts[0])}
     chans: list[Chan | None] = []
     columns: list[Column] = []
+    slices = _slices(insts[0])
     for i, node in enumerate(insts[0]):
         ins = [chans[index[n]] if n in index else Chan((IN_CHANNELS,)) for n in node.inputs]
-        out = _out_chan(node, ins)
+        out = _out_chan(node, ins, slices.get(node.name, ()))
         if node.out_ref and node.out_ref not in tpl.params:
             _global(plan, node.out_ref)
             if all(p.name != node.out_ref for p in params):
@@ -76,8 +77,24 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
     return BlockPlan(tpl, layout, tuple(rows), tuple(columns), params)
 
 
-def _out_chan(node: Node, ins: Sequence[Chan | None]) -> Chan | None:
+def _slices(nodes: Sequence[Node]) -> dict[str, list[Node]]:
+    """A fused convolution's name -> the slices that read it (fuse_siblings), in order."""
+    out: dict[str, list[Node]] = {}
+    for node in nodes:
+        if isinstance(node.attrs, ops.Slice):
+            out.setdefault(node.inputs[0], []).append(node)
+    return out
+
+
+def _out_chan(node: Node, ins: Sequence[Chan | None], slices: Sequence[Node] = ()) -> Chan | None:
+    """The node's channel count as code spells it; a fused convolution's is the sum of its
+    slices' (`ch1x1 + ch3x3red + ch5x5red`)."""
     a = node.attrs
+    if slices:
+        terms = [t for s in slices for t in (_out_chan(s, ins) or Chan(())).terms]
+        return Chan(tuple(terms))
+    if isinstance(a, ops.Slice):
+        return Chan((node.out_ref,)) if node.out_ref else Chan((a.size,))
     if isinstance(a, ops.Conv | ops.Linear):
         return Chan((node.out_ref,)) if node.out_ref else Chan((a.out,))
     if isinstance(a, ops.Flatten):

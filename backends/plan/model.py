@@ -95,10 +95,12 @@ class BlockPlan:
 @dataclass(frozen=True)
 class ConvUnit:
     """The helper applying Conv2d, an optional batch norm and an optional ReLU. The first
-    convolution of its kind sets the defaults the others override (bias, eps, momentum)."""
+    convolution of its kind sets the defaults the others override (bias, eps, momentum).
+    `folded`: the norm was folded into the convolution (fold_bn); `norm` keeps its eps."""
 
     bn: bool
     relu: bool
+    folded: bool
     norm: ops.BatchNorm | None
 
     @property
@@ -123,7 +125,7 @@ class RowPlan:
 @dataclass
 class ModulePlan:
     graph: Graph
-    units: dict[tuple[bool, bool], ConvUnit]
+    units: dict[tuple[bool, bool, bool], ConvUnit]
     blocks: list[BlockPlan]
     rows: list[RowPlan]
     aux: list[RowPlan]
@@ -133,5 +135,5 @@ class ModulePlan:
         return self.units[unit_key(conv)]
 
 
-def unit_key(conv: ops.Conv) -> tuple[bool, bool]:
-    return conv.norm is not None, conv.act == "relu"
+def unit_key(conv: ops.Conv) -> tuple[bool, bool, bool]:
+    return conv.norm is not None, conv.act == "relu", conv.folded is not None

@@ -37,6 +37,7 @@ class Member:
     call: Call | None = None
     comment: str = ""
     items: tuple[tuple[Call, str], ...] = ()
+    value: str = ""  # a plain attribute (`self.fused_1x1_split = [ch1x1, ch3x3red]`)
 
 
 @dataclass
@@ -48,9 +49,15 @@ class BlockClass:
     forward: list[Step]
     returns: Step  # forward() returns its value (`out` alone when no computation)
     paths: dict[int, str]  # column index -> module path inside the class
+    # fuse_siblings: module path -> the unfused layout's paths whose tensors it loads
+    # (concatenated on output channels); only paths that differ.
+    unfused: dict[str, tuple[str, ...]]
 
 
+# A layer's constructor call. A slice (fuse_siblings) has no module: its Call carries
+# only its channel count, spelled with the class's argument names.
 Constructor = Callable[[Column], Call]
+Body = tuple[list[Member], list[Step], Step, dict[int, str]]
 
 
 def block_class(
@@ -58,9 +65,10 @@ def block_class(
 ) -> BlockClass:
     emit = {"sequence": _sequence, "branches": _branches, "flat": _flat}[block.layout]
     members, forward, returns, paths = emit(block, ctor)
+    unfused = _unfused(block, ctor, paths) if block.layout != "sequence" else {}
     doc = block.template.doc or f"The `{block.template.name}` block."
     params = [arg(p) for p in block.params]
-    return BlockClass(name, py_text(doc), params, members, forward, returns, paths)
+    return BlockClass(name, py_text(doc), params, members, forward, returns, paths, unfused)
 
 
 def comment(column: Column) -> str:
@@ -68,9 +76,7 @@ def comment(column: Column) -> str:
     return batch_comment(shape)
 
 
-def _sequence(
-    block: BlockPlan, ctor: Constructor
-) -> tuple[list[Member], list[Step], Step, dict[int, str]]:
+def _sequence(block: BlockPlan, ctor: Constructor) -> Body:
     """One branch: layers are attributes named after them, applied in turn to x."""
     names = Namespace(MODULE_RESERVED)
     members: list[Member] = []
@@ -85,38 +91,96 @@ def _sequence(
     return members, forward, Step("x"), paths
 
 
-def _branches(
-    block: BlockPlan, ctor: Constructor
-) -> tuple[list[Member], list[Step], Step, dict[int, str]]:
-    """One attribute per branch: the layer itself, or an nn.Sequential of its layers."""
-    names = Namespace(MODULE_RESERVED)
+def _by_branch(block: BlockPlan) -> tuple[list[Column], dict[str, list[Column]]]:
+    """(fused convolutions, each branch's layers in order); a block's concat is neither."""
+    fused: list[Column] = []
     by_branch: dict[str, list[Column]] = {}
     for col in block.columns:
-        if col.node.op != "concat":
-            by_branch.setdefault(col.node.branch or "", []).append(col)
+        if col.node.op == "concat":
+            continue
+        if col.node.branch is None:
+            fused.append(col)
+        else:
+            by_branch.setdefault(col.node.branch, []).append(col)
+    return fused, by_branch
+
+
+def _branches(block: BlockPlan, ctor: Constructor) -> Body:
+    """One attribute per branch: the layer itself, or an nn.Sequential of its layers. A
+    convolution that fuse_siblings made from the branches' first layers comes first and
+    is split into the branches' variables; a branch left with no layer is its slice."""
+    names = Namespace(MODULE_RESERVED)
+    fused, by_branch = _by_branch(block)
+    var = {branch: names(branch) for branch in by_branch}
     members: list[Member] = []
     forward: list[Step] = []
     paths: dict[int, str] = {}
+    for col in fused:
+        attr = names(col.node.layer or f"layer{col.index}")
+        parts = _parts(block, col)
+        sizes = _split_members(members, attr, names, col, parts, ctor)
+        outs = tuple(var[c.node.branch or ""] for c in parts)
+        forward.append(Step("", attr, split=outs, sizes=sizes))
+        paths[col.index] = attr
     for branch, cols in by_branch.items():
-        attr = names(branch)
-        items: list[tuple[Call, str]] = []
-        for col in cols:
-            paths[col.index] = f"{attr}.{len(items)}"
-            items.append((ctor(col), col.node.layer or ""))
-            if linear_relu(col.node):
-                items.append((RELU, ""))
+        attr = var[branch]
+        sliced = cols[0].node.op == "slice"
+        own = cols[1:] if sliced else cols
+        if not own:
+            continue
+        items, layer_paths = _items(attr, own, ctor)
+        paths.update(layer_paths)
         if len(items) == 1:
-            paths[cols[0].index] = attr
             members.append(Member(attr, items[0][0], items[0][1]))
         else:
             members.append(Member(attr, items=tuple(items)))
-        forward.append(Step(attr, attr, comment=comment(cols[-1])))
-    return members, forward, Step("", cat=tuple(m.attr for m in members)), paths
+        forward.append(Step(attr, attr, attr if sliced else "x", comment=comment(cols[-1])))
+    return members, forward, Step("", cat=tuple(var.values())), paths
 
 
-def _flat(
-    block: BlockPlan, ctor: Constructor
-) -> tuple[list[Member], list[Step], Step, dict[int, str]]:
+def _items(
+    attr: str, cols: list[Column], ctor: Constructor
+) -> tuple[list[tuple[Call, str]], dict[int, str]]:
+    """A branch's modules (with a ReLU after a linear layer that has one) and each layer's
+    path: `attr` for a lone layer, else `attr.<index>` in its nn.Sequential."""
+    items: list[tuple[Call, str]] = []
+    paths: dict[int, str] = {}
+    for col in cols:
+        paths[col.index] = f"{attr}.{len(items)}"
+        items.append((ctor(col), col.node.layer or ""))
+        if linear_relu(col.node):
+            items.append((RELU, ""))
+    if len(items) == 1:
+        paths[cols[0].index] = attr
+    return items, paths
+
+
+def _unfused(
+    block: BlockPlan, ctor: Constructor, paths: dict[int, str]
+) -> dict[str, tuple[str, ...]]:
+    """Where each module of a fused block finds its tensors in an unfused checkpoint. The
+    unfused layout is this block with each slice a layer again, so its paths come from
+    the same naming rules run with the slices in place of the fused convolutions."""
+    fused = [c for c in block.columns if _parts(block, c)]
+    if not fused:
+        return {}
+    names = Namespace(MODULE_RESERVED)
+    old: dict[int, str] = {}
+    if block.layout == "flat":
+        for col in block.columns:
+            if col.node.op != "concat" and col not in fused:
+                old[col.index] = names(col.node.layer or f"layer{col.index}")
+    else:
+        for branch, cols in _by_branch(block)[1].items():
+            old.update(_items(names(branch), cols, ctor)[1])
+    out = {paths[c.index]: tuple(old[p.index] for p in _parts(block, c)) for c in fused}
+    for index, path in paths.items():
+        if index in old and old[index] != path:
+            out[path] = (old[index],)
+    return out
+
+
+def _flat(block: BlockPlan, ctor: Constructor) -> Body:
     """One attribute per layer; forward() follows the graph with one variable per node."""
     names, local = Namespace(MODULE_RESERVED), Namespace(LOCAL_RESERVED)
     var: dict[str, str] = {}
@@ -133,9 +197,37 @@ def _flat(
             var[node.name] = local(node.layer or f"cat{col.index}")
             forward.append(Step(var[node.name], cat=ins, comment=comment(col)))
             continue
+        if node.op == "slice":  # split out of its fused convolution, above
+            continue
         attr = names(node.layer or f"layer{col.index}")
+        paths[col.index] = attr
+        parts = _parts(block, col)
+        if parts:
+            sizes = _split_members(members, attr, names, col, parts, ctor)
+            outs = tuple(var.setdefault(p.node.name, local(p.node.layer or "part")) for p in parts)
+            forward.append(Step("", attr, ins[0], split=outs, sizes=sizes))
+            continue
         members.append(Member(attr, ctor(col)))
         var[node.name] = local(attr)
         forward.append(Step(var[node.name], attr, ins[0], linear_relu(node), comment=comment(col)))
-        paths[col.index] = attr
     return members, forward, Step(var[block.columns[-1].node.name]), paths
+
+
+def _parts(block: BlockPlan, col: Column) -> list[Column]:
+    """The slices of a fused convolution (fuse_siblings), in channel order; else []."""
+    return [c for c in block.columns if c.node.op == "slice" and c.node.inputs == (col.node.name,)]
+
+
+def _split_members(
+    members: list[Member],
+    attr: str,
+    names: Namespace,
+    col: Column,
+    parts: list[Column],
+    ctor: Constructor,
+) -> str:
+    """Add a fused convolution and its split sizes to `members`; return the sizes' name."""
+    members.append(Member(attr, ctor(col), ", ".join(c.node.layer or "" for c in parts)))
+    sizes = names(f"{attr}_split")
+    members.append(Member(sizes, value=f"[{', '.join(ctor(c).args[0] for c in parts)}]"))
+    return sizes

@@ -31,6 +31,8 @@ class Step:
     cat: tuple[str, ...] = ()
     aux: bool = False
     comment: str = ""
+    split: tuple[str, ...] = ()  # `a, b = torch.split(self.attr(src), self.sizes, 1)`
+    sizes: str = ""
 
 
 @dataclass
@@ -43,11 +45,12 @@ class UnitView:
     bias: bool  # the constructor's defaults
     eps: float
     momentum: float
+    folded: bool = False  # the norm is folded into the conv (fold_bn); eps maps checkpoints
 
 
 def unit_view(name: str, unit: ConvUnit) -> UnitView:
     eps, momentum = (unit.norm.eps, unit.norm.momentum) if unit.norm else (1e-5, 0.1)
-    return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum)
+    return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum, unit.folded)
 
 
 def constructor(node: Node, unit: UnitView | None, cin: str, cout: str) -> Call:
@@ -82,8 +85,9 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
         args.append(f"padding={pair_literal(a.padding)}")
     if a.bias != unit.bias:
         args.append(f"bias={a.bias}")
-    if a.norm and a.norm.eps != unit.eps:
-        args.append(f"eps={float_literal(a.norm.eps)}")
+    norm = a.norm or a.folded
+    if norm and norm.eps != unit.eps:
+        args.append(f"eps={float_literal(norm.eps)}")
     if a.norm and a.norm.momentum != unit.momentum:
         args.append(f"momentum={float_literal(a.norm.momentum)}")
     return Call(unit.name, tuple(args))

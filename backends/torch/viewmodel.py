@@ -16,7 +16,17 @@ from incept.compiler.ir.lower import camel_case
 from incept.compiler.ir.shapes import batch_comment
 
 from ..common import Namespace, float_literal, py_text, snake_case, spec_label
-from ..plan import IN_CHANNELS, BlockPlan, Chan, Column, ModulePlan, Param, RowPlan, build_plan
+from ..plan import (
+    IN_CHANNELS,
+    BlockPlan,
+    Chan,
+    Column,
+    ConvUnit,
+    ModulePlan,
+    Param,
+    RowPlan,
+    build_plan,
+)
 from ..plan.model import unit_key
 from .blocks import ARG_RESERVED, LOCAL_RESERVED, MODULE_RESERVED, BlockClass, Member, block_class
 from .layers import Call, Step, UnitView, constructor, linear_relu, unit_view
@@ -52,6 +62,10 @@ class ModelView:
     input_comment: str  # "N x 3 x 224 x 224"
     uses_relu: bool
     node_paths: dict[str, str]
+    optimized: tuple[str, ...]  # the optimization passes applied
+    opt_flag: str  # ` --opt a,b` for the header's compile command, or ""
+    fused: bool  # some block loads unfused checkpoints (_load_unfused)
+    folded: bool  # some unit folds batch norms as it loads (_fold_bn)
 
 
 class _Builder:
@@ -63,8 +77,7 @@ class _Builder:
         reserved = CLASS_RESERVED | arguments | {graph.class_name, f"{graph.class_name}Outputs"}
         self.classes = Namespace(reserved)
         self.units = {
-            key: unit_view(self.classes("Conv" + "BN" * u.bn + "ReLU" * u.relu), u)
-            for key, u in plan.units.items()
+            key: unit_view(self.classes(_unit_name(u)), u) for key, u in plan.units.items()
         }
         self.node_paths: dict[str, str] = {}
 
@@ -76,6 +89,8 @@ class _Builder:
                 return ""
             return chan.render(lambda t: "in_channels" if t == IN_CHANNELS else name.get(t, t))
 
+        if isinstance(col.node.attrs, ops.Slice):  # no module: its channel count
+            return Call("slice", (spell(col.cout),))
         cin = spell(col.cin)
         if col.cin is None and isinstance(col.node.attrs, ops.Linear):  # after a flatten
             features = [n.attrs.in_features for n in col.nodes if isinstance(n.attrs, ops.Linear)]
@@ -172,7 +187,16 @@ class _Builder:
             input_comment=batch_comment(g.input.shape),
             uses_relu=any(s.relu for s in (*forward, *(s for b in blocks for s in b.forward))),
             node_paths=self.node_paths,
+            optimized=g.optimized,
+            opt_flag=f" --opt {','.join(g.optimized)}" if g.optimized else "",
+            fused=any(b.unfused for b in blocks),
+            folded=any(u.folded for u in self.units.values()),
         )
+
+
+def _unit_name(unit: ConvUnit) -> str:
+    """ConvBNReLU, ConvReLU, ...; FoldedConvBNReLU where fold_bn folded the norm."""
+    return "Folded" * unit.folded + "Conv" + "BN" * (unit.bn or unit.folded) + "ReLU" * unit.relu
 
 
 def _render(chan: Chan | None) -> str:

@@ -87,6 +87,8 @@ class Graph:
     rows: tuple[Row, ...]
     aux_heads: tuple[Row, ...]
     templates: Mapping[str, Template]
+    #: The optimization passes applied (compiler/passes/optimize), in order; () = none.
+    optimized: tuple[str, ...] = ()
 
     @property
     def input(self) -> Node:

@@ -83,6 +83,9 @@ class Conv:
     norm: BatchNorm | None
     act: Literal["relu", "none"]
     in_channels: int = 0  # filled by shape inference
+    # The batch norm that the fold_bn pass folded into this convolution's weights and bias
+    # (`norm` is then None and `bias` True): backends map unfolded checkpoints with its eps.
+    folded: BatchNorm | None = None
 
     def infer(self, shapes: list[Shape]) -> Shape:
         _, h, w = _image("conv", shapes[0])
@@ -210,7 +213,23 @@ class Concat:
         return (sum(c for c, _, _ in images), h, w)
 
 
-Op = Input | Conv | Pool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | Concat
+@dataclass(frozen=True)
+class Slice:
+    """Channels [start, start + size) of its input: one sibling's share of the convolution
+    that the fuse_siblings pass made from several."""
+
+    op: ClassVar[str] = "slice"
+    start: int
+    size: int
+
+    def infer(self, shapes: list[Shape]) -> Shape:
+        c, h, w = _image("slice", shapes[0])
+        if self.start < 0 or self.size < 1 or self.start + self.size > c:
+            raise InferError("slice", f"channels {self.start}..{self.start + self.size} of {c}")
+        return (self.size, h, w)
+
+
+Op = Input | Conv | Pool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | Concat | Slice
 
 
 def bind_inputs(attrs: Op, shapes: list[Shape]) -> Op:

@@ -76,6 +76,9 @@ def _structure(graph: Graph, name: str, node: Node, seen: set[str]) -> None:
         fits, wanted = count == 1, "one"
     if not fits:
         raise _Broken(f"{node.op} with {count} inputs (it takes {wanted})")
+    conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
+    if conv is not None and conv.folded is not None and (conv.norm is not None or not conv.bias):
+        raise _Broken("has a folded batch norm but keeps its norm or lacks a bias")
 
 
 def _row(graph: Graph, row: Row, declared: bool) -> None:
@@ -175,6 +178,10 @@ def _expected_shape(attrs: ops.Op, ins: list[ops.Shape], out: ops.Shape) -> ops.
         return (c, h, w)
     if isinstance(attrs, ops.AdaptiveAvgPool):
         return (c, *attrs.size)
+    if isinstance(attrs, ops.Slice):
+        if attrs.start + attrs.size > c:
+            raise _Broken(f"slices channels {attrs.start}..{attrs.start + attrs.size} of {c}")
+        return (attrs.size, h, w)
     if isinstance(attrs, ops.Conv) and attrs.in_channels != c:
         raise _Broken(f"in_channels {attrs.in_channels} but its input has {c} channels")
     if len(out) != 3:

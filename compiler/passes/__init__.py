@@ -1,15 +1,19 @@
 """Passes over the IR, in order, each under the name that `--dump-ir` and verifier
 messages use. The verifier runs after lowering and after each pass, checking every
-fact established so far (docs/passes.md)."""
+fact established so far (docs/passes.md).
+
+After the analysis passes come the optional optimizations (`incept compile --opt`): they
+change how a module computes, never what. Each runs in the order of OPTIMIZATIONS,
+whatever order they were asked in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ..ir.graph import Graph
 from ..ir.verify import DECLARED, SHAPES, verify
-from . import check_outputs, infer
+from . import check_outputs, fold_bn, fuse_siblings, infer
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class Pass:
     doc: str
     #: Facts (ir/verify.py FACTS) that hold from this pass on; the verifier then checks them.
     establishes: frozenset[str] = frozenset()
+    #: An optimization whose module only infers (it cannot train as the spec says).
+    inference_only: bool = False
 
 
 #: The IR straight from the spec, before any pass: a name for `--dump-ir`.
@@ -37,19 +43,53 @@ PIPELINE: list[Pass] = [
 ]
 
 
-def stage_names() -> list[str]:
-    """What `--dump-ir` accepts: the lowered IR, then each pass in order."""
-    return [LOWER, *(p.name for p in PIPELINE)]
+OPTIMIZATIONS: list[Pass] = [
+    Pass(
+        fuse_siblings.NAME,
+        fuse_siblings.run,
+        "a block's convolutions that read its input with one kernel become one, sliced",
+    ),
+    Pass(
+        fold_bn.NAME,
+        fold_bn.run,
+        "batch norms fold into the convolutions before them (eval mode: inference, export)",
+        inference_only=True,
+    ),
+]
 
 
-def run_passes(graph: Graph, after: Callable[[str, Graph], None] | None = None) -> Graph:
-    """Run every pass, verifying the graph after lowering and after each one.
-    `after(name, graph)` sees each verified stage (the debug hook of `--dump-ir`)."""
+def stage_names(optimize: Collection[str] | None = None) -> list[str]:
+    """What `--dump-ir` accepts: the lowered IR, each pass, then each optimization (only
+    those in `optimize`, unless it is None)."""
+    chosen = OPTIMIZATIONS if optimize is None else optimizations(optimize)
+    return [LOWER, *(p.name for p in PIPELINE), *(p.name for p in chosen)]
+
+
+def optimizations(names: Collection[str]) -> list[Pass]:
+    """The named optimizations in pipeline order ("all": every one); ValueError names
+    the first unknown one."""
+    known = {p.name for p in OPTIMIZATIONS}
+    wanted = known if "all" in names else set(names)
+    unknown = sorted(wanted - known)
+    if unknown:
+        choices = ", ".join(["all", *(p.name for p in OPTIMIZATIONS)])
+        raise ValueError(f"unknown optimization {unknown[0]!r} (choose from {choices})")
+    return [p for p in OPTIMIZATIONS if p.name in wanted]
+
+
+def run_passes(
+    graph: Graph,
+    after: Callable[[str, Graph], None] | None = None,
+    optimize: Collection[str] = (),
+) -> Graph:
+    """Run every pass, then the `optimize` ones, verifying the graph after lowering and
+    after each pass. `after(name, graph)` sees each verified stage (`--dump-ir`)."""
+    chosen = optimizations(optimize)  # a bad name fails before any work
     facts: frozenset[str] = frozenset()
     graph = verify(graph, facts, after=LOWER)
     if after is not None:
         after(LOWER, graph)
-    for step in PIPELINE:
+    for step in (*PIPELINE, *chosen):
         facts |= step.establishes
         graph = verify(step.run(graph), facts, after=step.name)
         if after is not None:

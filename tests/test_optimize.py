@@ -1,0 +1,226 @@
+"""The optimization passes (`incept compile --opt`): what each does to the IR, and proof
+that an optimized torch module computes what the unoptimized one does, on every shipped
+spec and on random specs, loading the unoptimized module's state_dict as it is."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from incept.compiler.cli import main
+from incept.compiler.ir import ops
+from incept.compiler.pipeline import build_graph
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+SHIPPED = sorted(p.name for p in SPECS.glob("*.yaml"))
+OPT_SETS = (("fuse_siblings",), ("fold_bn",), ("fuse_siblings", "fold_bn"))
+
+
+def graphs(name: str, optimize: tuple[str, ...]):
+    return build_graph(SPECS / name), build_graph(SPECS / name, optimize=optimize)
+
+
+# -- the IR ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_fusion_keeps_every_count_and_every_value_name(name):
+    base, fused = graphs(name, ("fuse_siblings",))
+    assert fused.optimized == ("fuse_siblings",)
+    for aux in (False, True):
+        assert (fused.params(aux), fused.macs(aux)) == (base.params(aux), base.macs(aux))
+    assert set(base.nodes) <= set(fused.nodes)  # siblings live on as slices, under their names
+    for name_, node in fused.nodes.items():
+        if node.op == "slice":
+            assert base.nodes[name_].shape == node.shape
+            assert fused.nodes[node.inputs[0]].op == "conv"
+
+
+def test_googlenet_fuses_the_three_convolutions_that_read_each_block_input():
+    base, fused = graphs("googlenet-torchvision.yaml", ("fuse_siblings",))
+    convs = {n: f for n, f in fused.nodes.items() if n.endswith("_fused_1x1")}
+    assert len(convs) == 9
+    for row in fused.rows:
+        if row.template == "inception":
+            conv = convs[f"{row.name}_fused_1x1"].attrs
+            assert isinstance(conv, ops.Conv)
+            assert conv.out == row.args["ch1x1"] + row.args["ch3x3red"] + row.args["ch5x5red"]
+            slices = [fused.nodes[f"{row.name}_{layer}"] for layer in ("1x1", "3x3_reduce", "5x5_reduce")]
+            assert [s.attrs for s in slices] == [
+                ops.Slice(0, row.args["ch1x1"]),
+                ops.Slice(row.args["ch1x1"], row.args["ch3x3red"]),
+                ops.Slice(row.args["ch1x1"] + row.args["ch3x3red"], row.args["ch5x5red"]),
+            ]
+    # The pool branch reads the pool, and aux heads have one branch: nothing else fuses.
+    assert sum(n.op == "conv" for n in fused.nodes.values()) == sum(
+        n.op == "conv" for n in base.nodes.values()
+    ) - 2 * 9
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_folding_replaces_each_norm_by_a_bias(name):
+    base, folded = graphs(name, ("fold_bn",))
+    norms = [n for n in base.nodes.values() if isinstance(n.attrs, ops.Conv) and n.attrs.norm]
+    for node in norms:
+        conv = folded.nodes[node.name].attrs
+        assert isinstance(conv, ops.Conv) and isinstance(node.attrs, ops.Conv)
+        assert (conv.norm, conv.bias, conv.folded) == (None, True, node.attrs.norm)
+    # Each norm's gamma and beta (2 per channel) give way to one bias per channel (if none).
+    saved = sum(n.attrs.out * (1 + int(n.attrs.bias)) for n in norms)  # type: ignore[union-attr]
+    assert folded.params(aux=True) == base.params(aux=True) - saved
+    assert folded.macs(aux=True) == base.macs(aux=True)
+
+
+def test_googlenet_torchvision_folded_parameter_count():
+    base, folded = graphs("googlenet-torchvision.yaml", ("fold_bn",))
+    assert (base.params(), folded.params()) == (6_624_904, 6_617_624)  # 7,280 BN channels
+
+
+def test_opt_flag_errors_are_one_line_usage_errors(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), prog_name="incept")
+
+    spec = str(SPECS / "googlenet.yaml")
+    out = str(tmp_path / "m.py")
+    result = invoke("compile", spec, "-b", "torch", "--opt", "fuse", "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "incept compile: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
+        "(choose from all, fuse_siblings, fold_bn) (see 'incept compile --help')\n"
+    )
+    result = invoke("check", spec, "--dump-ir", "fold_bn")
+    assert result.exit_code == 2
+    assert "'fold_bn' runs only when asked for: add --opt fold_bn" in result.stderr
+    result = invoke("compile", spec, "-b", "keras", "--opt", "all", "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "incept compile: error[flag]: --opt fuse_siblings: the keras backend does not apply it (yet)\n"
+    )
+    assert not Path(out).exists()
+
+
+def test_compile_with_opt_writes_beside_the_unoptimized_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = str(SPECS / "googlenet-torchvision.yaml")
+    result = CliRunner().invoke(main, ["compile", spec, "-b", "torch", "--opt", "all"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "generated" / "googlenet_torchvision_torch_opt.py").read_text()
+    assert "--backend torch --opt fuse_siblings,fold_bn`" in text
+    assert "class FoldedConvBNReLU(nn.Module):" in text
+    assert "torch.split(self.fused_1x1(x), self.fused_1x1_split, 1)" in text
+    assert not (tmp_path / "generated" / "googlenet_torchvision_torch.py").exists()
+
+
+# -- torch: the same numbers ------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+from genload import torch_module  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from specgen import specs, write_spec  # noqa: E402
+from test_property_torch import assert_module_matches  # noqa: E402
+
+_names = itertools.count()
+
+
+def randomize(model, seed: int = 0) -> None:
+    """Weights and batch-norm statistics far from their defaults, so folding shows."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.rand(tensor.shape, generator=gen)
+                if name.endswith("running_var"):
+                    tensor.copy_(values + 0.5)
+                elif name.endswith(("bn.weight", "running_mean")):
+                    tensor.copy_(values + 0.5 if name.endswith("weight") else values - 0.5)
+                else:
+                    fan_in = tensor[0].numel() if tensor.dim() > 1 else 10
+                    tensor.copy_((values * 2 - 1) * (3.0 / fan_in) ** 0.5)
+
+
+def pair(graph, optimize, directory: Path, seed: int = 0):
+    """(unoptimized model, optimized model loaded strictly from its state_dict), eval mode."""
+    base = torch_module(graph, directory, f"opt_base_{next(_names)}").build()
+    randomize(base, seed)
+    opt_graph = graph if not optimize else build_graph(graph.spec_path, optimize=optimize)
+    opt = torch_module(opt_graph, directory, f"opt_{next(_names)}").build()
+    opt.load_state_dict(base.state_dict())
+    return base.eval(), opt.eval(), opt_graph
+
+
+def assert_close(got, want, rtol: float = 1e-5) -> None:
+    err = ((got - want).norm() / want.norm()).item()
+    assert err < rtol, f"relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("optimize", OPT_SETS, ids="+".join)
+@pytest.mark.parametrize("name", SHIPPED)
+def test_optimized_module_loads_the_unoptimized_weights_and_agrees(name, optimize, tmp_path):
+    graph = build_graph(SPECS / name)
+    base, opt, opt_graph = pair(graph, optimize, tmp_path)
+    assert sum(p.numel() for p in opt.parameters()) == opt_graph.params(aux=True)
+    x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert_close(opt(x), base(x))
+    again = torch_module(opt_graph, tmp_path, f"opt_again_{next(_names)}").build().eval()
+    again.load_state_dict(opt.state_dict())  # its own checkpoints load back unchanged
+    with torch.no_grad():
+        assert torch.equal(again(x), opt(x))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_fused_module_trains_as_the_unfused_one(name, tmp_path):
+    """Train mode (batch statistics, aux heads), one SGD step: the fused model's new
+    state equals the unfused model's new state mapped through the load-time mapping.
+    In float64: through a dozen train-mode batch norms, random-weight gradients are so
+    ill-conditioned that float32 rounding alone moves them by 1e-2 (the unfused model
+    against itself in channels_last), which would hide a real difference."""
+    graph = build_graph(SPECS / name)
+    base, fused, fused_graph = pair(graph, ("fuse_siblings",), tmp_path)
+    x = torch.randn(4, *graph.input.shape, generator=torch.Generator().manual_seed(2))
+    x = x.double()
+    for model in (base, fused):
+        model.double().train()
+        step = torch.optim.SGD(model.parameters(), lr=0.1)
+        torch.manual_seed(0)  # the same dropout masks
+        out = model(x)
+        loss = sum(o.square().mean() for o in (out if isinstance(out, tuple) else (out,)))
+        loss.backward()
+        step.step()
+    mapped = torch_module(fused_graph, tmp_path, f"opt_mapped_{next(_names)}").build()
+    mapped.double().load_state_dict(base.state_dict())
+    want = mapped.state_dict()
+    for key, value in fused.state_dict().items():
+        if value.is_floating_point():
+            assert_close(value, want[key], rtol=1e-9)
+        else:
+            assert torch.equal(value, want[key]), key
+
+
+def test_optimized_module_scripts_and_keeps_its_numbers(tmp_path):
+    graph = build_graph(SPECS / "googlenet-torchvision.yaml")
+    _, opt, _ = pair(graph, ("fuse_siblings", "fold_bn"), tmp_path)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(torch.jit.script(opt)(x), opt(x))
+
+
+@settings(max_examples=15, deadline=None)
+@given(spec=specs())
+def test_optimized_random_specs_agree_and_match_their_ir(spec):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_spec(spec, Path(tmp) / "spec.yaml")
+        graph = build_graph(path)
+        for optimize in OPT_SETS:
+            base, opt, opt_graph = pair(graph, optimize, Path(tmp))
+            x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(3))
+            with torch.no_grad():
+                assert_close(opt(x), base(x), rtol=1e-4)
+            assert_module_matches(opt_graph, Path(tmp))
