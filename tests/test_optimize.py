@@ -49,16 +49,19 @@ def test_googlenet_fuses_the_three_convolutions_that_read_each_block_input():
             conv = convs[f"{row.name}_fused_1x1"].attrs
             assert isinstance(conv, ops.Conv)
             assert conv.out == row.args["ch1x1"] + row.args["ch3x3red"] + row.args["ch5x5red"]
-            slices = [fused.nodes[f"{row.name}_{layer}"] for layer in ("1x1", "3x3_reduce", "5x5_reduce")]
+            slices = [
+                fused.nodes[f"{row.name}_{layer}"] for layer in ("1x1", "3x3_reduce", "5x5_reduce")
+            ]
             assert [s.attrs for s in slices] == [
                 ops.Slice(0, row.args["ch1x1"]),
                 ops.Slice(row.args["ch1x1"], row.args["ch3x3red"]),
                 ops.Slice(row.args["ch1x1"] + row.args["ch3x3red"], row.args["ch5x5red"]),
             ]
     # The pool branch reads the pool, and aux heads have one branch: nothing else fuses.
-    assert sum(n.op == "conv" for n in fused.nodes.values()) == sum(
-        n.op == "conv" for n in base.nodes.values()
-    ) - 2 * 9
+    assert (
+        sum(n.op == "conv" for n in fused.nodes.values())
+        == sum(n.op == "conv" for n in base.nodes.values()) - 2 * 9
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
