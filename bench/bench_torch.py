@@ -83,9 +83,13 @@ def _params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def pair(graph: Any, aux: bool, seed: int) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+def pair(
+    graph: Any, aux: bool, seed: int, optimized: Any = None
+) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
     """(generated, torchvision) on the CPU with shared weights where the layouts allow,
-    and the check: parameter counts, and the logits compared when the weights are shared."""
+    and the check: parameter counts, and the logits compared when the weights are shared.
+    `optimized` (a graph compiled with --opt) is then built and loaded from the unoptimized
+    module's state_dict, through its load-time mapping, and compared in its place."""
     generated = bench_common.import_generated(graph, "torch").build(aux_logits=aux)
     reference = torchvision.models.googlenet(
         weights=None, aux_logits=aux, init_weights=False, num_classes=graph.num_classes
@@ -106,6 +110,10 @@ def pair(graph: Any, aux: bool, seed: int) -> tuple[nn.Module, nn.Module, dict[s
         check |= {"shared_weights": False, "reason": str(exc).splitlines()[0]}
         lines.append("weights NOT shared (the state_dict layouts differ): the two networks differ")
     else:
+        if optimized is not None and optimized.optimized:
+            base = generated
+            generated = bench_common.import_generated(optimized, "torch").build(aux_logits=aux)
+            generated.load_state_dict(base.state_dict())
         check |= {"shared_weights": True, **_agreement(graph, generated, reference, seed)}
         lines.append(
             f"same weights loaded into both; eval logits agree: rel. diff {check['rel_diff']:.1e}"
@@ -233,12 +241,30 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     settings = _defaults(options, device)
     torch.manual_seed(settings["seed"])
     aux = settings["aux"] and graph.aux_logits
-    generated, reference, check = pair(graph, aux, settings["seed"])
+    graphs = options.get("graphs") or {"infer": graph, "train": graph}
+    settings["optimized"] = {kind: list(g.optimized) for kind, g in graphs.items()}
+    models, checks = {}, {}
+    for kind, optimized in graphs.items():  # inference and training may differ in --opt
+        generated, reference, checks[kind] = pair(graph, aux, settings["seed"], optimized)
+        models[kind] = (generated, reference)
+    check = {**checks["infer"], "train": checks["train"]}
+    check["lines"] = [
+        *(f"{line} [inference module]" for line in checks["infer"]["lines"]),
+        f"{checks['train']['lines'][-1]} [training module]",
+        *(f"{kind} module: --opt {','.join(g.optimized) or 'none'}" for kind, g in graphs.items()),
+    ]
     gen = torch.Generator().manual_seed(settings["seed"])
     x = torch.randn(settings["batch"], *graph.input.shape, generator=gen)
     y = torch.randint(graph.num_classes, (settings["batch"],), generator=gen)
     rows = [
-        _time_config((generated, reference), config, x, y, settings, device)
+        _time_config(
+            models["train" if config["mode"] == "train" else "infer"],
+            config,
+            x,
+            y,
+            settings,
+            device,
+        )
         for config in _configs(settings)
     ]
     extra = {

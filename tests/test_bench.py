@@ -66,6 +66,13 @@ def test_torchvision_end_to_end(tmp_path):
     assert report["check"]["rel_diff"] <= 1e-5
     assert report["check"]["params_generated"] == report["check"]["params_reference"]
     assert report["check"]["params_generated"] == 13_004_888  # aux heads on for training
+    # By default the generated module is optimized: every pass for inference, the
+    # training-safe ones for training steps; both loaded from the unoptimized weights.
+    assert report["settings"]["optimized"] == {
+        "infer": ["fuse_siblings", "fold_bn"],
+        "train": ["fuse_siblings"],
+    }
+    assert report["check"]["train"]["rel_diff"] <= 1e-5
     assert report["versions"]["torchvision"]
     assert "img/s" in result.output and "ratio" in result.output
 
@@ -98,6 +105,29 @@ def test_torchvision_pair_shares_weights_and_catches_a_difference():
         reference.inception4c.branch2[1].conv.weight.mul_(1.5)  # one layer off
     with pytest.raises(RuntimeError, match="logits differ"):
         bench_torch._agreement(graph, generated, reference, seed=1)
+
+
+def test_an_optimized_module_is_loaded_from_the_shared_weights_and_checked():
+    import bench_torch
+
+    graph = build_graph(SPECS / "googlenet-torchvision.yaml")
+    optimized = build_graph(SPECS / "googlenet-torchvision.yaml", optimize=["all"])
+    generated, reference, check = bench_torch.pair(graph, aux=False, seed=1, optimized=optimized)
+    assert check["shared_weights"] is True and check["rel_diff"] <= 1e-5
+    assert sum(p.numel() for p in generated.parameters()) == 6_617_624  # norms folded
+    with torch.no_grad():
+        generated.inception4c.fused_1x1.conv.bias[0] += 1.0  # one channel off
+    with pytest.raises(RuntimeError, match="logits differ"):
+        bench_torch._agreement(graph, generated, reference, seed=1)
+
+
+def test_bench_knows_what_each_backend_applies():
+    from incept.backends import keras as keras_backend
+    from incept.backends import torch as torch_backend
+    from incept.compiler.benchcli import BACKEND_OPTIMIZATIONS
+
+    assert set(BACKEND_OPTIMIZATIONS["torch"]) == torch_backend.OPTIMIZATIONS
+    assert set(BACKEND_OPTIMIZATIONS["keras"]) == keras_backend.OPTIMIZATIONS
 
 
 def test_a_caffe_spec_does_not_share_weights_with_torchvision():
@@ -156,6 +186,11 @@ def test_keras_reference_matches_each_profile(spec, profile, params):
             ["--vs", "torchvision", "--batch", "0"],
             "incept bench: error[usage]: Invalid value for '--batch': 0 is not in the range x>=1."
             " (see 'incept bench --help')",
+        ),
+        (
+            ["--vs", "torchvision", "--opt", "fuse"],
+            "incept bench: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
+            "(choose from all, fuse_siblings, fold_bn) (see 'incept bench --help')",
         ),
     ],
 )
