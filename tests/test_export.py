@@ -85,6 +85,33 @@ def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path
         assert onnx_export.relative_error(fresh(x).numpy(), want) > 1e-2  # not a fresh model
 
 
+def test_optimized_onnx_export_keeps_a_trained_checkpoints_numbers(tmp_path):
+    """--opt all: the checkpoint's norms fold and its sibling convolutions fuse on the
+    way into the ONNX graph (one Conv and a Split where each block had three), numbers
+    kept. (torch's exporter folds eval-mode norms itself, so fusion is what shows.)"""
+    import onnx
+    import onnxruntime as ort
+
+    ckpt, trained = trained_checkpoint(tmp_path)
+    plain, fast = tmp_path / "plain.onnx", tmp_path / "fast.onnx"
+    assert incept("export", str(ckpt), "--onnx", str(plain))[0] == 0
+    code, output = incept("export", str(ckpt), "--onnx", str(fast), "--opt", "all")
+    assert code == 0, output
+    assert "--opt fuse_siblings,fold_bn; onnxruntime vs torch" in output
+
+    def ops(path: Path) -> list[str]:
+        return [n.op_type for n in onnx.load(str(path)).graph.node]
+
+    assert ops(fast).count("Conv") == ops(plain).count("Conv") - 2 * 9  # 3 -> 1 per block
+    assert ops(fast).count("Split") == ops(plain).count("Split") + 9
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = trained(x).numpy()
+    session = ort.InferenceSession(str(fast), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"images": x.numpy()})
+    assert onnx_export.relative_error(got, want) <= 1e-4
+
+
 def test_saved_model_from_a_spec_round_trips(tmp_path):
     out = tmp_path / "served"
     code, output = incept(

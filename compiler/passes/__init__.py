@@ -77,6 +77,15 @@ def optimizations(names: Collection[str]) -> list[Pass]:
     return [p for p in OPTIMIZATIONS if p.name in wanted]
 
 
+def optimize_graph(graph: Graph, names: Collection[str]) -> Graph:
+    """Apply the named optimizations to a graph that has been through PIPELINE (as
+    run_passes would after it), verifying after each."""
+    facts = frozenset(f for p in PIPELINE for f in p.establishes)
+    for step in optimizations(names):
+        graph = verify(step.run(graph), facts, after=step.name)
+    return graph
+
+
 def run_passes(
     graph: Graph,
     after: Callable[[str, Graph], None] | None = None,

@@ -26,8 +26,21 @@ def _check_folder(flag: str, out: str | None) -> None:
 @click.option("--onnx", "onnx_path", help="Write the torch model as ONNX to FILE.onnx.")
 @click.option("--saved-model", help="Write the Keras model as a TF SavedModel to a new DIR.")
 @click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
+@click.option(
+    "--opt",
+    "optimize",
+    metavar="NAMES",
+    help="Compile the ONNX model with these optimizations (comma-separated, or all): "
+    "fuse_siblings, fold_bn. The weights load through their mapping. [default: none]",
+)
 @one_line_errors
-def export(target: str, onnx_path: str | None, saved_model: str | None, spec: str | None) -> None:
+def export(
+    target: str,
+    onnx_path: str | None,
+    saved_model: str | None,
+    spec: str | None,
+    optimize: str | None,
+) -> None:
     """Export SPEC (fresh weights) or a trained run folder / checkpoint for serving.
 
     The model is exported in inference form (eval mode, aux heads off) and checked
@@ -46,7 +59,23 @@ def export(target: str, onnx_path: str | None, saved_model: str | None, spec: st
         raise InputError(Code.FLAG, "--saved-model", f"{saved_model} exists; choose another folder")
     for flag, out in (("--onnx", onnx_path), ("--saved-model", saved_model)):
         _check_folder(flag, out)
+    names = _optimizations(optimize, onnx_path)
     from .run import run_export
 
-    for line in run_export(target, spec, onnx_path, saved_model):
+    for line in run_export(target, spec, onnx_path, saved_model, names):
         click.echo(line)
+
+
+def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
+    """--opt as pass names in pipeline order; it shapes the ONNX export only."""
+    from incept.compiler.passes import optimizations
+
+    from ..errors import Code, InputError
+
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    if names and not onnx_path:
+        raise InputError(Code.FLAG, "--opt", "applies to the ONNX export: give --onnx FILE.onnx")
+    try:
+        return tuple(p.name for p in optimizations(names))
+    except ValueError as exc:
+        raise InputError(Code.FLAG, "--opt", str(exc)) from None

@@ -10,9 +10,14 @@ from .source import open_target
 
 
 def run_export(
-    target: str, spec: str | None, onnx_path: str | None, saved_model: str | None
+    target: str,
+    spec: str | None,
+    onnx_path: str | None,
+    saved_model: str | None,
+    optimize: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Export to each requested format; yield one line per file written."""
+    """Export to each requested format; yield one line per file written. `optimize`:
+    the passes the ONNX (torch) model is compiled with."""
     t = open_target(target, spec)
     load_frameworks(keras=bool(saved_model) or t.backend == "keras")
     shape = tuple(int(d) for d in t.compiled.graph.input.shape or ())
@@ -20,10 +25,11 @@ def run_export(
         from .onnx import OPSET, export_onnx
         from .source import torch_model
 
-        error = export_onnx(torch_model(t), shape, Path(onnx_path))
+        error = export_onnx(torch_model(t, optimize), shape, Path(onnx_path))
+        opts = f"--opt {','.join(optimize)}; " if optimize else ""
         yield (
             f"wrote {onnx_path} (opset {OPSET}, input images N x {' x '.join(map(str, shape))}; "
-            f"onnxruntime vs torch: {error:.1e} relative)"
+            f"{opts}onnxruntime vs torch: {error:.1e} relative)"
         )
     if saved_model:
         from .saved_model import export_saved_model

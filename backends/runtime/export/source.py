@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from incept.compiler.passes import optimize_graph
 from incept.compiler.pipeline import Compiled, compile_spec
 
 from ..commands import checkpoint_file, read_checkpoint
@@ -50,8 +51,9 @@ def scratch() -> Path:
     return Path(tempfile.gettempdir()) / f"incept-export-{os.getuid()}"
 
 
-def torch_model(t: Target) -> Any:
-    """The generated torch module, eval mode, aux heads off, with the target's weights."""
+def torch_model(t: Target, optimize: tuple[str, ...] = ()) -> Any:
+    """The generated torch module, eval mode, aux heads off, with the target's weights;
+    compiled with the `optimize` passes, its weights loaded through their mapping."""
     import torch
 
     from ..torch.model import build_model
@@ -67,6 +69,11 @@ def torch_model(t: Target) -> Any:
         from incept.backends.transfer import keras_to_torch
 
         keras_to_torch(t.compiled.graph, keras_model(t), model)
+    if optimize:
+        graph = optimize_graph(t.compiled.graph, optimize)
+        fast = build_model(Compiled(t.compiled.spec, graph), scratch() / "torch-opt", aux=False)
+        fast.load_state_dict(model.state_dict(), strict=True)
+        model = fast
     return model.eval()
 
 
