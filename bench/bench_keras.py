@@ -117,8 +117,12 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         "optimizer": "SGD(0.01, momentum=0.9)",
     }
     profile = keras_reference.profile_for(graph)
-    module = bench_common.import_generated(graph, "keras")
-    generated = module.build(aux_logits=aux)
+    graphs = options.get("graphs") or {"infer": graph, "train": graph}
+    settings["optimized"] = {kind: list(g.optimized) for kind, g in graphs.items()}
+    models = {
+        kind: bench_common.import_generated(g, "keras").build(aux_logits=aux)
+        for kind, g in graphs.items()
+    }
     try:
         reference = keras_reference.build(profile, graph.num_classes, aux, graph.input.shape[1])
     except ValueError as exc:  # a pool larger than its input: Keras says which
@@ -126,12 +130,15 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
             f"incept bench: error[reference]: the hand-written GoogLeNet cannot take "
             f"{graph.input.shape[1]}x{graph.input.shape[2]} inputs ({str(exc).splitlines()[0]})"
         ) from None
-    randomize(generated, options["seed"])
-    randomize(reference, options["seed"])
-    check = _check(graph, generated, reference, profile, aux)
-    for model in (generated, reference):
+    for model in (*models.values(), reference):
+        randomize(model, options["seed"])
         _compile(model)
-    settings["jit_compile"] = generated.jit_compile
+    # The training module keeps the spec's parameters (fold_bn, inference only, does not).
+    check = _check(graph, models["train"], reference, profile, aux)
+    check["lines"] += [
+        f"{kind} module: --opt {','.join(g.optimized) or 'none'}" for kind, g in graphs.items()
+    ]
+    settings["jit_compile"] = models["infer"].jit_compile
     rng = np.random.default_rng(options["seed"])
     c, h, w = graph.input.shape
     x = rng.standard_normal((settings["batch"], h, w, c)).astype(np.float32)
@@ -139,6 +146,7 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     rows = []
     for mode in settings["modes"]:
         batch = 1 if mode == "latency" else settings["batch"]
+        generated = models["train" if mode == "train" else "infer"]
         steps = [_timed(_steps(m, mode, x[:batch], y[:batch])) for m in (generated, reference)]
         times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
         config = {"mode": mode, "precision": "fp32", "memory_format": "NHWC"}

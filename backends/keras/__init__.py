@@ -14,7 +14,7 @@ from .viewmodel import ModelView, build_view
 __all__ = ["OPTIMIZATIONS", "ModelView", "build_view", "render", "weight_layers"]
 
 #: The optimization passes (`incept compile --opt`) this backend can emit.
-OPTIMIZATIONS: frozenset[str] = frozenset()
+OPTIMIZATIONS = frozenset({"fuse_siblings", "fold_bn"})
 
 
 def render(graph: Graph) -> str:

@@ -77,6 +77,34 @@ class _Body:
             code = self.lay.apply(list(col.nodes), src, target, nm, cout, value)
         self.lines += [*code[:-1], code[-1].commented(comment(col))]
 
+    def split(
+        self, src: str, parts: list[Column], branch_vars: dict[str, str], var: dict[str, str]
+    ) -> None:
+        """`branch1, branch2 = ops.split(fused, [ch1x1], axis=-1)`: a fused convolution's
+        output (fuse_siblings) back into its siblings' variables."""
+        targets = []
+        for part in parts:
+            branch = part.node.branch
+            flat = self.block.layout == "flat" or branch is None
+            name = part.node.layer or f"layer{part.index}"
+            target = self.local(name, prefix="layer_") if flat else branch_vars[branch or ""]
+            var[part.node.name] = target
+            targets.append(target)
+        sizes = [p.cout.render(lambda t: self.names.get(t, t)) if p.cout else "" for p in parts]
+        indices = f"[{', '.join(_offsets(sizes))}]"
+        self.lay.splits = True
+        self.lines.append(Line(", ".join(targets), Call("ops.split", (src, indices, "axis=-1"))))
+
+
+def _offsets(parts: list[str]) -> list[str]:
+    """Where each part after the first starts: `[ch1x1, ch1x1 + ch3x3red]` (or numbers)."""
+    out: list[str] = []
+    for end in range(1, len(parts)):
+        terms = parts[:end]
+        numbers = all(t.isdigit() for t in terms)
+        out.append(str(sum(int(t) for t in terms)) if numbers else " + ".join(terms))
+    return out
+
 
 def block_fn(
     lay: Layers, name: str, block: BlockPlan, reserved: frozenset[str]
@@ -91,10 +119,16 @@ def block_fn(
     columns = [c for c in block.columns if sequence or c.node.name != output]
     var = {block.rows[0].input: "x"}  # node -> the variable holding its value
     for col in columns:
+        if col.node.op == "slice":  # split out of its fused convolution, below
+            continue
         layer = col.node.layer or f"layer{col.index}"
-        target = body.local(layer, prefix="layer_") if flat else branch_vars[col.node.branch or ""]
+        own = flat or col.node.branch is None  # a fused convolution feeds several branches
+        target = body.local(layer, prefix="layer_") if own else branch_vars[col.node.branch or ""]
         body.add(col, var[col.node.inputs[0]], target, var)
         var[col.node.name] = target
+        parts = [c for c in columns if c.node.op == "slice" and c.node.inputs == (col.node.name,)]
+        if parts:
+            body.split(target, parts, branch_vars, var)
     ends: list[str] = []
     if not sequence:
         for r in block.rows:

@@ -33,7 +33,7 @@ class ConvHelper:
 
 
 def conv_helper(unit: ConvUnit) -> ConvHelper:
-    name = "conv" + "_bn" * unit.bn + "_relu" * unit.relu
+    name = "folded_" * unit.folded + "conv" + "_bn" * (unit.bn or unit.folded) + "_relu" * unit.relu
     eps, momentum = (unit.norm.eps, unit.norm.momentum) if unit.norm else (1e-3, 0.01)
     return ConvHelper(
         name, unit.bn, unit.relu, unit.bias, float_literal(eps), keras_momentum(momentum)
@@ -51,6 +51,7 @@ class Layers:
         self.out_layer: dict[str, str] = {}  # IR node -> the Keras layer producing its value
         self.weight_layers: dict[str, tuple[str, ...]] = {}
         self.squeezed: set[str] = set()  # global pools whose 1 x 1 dimensions are dropped
+        self.splits = False  # some block splits a fused convolution (ops.split)
 
     def helper(self, conv: ops.Conv) -> ConvHelper:
         return self.helpers[unit_key(conv)]

@@ -70,10 +70,13 @@ class ModelView:
     custom: set[str]  # custom layers and helpers the model uses
     weight_layers: dict[str, tuple[str, ...]]
     out_layers: dict[str, str]  # IR node -> the Keras layer whose output is the node's value
+    splits: bool  # a block splits a fused convolution with ops.split
+    optimized: tuple[str, ...]  # the optimization passes applied
+    opt_flag: str  # ` --opt a,b` for the header's compile command, or ""
 
     @property
     def uses_ops(self) -> bool:  # the custom layers are written with keras.ops
-        return bool(self.custom - {"flatten_chw"})
+        return self.splits or bool(self.custom - {"flatten_chw"})
 
 
 def build_view(graph: Graph) -> ModelView:
@@ -141,4 +144,7 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         custom=lay.custom,
         weight_layers=lay.weight_layers,
         out_layers=lay.out_layer,
+        splits=lay.splits,
+        optimized=g.optimized,
+        opt_flag=f" --opt {','.join(g.optimized)}" if g.optimized else "",
     )
