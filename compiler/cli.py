@@ -23,7 +23,6 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from . import stamp
-from .benchcli import bench
 from .guard import DEBUG, OneLineGroup, one_line_errors
 from .ir.dump import dump
 from .ir.graph import Graph
@@ -224,16 +223,19 @@ def compile(  # noqa: A001
     click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)
 
 
-def _add_commands() -> None:
-    """The commands defined beside the compiler: train / eval / predict / convert / export
-    (incept.runtime), diagram / docs / schema (views) and bench. Their modules import only
-    click; frameworks, Graphviz and pydantic's JSON Schema load inside the commands."""
-    from incept.runtime.cli import COMMANDS as RUNTIME
-
-    from .views.cli import COMMANDS as VIEWS
-
-    for command in (*RUNTIME, *VIEWS, bench):
-        main.add_command(command)
-
-
-_add_commands()
+#: The commands defined beside the compiler: train / eval / predict / convert / export
+#: (incept.runtime), diagram / docs / schema (views) and bench, imported when run or listed
+#: (guard.OneLineGroup). Their modules import only click; frameworks, Graphviz and
+#: pydantic's JSON Schema load inside the commands.
+LAZY_COMMANDS = {
+    "train": "incept.runtime.cli:train",
+    "eval": "incept.runtime.cli:evaluate",
+    "predict": "incept.runtime.cli:predict",
+    "convert": "incept.runtime.cli:convert",
+    "export": "incept.runtime.export.cli:export",
+    "diagram": "incept.compiler.views.cli:diagram",
+    "schema": "incept.compiler.views.cli:schema",
+    "docs": "incept.compiler.views.cli:docs",
+    "bench": "incept.compiler.benchcli:bench",
+}
+main.lazy.update(LAZY_COMMANDS)  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import GOOGLENET, ROOT, SPECS
@@ -269,6 +270,56 @@ def test_commands_never_import_frameworks(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_lazy_commands_load_by_name_and_compile_skips_them(tmp_path):
+    """Every lazily registered command is the command of that name; compiling imports
+    none of their modules (they cost start-up time and compile needs none of them)."""
+    for name in cli.LAZY_COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+    assert set(main.list_commands(click.Context(main))) == {
+        "check",
+        "table",
+        "diff",
+        "compile",
+        *cli.LAZY_COMMANDS,
+    }
+    modules = sorted({path.split(":")[0] for path in cli.LAZY_COMMANDS.values()})
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "compile", {str(GOOGLENET)!r}, "-b", "torch", "-o", {str(tmp_path / "g.py")!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        loaded = sorted(m for m in {modules!r} if m in sys.modules)
+        assert not loaded, loaded
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@needs_backend
+def test_template_cache_gives_the_same_bytes_and_never_fails(tmp_path):
+    """Compiled templates are cached under $XDG_CACHE_HOME/incept/templates: a run that
+    writes the cache, one that reads it, and one whose cache cannot be written (the
+    cache home is a file) all write the committed output."""
+    (tmp_path / "not-a-folder").write_text("")
+    want = (ROOT / "generated" / "googlenet_torch.py").read_text()
+    for home in ("cache", "cache", "not-a-folder"):
+        out = tmp_path / "g.py"
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / home)}
+        cmd = "from incept.compiler.cli import main; main()"
+        args = ["compile", str(GOOGLENET), "-b", "torch", "-o", str(out)]
+        subprocess.run([sys.executable, "-c", cmd, *args], env=env, check=True, cwd=ROOT)
+        assert out.read_text() == want
+        out.unlink()
+    (folder,) = (tmp_path / "cache" / "incept" / "templates").iterdir()
+    assert len(list(folder.iterdir())) == 1
 
 
 # -- compile --check / --force: stale and hand-edited outputs ----------------------------
