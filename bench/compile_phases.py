@@ -24,7 +24,7 @@ CHILD = r"""
 import json, os, sys, time
 marks = [("start", time.perf_counter())]
 def mark(name): marks.append((name, time.perf_counter()))
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+from incept.compiler import plugins; plugins.disable()
 import click; mark("import click")
 import pydantic, ruamel.yaml; mark("import pydantic + ruamel.yaml")
 import incept.compiler.cli; mark("import incept.compiler.cli (spec models, IR, commands)")

@@ -16,18 +16,18 @@ import os
 import tempfile
 from pathlib import Path
 
-# incept uses no pydantic plugins; looking for them scans every installed distribution's
-# entry points, a noticeable share of a compile's wall time. Set before pydantic loads.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+from . import plugins
+
+plugins.disable()  # before pydantic loads (plugins.py says why)
 
 import click  # noqa: E402
 
-from . import stamp
-from .guard import DEBUG, OneLineGroup, one_line_errors
-from .ir.dump import dump
-from .ir.graph import Graph
-from .passes import stage_names
-from .pipeline import build_graph
+from . import stamp  # noqa: E402
+from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
+from .ir.dump import dump  # noqa: E402
+from .ir.graph import Graph  # noqa: E402
+from .passes import stage_names  # noqa: E402
+from .pipeline import build_graph  # noqa: E402
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
 BACKENDS = ("torch", "keras")

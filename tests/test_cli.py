@@ -303,6 +303,33 @@ def test_lazy_commands_load_by_name_and_compile_skips_them(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.parametrize("setting", [None, "__all__", "some_plugin"])
+def test_pydantic_plugin_loader_is_skipped_only_when_plugins_are_off(setting):
+    """With plugins off (incept's default) a compile never imports importlib.metadata
+    (pydantic's loader would, just to find no plugins); a user who names plugins to
+    skip gets pydantic's own loader."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "check", {str(GOOGLENET)!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        loader = sys.modules["pydantic.plugin._loader"]
+        print(getattr(loader, "__file__", None) is None, "importlib.metadata" in sys.modules)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    off = setting != "some_plugin"
+    assert proc.stdout.split()[-2:] == [str(off), str(not off)]
+
+
 @needs_backend
 def test_template_cache_gives_the_same_bytes_and_never_fails(tmp_path):
     """Compiled templates are cached under $XDG_CACHE_HOME/incept/templates: a run that
