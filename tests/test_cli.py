@@ -331,22 +331,40 @@ def test_pydantic_plugin_loader_is_skipped_only_when_plugins_are_off(setting):
 
 
 @needs_backend
-def test_template_cache_gives_the_same_bytes_and_never_fails(tmp_path):
-    """Compiled templates are cached under $XDG_CACHE_HOME/incept/templates: a run that
-    writes the cache, one that reads it, and one whose cache cannot be written (the
-    cache home is a file) all write the committed output."""
+def test_compile_caches_give_the_same_bytes_and_never_fail(tmp_path):
+    """Compiled templates and ruff's output are cached under $XDG_CACHE_HOME/incept: a
+    run that writes the caches, one that reads them (and so never starts ruff), and one
+    whose caches cannot be written (the cache home is a file) all write the committed
+    output."""
     (tmp_path / "not-a-folder").write_text("")
     want = (ROOT / "generated" / "googlenet_torch.py").read_text()
+    out = tmp_path / "g.py"
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "compile", {str(GOOGLENET)!r}, "-b", "torch", "-o", {str(out)!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print("subprocess" in sys.modules)
+        """
+    )
+    started_ruff = []
     for home in ("cache", "cache", "not-a-folder"):
-        out = tmp_path / "g.py"
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / home)}
-        cmd = "from incept.compiler.cli import main; main()"
-        args = ["compile", str(GOOGLENET), "-b", "torch", "-o", str(out)]
-        subprocess.run([sys.executable, "-c", cmd, *args], env=env, check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        started_ruff.append(proc.stdout.split()[-1])
         assert out.read_text() == want
         out.unlink()
+    assert started_ruff == ["True", "False", "True"]
     (folder,) = (tmp_path / "cache" / "incept" / "templates").iterdir()
     assert len(list(folder.iterdir())) == 1
+    assert len(list((tmp_path / "cache" / "incept" / "ruff").iterdir())) == 1
 
 
 # -- compile --check / --force: stale and hand-edited outputs ----------------------------
