@@ -285,6 +285,9 @@ def test_lazy_commands_load_by_name_and_compile_skips_them(tmp_path):
         "compile",
         *cli.LAZY_COMMANDS,
     }
+    typo = run("trian")
+    assert typo.exit_code == 2
+    assert "No such command 'trian'. Did you mean 'train'?" in typo.output
     modules = sorted({path.split(":")[0] for path in cli.LAZY_COMMANDS.values()})
     code = textwrap.dedent(
         f"""
