@@ -16,20 +16,19 @@ import os
 import tempfile
 from pathlib import Path
 
-# incept uses no pydantic plugins; looking for them scans every installed distribution's
-# entry points, a noticeable share of a compile's wall time. Set before pydantic loads.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+from . import plugins
+
+plugins.disable()  # before pydantic loads (plugins.py says why)
 
 import click  # noqa: E402
 
-from . import stamp
-from .benchcli import bench
-from .errors import UserError
-from .guard import DEBUG, OneLineGroup, one_line_errors
-from .ir.dump import dump
-from .ir.graph import Graph
-from .passes import optimizations, stage_names
-from .pipeline import build_graph
+from . import stamp  # noqa: E402
+from .errors import UserError  # noqa: E402
+from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
+from .ir.dump import dump  # noqa: E402
+from .ir.graph import Graph  # noqa: E402
+from .passes import optimizations, stage_names  # noqa: E402
+from .pipeline import build_graph  # noqa: E402
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
 BACKENDS = ("torch", "keras")
@@ -263,16 +262,19 @@ def compile(  # noqa: A001
     click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)
 
 
-def _add_commands() -> None:
-    """The commands defined beside the compiler: train / eval / predict / convert / export
-    (incept.runtime), diagram / docs / schema (views) and bench. Their modules import only
-    click; frameworks, Graphviz and pydantic's JSON Schema load inside the commands."""
-    from incept.runtime.cli import COMMANDS as RUNTIME
-
-    from .views.cli import COMMANDS as VIEWS
-
-    for command in (*RUNTIME, *VIEWS, bench):
-        main.add_command(command)
-
-
-_add_commands()
+#: The commands defined beside the compiler: train / eval / predict / convert / export
+#: (incept.runtime), diagram / docs / schema (views) and bench, imported when run or listed
+#: (guard.OneLineGroup). Their modules import only click; frameworks, Graphviz and
+#: pydantic's JSON Schema load inside the commands.
+LAZY_COMMANDS = {
+    "train": "incept.runtime.cli:train",
+    "eval": "incept.runtime.cli:evaluate",
+    "predict": "incept.runtime.cli:predict",
+    "convert": "incept.runtime.cli:convert",
+    "export": "incept.runtime.export.cli:export",
+    "diagram": "incept.compiler.views.cli:diagram",
+    "schema": "incept.compiler.views.cli:schema",
+    "docs": "incept.compiler.views.cli:docs",
+    "bench": "incept.compiler.benchcli:bench",
+}
+main.lazy.update(LAZY_COMMANDS)  # type: ignore[attr-defined]

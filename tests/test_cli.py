@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import GOOGLENET, ROOT, SPECS
@@ -269,6 +270,104 @@ def test_commands_never_import_frameworks(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_lazy_commands_load_by_name_and_compile_skips_them(tmp_path):
+    """Every lazily registered command is the command of that name; compiling imports
+    none of their modules (they cost start-up time and compile needs none of them)."""
+    for name in cli.LAZY_COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+    assert set(main.list_commands(click.Context(main))) == {
+        "check",
+        "table",
+        "diff",
+        "compile",
+        *cli.LAZY_COMMANDS,
+    }
+    typo = run("trian")
+    assert typo.exit_code == 2
+    assert "No such command 'trian'. Did you mean 'train'?" in typo.output
+    modules = sorted({path.split(":")[0] for path in cli.LAZY_COMMANDS.values()})
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "compile", {str(GOOGLENET)!r}, "-b", "torch", "-o", {str(tmp_path / "g.py")!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        loaded = sorted(m for m in {modules!r} if m in sys.modules)
+        assert not loaded, loaded
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("setting", [None, "__all__", "some_plugin"])
+def test_pydantic_plugin_loader_is_skipped_only_when_plugins_are_off(setting):
+    """With plugins off (incept's default) a compile never imports importlib.metadata
+    (pydantic's loader would, just to find no plugins); a user who names plugins to
+    skip gets pydantic's own loader."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "check", {str(GOOGLENET)!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        loader = sys.modules["pydantic.plugin._loader"]
+        print(getattr(loader, "__file__", None) is None, "importlib.metadata" in sys.modules)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    off = setting != "some_plugin"
+    assert proc.stdout.split()[-2:] == [str(off), str(not off)]
+
+
+@needs_backend
+def test_compile_caches_give_the_same_bytes_and_never_fail(tmp_path):
+    """Compiled templates and ruff's output are cached under $XDG_CACHE_HOME/incept: a
+    run that writes the caches, one that reads them (and so never starts ruff), and one
+    whose caches cannot be written (the cache home is a file) all write the committed
+    output."""
+    (tmp_path / "not-a-folder").write_text("")
+    want = (ROOT / "generated" / "googlenet_torch.py").read_text()
+    out = tmp_path / "g.py"
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from incept.compiler.cli import main
+        sys.argv = ["incept", "compile", {str(GOOGLENET)!r}, "-b", "torch", "-o", {str(out)!r}]
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print("subprocess" in sys.modules)
+        """
+    )
+    started_ruff = []
+    for home in ("cache", "cache", "not-a-folder"):
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / home)}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        started_ruff.append(proc.stdout.split()[-1])
+        assert out.read_text() == want
+        out.unlink()
+    assert started_ruff == ["True", "False", "True"]
+    (folder,) = (tmp_path / "cache" / "incept" / "templates").iterdir()
+    assert len(list(folder.iterdir())) == 1
+    assert len(list((tmp_path / "cache" / "incept" / "ruff").iterdir())) == 1
 
 
 # -- compile --check / --force: stale and hand-edited outputs ----------------------------

@@ -1,9 +1,9 @@
 """Plain data only: what the YAML reader refuses before a spec can cost much.
 
 A spec is untrusted. Its file size is bounded before parsing; brackets are counted
-before ruamel scans them; the composer refuses tags, bounds nesting and counts nodes
-with aliases expanded before anything is expanded; and every scalar passes one check:
-numbers finite and of sane size, text free of control characters. Limits:
+before ruamel scans them; the composer (composer.py) refuses tags, bounds nesting and
+counts nodes with aliases expanded before anything is expanded; and every scalar passes
+one check: numbers finite and of sane size, text free of control characters. Limits:
 compiler/limits.py.
 """
 
@@ -15,80 +15,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.events import AliasEvent
-
 from .. import limits
 from ..errors import Code, Loc, SpecError
-
-
-class Refused(Exception):
-    """Raised by the composer; read_source adds the file name."""
-
-    def __init__(self, code: Code, message: str, mark: Any) -> None:
-        super().__init__(message)
-        self.code, self.message, self.mark = code, message, mark
-
-
-class PlainComposer(Composer):
-    """ruamel's composer, refusing what plain data does not need before it can cost much.
-
-    The composer recurses once per nesting level, so depth is checked before Python's
-    recursion limit is near. Aliases share the node they name, so a billion-laughs
-    document is small until something walks it: each node's expanded size is known
-    once it is composed, and the running total is checked as each alias is met.
-    """
-
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        self.level = 0
-        self.expanded = 0  # nodes so far, every alias counted as the nodes it names
-        self.sizes: dict[int, int] = {}  # id(node) -> its expanded size, once composed
-
-    def count(self, n: int, mark: Any) -> None:
-        self.expanded += n
-        if self.expanded > limits.MAX_YAML_NODES:
-            raise Refused(
-                Code.LIMIT,
-                f"the spec has more than {limits.MAX_YAML_NODES:,} YAML nodes "
-                "(aliases counted as what they expand to)",
-                mark,
-            )
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        if isinstance(event, AliasEvent):
-            target = self.anchors.get(event.anchor)
-            if target is not None and id(target) not in self.sizes:
-                raise Refused(
-                    Code.YAML_ALIAS,
-                    f"alias *{event.anchor} is inside the node it names (it would never end)",
-                    event.start_mark,
-                )
-            node = super().compose_node(parent, index)  # an undefined alias: ruamel's error
-            self.count(self.sizes[id(node)], event.start_mark)
-            return node
-        if event.tag is not None:
-            raise Refused(
-                Code.YAML_TAG,
-                f"YAML tags are not allowed in a spec (found {event.tag}): specs are plain data",
-                event.start_mark,
-            )
-        self.level += 1
-        if self.level > limits.MAX_DEPTH:
-            raise Refused(
-                Code.LIMIT,
-                f"the spec nests deeper than {limits.MAX_DEPTH} levels",
-                event.start_mark,
-            )
-        self.count(1, event.start_mark)
-        node = super().compose_node(parent, index)
-        self.level -= 1
-        children = node.value if isinstance(node.value, list) else []
-        flat = [n for c in children for n in (c if isinstance(c, tuple) else (c,))]
-        self.sizes[id(node)] = 1 + sum(self.sizes[id(c)] for c in flat)
-        return node
-
 
 #: Invisible characters that reorder or hide source text ("Trojan Source", CVE-2021-42574).
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
