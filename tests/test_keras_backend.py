@@ -184,16 +184,19 @@ def test_semantics_case(case, tmp_path):
     assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
 
 
+@pytest.mark.parametrize("channels", [9, 520])
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 12])
 @pytest.mark.parametrize("beta", [0.75, 0.6])
-def test_local_response_norm_matches_torch(size, beta):
-    """The generated LRN (a banded 1 x 1 convolution; rsqrt for beta 0.75) against
-    torch.nn.LocalResponseNorm, values and input gradients, odd and even windows, a
-    window wider than the channels, and alpha and k large enough that the formula shows."""
+def test_local_response_norm_matches_torch(channels, size, beta):
+    """The generated LRN (a banded 1 x 1 convolution up to 512 channels, shifted slices
+    above; rsqrt for beta 0.75) against torch.nn.LocalResponseNorm, values and input
+    gradients, odd and even windows, a window wider than the channels, and alpha and k
+    large enough that the formula shows."""
     import tensorflow as tf
 
     layer = _load("googlenet.yaml").LocalResponseNorm(size, alpha=0.7, beta=beta, k=1.5)
-    x = np.random.default_rng(size).standard_normal((2, 5, 6, 9)).astype(np.float32) * 2
+    shape = (2, 5, 6, channels) if channels < 100 else (2, 2, 3, channels)
+    x = np.random.default_rng(size).standard_normal(shape).astype(np.float32) * 2
     weights = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
     xt = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
     yt = torch.nn.LocalResponseNorm(size, alpha=0.7, beta=beta, k=1.5)(xt)

@@ -35,10 +35,23 @@ class LocalResponseNorm(layers.Layer):
         band = ops.cast(inside, dtype) * (self.alpha / self.size)
         return ops.reshape(band, (1, 1, channels, channels))
 
+    def window_sums(self, squares: keras.KerasTensor) -> keras.KerasTensor:
+        """alpha / size * the sum of `squares` over each channel's window."""
+        channels = squares.shape[-1]
+        if channels <= 512:
+            # One convolution with a band: a single fast kernel, forward and backward
+            # (several times faster on TensorFlow's CPU than `size` shifted slices, whose
+            # gradients are slow); its C x C work per position loses on wide inputs.
+            return ops.conv(squares, self.window(channels, squares.dtype))
+        window = [self.size // 2, (self.size - 1) // 2]
+        padded = ops.pad(squares, [[0, 0], [0, 0], [0, 0], window])
+        total = padded[..., :channels]
+        for i in range(1, self.size):
+            total = total + padded[..., i : i + channels]
+        return total * (self.alpha / self.size)
+
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
-        # The windowed sum as one convolution: a single fast kernel, forward and backward,
-        # where `size` shifted slices of a padded copy cost a memory pass each.
-        scale = ops.conv(ops.square(x), self.window(x.shape[-1], x.dtype)) + self.k
+        scale = self.window_sums(ops.square(x)) + self.k
         if self.beta == 0.75:  # Caffe's default: t ** -0.75 = rsqrt(t) * sqrt(rsqrt(t)), no pow
             inverse = ops.rsqrt(scale)
             return x * (inverse * ops.sqrt(inverse))
