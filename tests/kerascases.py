@@ -86,6 +86,19 @@ CASES: dict[str, Spec] = {
         ],
         defaults={"bn": {"eps": 0.01, "momentum": 0.3}},
     ),
+    # strided convolutions whose torch padding TensorFlow's "same" takes at these sizes
+    # (11 -> 6 rows: pads 1 and 1; 7 -> 3 columns with a 5/3 window: pads 2 and 2)
+    "conv_same_strided": _spec(
+        "conv_same_strided",
+        [
+            {"op": "conv", "out": 4, "kernel": 3, "stride": 2, "padding": 1},
+            {"op": "conv", "out": 3, "kernel": [3, 5], "stride": [1, 3], "padding": [1, 2]},
+        ],
+        size=(11, 13),
+    ),
+    # one unpadded window over the whole input: a global pool, the flatten dropped
+    "avg_global": _spec("avg_global", [_pool("avg", [10, 11], 2)]),
+    "max_global": _spec("max_global", [_pool("max", [10, 11], 1)]),
     # a block at two sizes and an aux head with batch norm
     "block_two_sizes": _spec(
         "block_two_sizes",
@@ -123,5 +136,8 @@ EXPECT = {
     "lrn_even": "LocalResponseNorm(2, alpha=0.5, beta=0.75, k=2.0",
     "lrn_5": "LocalResponseNorm(5",
     "convs": "padding=(2, 1), use_bias=False",
+    "conv_same_strided": 'strides=(1, 3), padding="same"',
+    "avg_global": 'layers.GlobalAveragePooling2D(name="avgpool0")',
+    "max_global": 'layers.GlobalMaxPooling2D(name="maxpool0")',
     "block_two_sizes": "pads=",
 }

@@ -184,6 +184,36 @@ def test_semantics_case(case, tmp_path):
     assert errors["torch->keras"] < TOLERANCE and errors["keras->torch"] < TOLERANCE, errors
 
 
+@pytest.mark.parametrize("channels", [9, 520])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 12])
+@pytest.mark.parametrize("beta", [0.75, 0.6])
+def test_local_response_norm_matches_torch(channels, size, beta):
+    """The generated LRN (a banded 1 x 1 convolution up to 512 channels, shifted slices
+    above; rsqrt for beta 0.75) against torch.nn.LocalResponseNorm, values and input
+    gradients, odd and even windows, a window wider than the channels, and alpha and k
+    large enough that the formula shows."""
+    import tensorflow as tf
+
+    layer = _load("googlenet.yaml").LocalResponseNorm(size, alpha=0.7, beta=beta, k=1.5)
+    shape = (2, 5, 6, channels) if channels < 100 else (2, 2, 3, channels)
+    x = np.random.default_rng(size).standard_normal(shape).astype(np.float32) * 2
+    weights = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    xt = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
+    yt = torch.nn.LocalResponseNorm(size, alpha=0.7, beta=beta, k=1.5)(xt)
+    (yt * torch.from_numpy(weights.transpose(0, 3, 1, 2))).sum().backward()
+    xk = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xk)
+        yk = layer(xk)
+        loss = tf.reduce_sum(yk * weights)
+    gradient = tape.gradient(loss, xk)
+    want = yt.detach().numpy().transpose(0, 2, 3, 1)
+    assert np.abs(want - x).max() > 0.1  # the normalization changes the values
+    np.testing.assert_allclose(np.asarray(yk), want, rtol=2e-6, atol=1e-6)
+    want_grad = xt.grad.numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(gradient), want_grad, rtol=1e-5, atol=1e-5)
+
+
 def test_transfer_refuses_mismatched_models(tmp_path):
     graph = shipped("googlenet-torchvision.yaml")
     module = _load("googlenet-torchvision.yaml")

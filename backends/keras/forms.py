@@ -2,10 +2,12 @@
 
 The forms chosen (tests/test_keras_backend.py checks each against torch, on both Keras
 backends):
-- conv padding: "same" only with stride 1 and padding k // 2 for odd k (then both pad
-  k // 2 on each side); otherwise ZeroPadding2D and "valid".
-- max pool: "valid" without padding; "same" where TensorFlow's same padding equals the
-  IR's per-side padding (max pooling never picks padding); otherwise -inf padding.
+- conv padding: "same" where TensorFlow's same padding takes torch's windows at the
+  node's input size (always with stride 1 and padding k // 2 for odd k; with stride 2
+  at some sizes); otherwise ZeroPadding2D and "valid".
+- max / avg pool: a global pool when one unpadded window covers the input.
+- max pool: "valid" without padding; "same" where TensorFlow's same padding takes the
+  IR's windows (max pooling never picks padding); otherwise -inf padding.
 - avg pool: "valid" without padding; ZeroPadding2D when torch counts all the padding
   (count_include_pad, no extra ceil-mode rows); otherwise PaddedAveragePooling2D, which
   divides each window by torch's count.
@@ -19,6 +21,7 @@ backends):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from incept.compiler.ir import ops
@@ -32,14 +35,14 @@ def keras_momentum(torch_momentum: float) -> str:
     return float_literal(float(Decimal(1) - Decimal(repr(torch_momentum))))
 
 
-def conv_padding(conv: ops.Conv) -> str | None:
+def conv_padding(node: Node, in_shape: tuple[int, ...]) -> str | None:
     """The Conv2D `padding` argument, or None for "valid" (the default)."""
+    conv = node.attrs
+    assert isinstance(conv, ops.Conv) and node.shape is not None
     if conv.padding == (0, 0):
         return None
-    if conv.stride == (1, 1) and all(
-        k % 2 == 1 and p == k // 2 for k, p in zip(conv.kernel, conv.padding, strict=True)
-    ):
-        return '"same"'  # stride 1, odd k: TensorFlow's "same" pads k // 2 on both sides
+    if same_windows(in_shape[1:3], conv.kernel, conv.stride, conv.padding, node.shape[1:3]):
+        return '"same"'
     return pair_literal(conv.padding)  # torch-style symmetric padding, applied by ZeroPadding2D
 
 
@@ -50,21 +53,35 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
+def same_windows(
+    size: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    before: Sequence[int],
+    out: Sequence[int],
+) -> bool:
+    """Whether TensorFlow's "same" takes the windows of a torch op that pads `before` rows
+    (columns) in front and gives `out` of them: same first window and count, hence the same
+    windows. TensorFlow's padding after the input is then just what the last window
+    needs, so it never reaches padding torch lacks; padding torch has beyond it is unused.
+    """
+    axes = zip(size, kernel, stride, before, out, strict=True)
+    return all(same_pads(n, k, s)[:2] == (o, b) for n, k, s, b, o in axes)
+
+
 def pool_form(node: Node, in_shape: tuple[int, ...]) -> tuple[str, tuple[int, int, int, int]]:
-    """How a pool node is written: valid, same, zeropad or pad, with its per-side padding."""
+    """How a pool node is written: global, valid, same, zeropad or pad, with its per-side
+    padding."""
     a = node.attrs
     assert isinstance(a, ops.Pool) and node.shape is not None
     in_hw, out_hw = (in_shape[1], in_shape[2]), (node.shape[1], node.shape[2])
     pads = a.pads(in_hw, out_hw)
     top, bottom, left, right = pads
     if pads == (0, 0, 0, 0):
-        return "valid", pads
-    if a.kind == "max":
-        rows = same_pads(in_hw[0], a.kernel[0], a.stride[0])
-        cols = same_pads(in_hw[1], a.kernel[1], a.stride[1])
-        if (rows, cols) == ((out_hw[0], top, bottom), (out_hw[1], left, right)):
-            return "same", pads
-    elif a.count_include_pad and top == bottom and left == right:
+        return ("global" if tuple(a.kernel) == in_hw else "valid"), pads  # global: 1 x 1 out
+    if a.kind == "max" and same_windows(in_hw, a.kernel, a.stride, (top, left), out_hw):
+        return "same", pads  # max pooling never picks TensorFlow's padding
+    if a.kind == "avg" and a.count_include_pad and top == bottom and left == right:
         return "zeropad", pads  # every window lies inside input + padding: torch divides by k*k
     return "pad", pads
 

@@ -86,7 +86,7 @@ class Layers:
         for n in nodes:
             self.out_layer[n.name] = self.claim(n)
         if isinstance(a, ops.Conv):
-            return [self.conv(nodes, a, src, nm, cout)]
+            return [self.conv(nodes, a, ins, src, nm, cout)]
         if isinstance(a, ops.Pool):
             return self.pool(nodes, ins, src, dst, nm, value)
         if isinstance(a, ops.AdaptiveAvgPool):
@@ -122,12 +122,16 @@ class Layers:
             return Call("flatten_chw", (src, f"name={nm('')}"))
         return Call("layers.Flatten", (f"name={nm('')}",), src)
 
-    def conv(self, nodes: list[Node], a: ops.Conv, src: str, nm: Namer, cout: str) -> Call:
+    def conv(
+        self, nodes: list[Node], a: ops.Conv, ins: list[Shape], src: str, nm: Namer, cout: str
+    ) -> Call:
         h = self.helper(a)
         args = [src, cout, pair_literal(a.kernel)]
         if a.stride != (1, 1):
             args.append(f"strides={pair_literal(a.stride)}")
-        padding = conv_padding(a)
+        paddings = {conv_padding(n, s) for n, s in zip(nodes, ins, strict=True)}
+        # rows of a block at different sizes: torch's padding is exact for each of them
+        padding = paddings.pop() if len(paddings) == 1 else pair_literal(a.padding)
         if padding:
             args.append(f"padding={padding}")
             if padding != '"same"':
@@ -169,12 +173,17 @@ class Layers:
         a = nodes[0].attrs
         assert isinstance(a, ops.Pool)
         forms = [pool_form(n, s) for n, s in zip(nodes, ins, strict=True)]
+        if len(set(forms)) > 1:  # a global pool is a valid one too
+            forms = [("valid" if f == "global" else f, p) for f, p in forms]
         if len(set(forms)) == 1:
             form, pads = forms[0][0], repr(forms[0][1])
         else:  # instances differ in size: the explicit form is exact for each of them
             form, pads = "pad", value("pads", [p for _, p in forms])
         pool = "layers.MaxPooling2D" if a.kind == "max" else "layers.AveragePooling2D"
         args = (pair_literal(a.kernel), f"strides={pair_literal(a.stride)}")
+        if form == "global":  # GlobalAveragePooling2D / GlobalMaxPooling2D
+            keep = () if nodes[0].name in self.squeezed else ("keepdims=True",)
+            return [Call(pool.replace(".", ".Global", 1), (*keep, f"name={nm('')}"), src)]
         if form == "valid":
             return [Call(pool, (*args, f"name={nm('')}"), src)]
         if form == "same":

@@ -18,11 +18,12 @@ import builtins
 from dataclasses import dataclass
 
 from incept.compiler.ir import ops
-from incept.compiler.ir.graph import Graph
+from incept.compiler.ir.graph import Graph, Node
 
 from ..common import Namespace, py_text, spec_label
 from ..plan import ModulePlan, build_plan
 from .blocks import BlockFn, block_fn
+from .forms import pool_form
 from .init import Init, init_view
 from .layers import ConvHelper, Layers, conv_helper
 from .statements import Line, row_lines
@@ -102,8 +103,7 @@ def squeezed_pools(plan: ModulePlan) -> set[str]:
     out: set[str] = set()
     rows = plan.rows
     for i, row in enumerate(rows):
-        a = row.node.attrs
-        if row.block or not isinstance(a, ops.AdaptiveAvgPool) or a.size != (1, 1):
+        if row.block or not _global_pool(plan.graph, row.node):
             continue
         rest = [r.node.attrs for r in rows[i + 1 :]]
         ahead = next((j for j, op in enumerate(rest) if not isinstance(op, ops.Dropout)), None)
@@ -114,6 +114,16 @@ def squeezed_pools(plan: ModulePlan) -> set[str]:
         ):
             out.add(row.node.name)
     return out
+
+
+def _global_pool(graph: Graph, node: Node) -> bool:
+    """An adaptive pool to 1 x 1, or a pool whose one unpadded window covers its input."""
+    a = node.attrs
+    if isinstance(a, ops.AdaptiveAvgPool):
+        return a.size == (1, 1)
+    if isinstance(a, ops.Pool):
+        return pool_form(node, graph.nodes[node.inputs[0]].shape or ())[0] == "global"
+    return False
 
 
 def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]) -> ModelView:
