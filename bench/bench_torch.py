@@ -248,10 +248,11 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         generated, reference, checks[kind] = pair(graph, aux, settings["seed"], optimized)
         models[kind] = (generated, reference)
     check = {**checks["infer"], "train": checks["train"]}
+    opts = {kind: ",".join(g.optimized) or "none" for kind, g in graphs.items()}
+    first, *_ = checks["infer"]["lines"]  # the parameter counts, before --opt
     check["lines"] = [
-        *(f"{line} [inference module]" for line in checks["infer"]["lines"]),
-        f"{checks['train']['lines'][-1]} [training module]",
-        *(f"{kind} module: --opt {','.join(g.optimized) or 'none'}" for kind, g in graphs.items()),
+        f"{first}, before --opt",
+        *(f"{kind} module (--opt {opts[kind]}): {checks[kind]['lines'][-1]}" for kind in graphs),
     ]
     gen = torch.Generator().manual_seed(settings["seed"])
     x = torch.randn(settings["batch"], *graph.input.shape, generator=gen)
