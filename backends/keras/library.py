@@ -146,9 +146,18 @@ class AdaptiveAveragePooling2D(layers.Layer):
 
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
         (oh, ow), (h, w) = self.output_size, x.shape[1:3]
-        rows = [ops.mean(x[:, a:b], axis=1, keepdims=True) for a, b in self.windows(h, oh)]
+        down, across = self.windows(h, oh), self.windows(w, ow)
+        heights, widths = {b - a for a, b in down}, {b - a for a, b in across}
+        if len(heights) == len(widths) == 1:
+            # Windows of one size (14 -> 4: 4 wide, starting at 0, 3, 7, 10): one stride-1
+            # average pool, then the rows and columns where windows start. Several times
+            # faster to train than a slice and a mean per window.
+            x = ops.average_pool(x, (heights.pop(), widths.pop()), strides=1, padding="valid")
+            x = ops.take(x, [a for a, _ in down], axis=1)
+            return ops.take(x, [a for a, _ in across], axis=2)
+        rows = [ops.mean(x[:, a:b], axis=1, keepdims=True) for a, b in down]
         x = ops.concatenate(rows, axis=1)
-        cols = [ops.mean(x[:, :, a:b], axis=2, keepdims=True) for a, b in self.windows(w, ow)]
+        cols = [ops.mean(x[:, :, a:b], axis=2, keepdims=True) for a, b in across]
         return ops.concatenate(cols, axis=2)
 
     def get_config(self) -> dict[str, object]:
