@@ -116,7 +116,7 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         "timing": "time.perf_counter per step",
         "optimizer": "SGD(0.01, momentum=0.9)",
     }
-    profile = keras_reference.profile_for(graph)
+    profile = options.get("reference_profile") or keras_reference.profile_for(graph)
     graphs = options.get("graphs") or {"infer": graph, "train": graph}
     settings["optimized"] = {kind: list(g.optimized) for kind, g in graphs.items()}
     models = {

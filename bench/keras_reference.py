@@ -6,11 +6,14 @@ Table 1's filter counts. One profile per shipped GoogLeNet spec, as close as the
 style gets:
 
 - "caffe" (specs/googlenet.yaml): biased convolutions + ReLU, real 5x5 branches,
-  dropout 0.4. It has no LRN (plain ports drop it; the spec has two, after conv1's pool
-  and after conv2), and conv1 (7x7/2, "same") pads 2 before and 3 after where the spec
-  pads 3 and 3: a shifted grid at the same cost. Its "same" max pools and global average
-  pool take, at 224x224, the same windows as the spec's ceil-mode pools and 7x7/1 pool.
-  Parameters: the spec's exactly (LRN has none).
+  dropout 0.4, and the spec's two LRNs (after conv1's pool and after conv2) the way a
+  Keras user writes one: TensorFlow's own op, `tf.nn.local_response_normalization`
+  (radius 2, alpha 1e-4 / 5, bias 1, beta 0.75: Caffe's LRN), in a Lambda layer. conv1
+  (7x7/2, "same") pads 2 before and 3 after where the spec pads 3 and 3: a shifted grid
+  at the same cost. Its "same" max pools and global average pool take, at 224x224, the
+  same windows as the spec's ceil-mode pools and 7x7/1 pool. Parameters: the spec's
+  exactly (LRN has none). "caffe-nolrn" is the same without the LRNs (a port that
+  drops them computes another function, but it is the cheapest Caffe-profile model).
 - "bn" (specs/googlenet-bn.yaml): Conv2D(use_bias=False) + BatchNormalization(eps 1e-5)
   + ReLU everywhere, the aux convolutions included; otherwise as "caffe".
 - "torchvision" (specs/googlenet-torchvision.yaml): as "bn" with eps 1e-3, the "5x5"
@@ -50,10 +53,12 @@ class Profile:
     kernel5: int  # the "5x5" branch's kernel
     pool4: int  # the pool before inception 5a: 3x3/2 (paper) or 2x2/2 (torchvision)
     dropout: float
+    lrn: bool = False  # Caffe's two LRNs, with TensorFlow's op
 
 
 PROFILES = {
-    "caffe": Profile(batch_norm=False, eps=0.0, kernel5=5, pool4=3, dropout=0.4),
+    "caffe": Profile(batch_norm=False, eps=0.0, kernel5=5, pool4=3, dropout=0.4, lrn=True),
+    "caffe-nolrn": Profile(batch_norm=False, eps=0.0, kernel5=5, pool4=3, dropout=0.4),
     "bn": Profile(batch_norm=True, eps=1e-5, kernel5=5, pool4=3, dropout=0.4),
     "torchvision": Profile(batch_norm=True, eps=1e-3, kernel5=3, pool4=2, dropout=0.2),
 }
@@ -66,6 +71,20 @@ def conv(x, filters: int, kernel: int, p: Profile, strides: int = 1):
     if p.batch_norm:
         x = layers.BatchNormalization(epsilon=p.eps)(x)
     return layers.ReLU()(x)
+
+
+def caffe_lrn(t):
+    """Caffe's LRN (size 5, alpha 1e-4, beta 0.75, k 1) with TensorFlow's op, which
+    takes alpha without Caffe's division by the window size."""
+    import tensorflow as tf
+
+    return tf.nn.local_response_normalization(
+        t, depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75
+    )
+
+
+def lrn(x, p: Profile):
+    return layers.Lambda(caffe_lrn)(x) if p.lrn else x
 
 
 def inception(x, filters: tuple[int, ...], p: Profile):
@@ -94,9 +113,9 @@ def build(
     p = PROFILES[profile]
     inputs = keras.Input(shape=(size, size, 3))
     x = conv(inputs, 64, 7, p, strides=2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = lrn(layers.MaxPooling2D(3, strides=2, padding="same")(x), p)
     x = conv(x, 64, 1, p)
-    x = conv(x, 192, 3, p)
+    x = lrn(conv(x, 192, 3, p), p)
     x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
     x = inception(x, INCEPTION["3a"], p)
     x = inception(x, INCEPTION["3b"], p)

@@ -111,6 +111,11 @@ def _load_harness() -> Any:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
+    "--reference-profile",
+    type=click.Choice(["caffe", "caffe-nolrn", "bn", "torchvision"]),
+    help="keras-reference: the hand-written model's profile [default: the spec's].",
+)
+@click.option(
     "--opt",
     "optimize",
     metavar="NAMES",
@@ -125,6 +130,8 @@ def bench(spec: str, vs: str, **options: Any) -> None:
     from .pipeline import build_graph
 
     ctx = click.get_current_context()
+    if vs == "torchvision" and options["reference_profile"]:
+        raise click.UsageError("--reference-profile applies to --vs keras-reference only", ctx)
     if vs == "keras-reference":
         given = [
             name

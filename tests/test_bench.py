@@ -140,10 +140,29 @@ def test_a_caffe_spec_does_not_share_weights_with_torchvision():
     assert check["params_reference"] == 13_004_888
 
 
+def test_caffe_reference_lrn_is_caffes_and_caffe_nolrn_has_none():
+    import keras
+    import keras_reference
+
+    x = torch.randn(2, 12, 5, 5, generator=torch.Generator().manual_seed(0)) * 30
+    want = torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)(x)
+    got = keras_reference.caffe_lrn(x.permute(0, 2, 3, 1).numpy())
+    got = torch.from_numpy(keras.ops.convert_to_numpy(got)).permute(0, 3, 1, 2)
+    assert float((got - want).norm() / want.norm()) < 1e-6
+    assert float((x - want).norm() / x.norm()) > 1e-3  # the LRN did something
+
+    def lambdas(profile: str) -> int:
+        model = keras_reference.build(profile, aux_logits=False)
+        return sum(type(layer).__name__ == "Lambda" for layer in model.layers)
+
+    assert (lambdas("caffe"), lambdas("caffe-nolrn")) == (2, 0)
+
+
 @pytest.mark.parametrize(
     ("spec", "profile", "params"),
     [
         ("googlenet.yaml", "caffe", (6_998_552, 13_378_280)),
+        ("googlenet.yaml", "caffe-nolrn", (6_998_552, 13_378_280)),
         ("googlenet-bn.yaml", "bn", (7_005_832, 13_385_816)),
         ("googlenet-torchvision.yaml", "torchvision", (6_624_904, 13_004_888)),
     ],
@@ -153,7 +172,7 @@ def test_keras_reference_matches_each_profile(spec, profile, params):
     import keras_reference
 
     graph = build_graph(SPECS / spec)
-    assert keras_reference.profile_for(graph) == profile
+    assert keras_reference.profile_for(graph) == profile.removesuffix("-nolrn")
     for aux, expected in zip((False, True), params, strict=True):
         model = keras_reference.build(profile, aux_logits=aux)
         assert bench_keras.trainable(model) == expected == graph.params(aux=aux)
@@ -186,6 +205,11 @@ def test_keras_reference_matches_each_profile(spec, profile, params):
             ["--vs", "torchvision", "--batch", "0"],
             "incept bench: error[usage]: Invalid value for '--batch': 0 is not in the range x>=1."
             " (see 'incept bench --help')",
+        ),
+        (
+            ["--vs", "torchvision", "--reference-profile", "caffe"],
+            "incept bench: error[usage]: --reference-profile applies to --vs keras-reference "
+            "only (see 'incept bench --help')",
         ),
         (
             ["--vs", "torchvision", "--opt", "fuse"],
