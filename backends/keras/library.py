@@ -28,12 +28,14 @@ class LocalResponseNorm(layers.Layer):
 
     def window(self, channels: int, dtype: str) -> keras.KerasTensor:
         """A 1 x 1 convolution kernel: alpha / size where input channel j is in output
-        channel c's window (c - size // 2 <= j <= c + (size - 1) // 2), else 0."""
-        index = ops.arange(channels)
-        offset = ops.expand_dims(index, 1) - ops.expand_dims(index, 0)  # j - c
-        inside = ops.logical_and(offset >= -(self.size // 2), offset <= (self.size - 1) // 2)
-        band = ops.cast(inside, dtype) * (self.alpha / self.size)
-        return ops.reshape(band, (1, 1, channels, channels))
+        channel c's window (c - size // 2 <= j <= c + (size - 1) // 2), else 0. Built as
+        a constant when traced (computed with ops, TensorFlow recomputed it every step)."""
+        low, high, value = -(self.size // 2), (self.size - 1) // 2, self.alpha / self.size
+        band = [
+            [value if low <= j - c <= high else 0.0 for c in range(channels)]
+            for j in range(channels)
+        ]
+        return ops.convert_to_tensor([[band]], dtype=dtype)
 
     def window_sums(self, squares: keras.KerasTensor) -> keras.KerasTensor:
         """alpha / size * the sum of `squares` over each channel's window."""
