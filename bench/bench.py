@@ -34,6 +34,8 @@ def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, An
         import bench_keras as harness
     started = bench_common.utc_now()
     settings, check, rows, extra = harness.measure(graph, options)
+    for row in rows:
+        bench_common.add_flops(row, graph, aux=bool(settings.get("aux")))
     report = {
         "schema": 1,
         "spec": spec,

@@ -57,6 +57,18 @@ def row(settings: dict[str, Any], batch: int, times: dict[str, list[float]]) -> 
     return out
 
 
+def add_flops(row: dict[str, Any], graph: Any, aux: bool) -> None:
+    """The work each step does, as achieved GFLOP/s (2 FLOPs per MAC, the IR's count):
+    a forward pass for inference; about 3 forward passes' worth for a training step
+    (the backward pass computes gradients for inputs and weights), aux heads included
+    when on. Against the hardware's peak, this says how far a step is from its floor."""
+    forward = 2 * graph.macs(aux=aux and row["mode"] == "train")
+    flops = forward * (3 if row["mode"] == "train" else 1)
+    row["flops_per_image"] = flops
+    for who in ("generated", "reference"):
+        row[who]["gflop_per_s"] = flops * row[who]["img_per_s"] / 1e9
+
+
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -101,7 +113,8 @@ def print_report(report: dict[str, Any]) -> None:
     table = Table(title="img/s, median of repeats (ratio = generated / reference)")
     for name in ("mode", "precision", "layout", "compile", "batch"):
         table.add_column(name)
-    for name in ("generated ms", "reference ms", "generated img/s", "reference img/s", "ratio"):
+    names = ("generated ms", "reference ms", "generated img/s", "reference img/s", "GFLOP/s")
+    for name in (*names, "ratio"):
         table.add_column(name, justify="right")
     for r in report["results"]:
         g, ref = r["generated"], r["reference"]
@@ -115,9 +128,17 @@ def print_report(report: dict[str, Any]) -> None:
             f"{ref['median_s'] * 1000:.1f}",
             f"{g['img_per_s']:.1f}",
             f"{ref['img_per_s']:.1f}",
+            f"{g.get('gflop_per_s', 0):.0f}",
             f"{r['ratio']:.2f}x",
         )
     console.print(table)
+    for prof in report["check"].get("profiles", []):
+        setting = f"{prof['mode']} {prof['precision']} {prof['memory_format']} {prof['compile']}"
+        console.print(f"where the generated module's time goes ({setting}, {prof['by']}):")
+        for op in prof["ops"]:
+            console.print(
+                f"  {op['share']:6.1%}  {op['ms_per_step']:8.2f} ms  x{op['calls']:<4} {op['op']}"
+            )
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:

@@ -213,8 +213,8 @@ def _configs(settings: dict[str, Any]):
                     }
 
 
-def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
-    """Fresh copies of both models in the config's layout (and compiled), timed in turn."""
+def _prepared(model, config, x, y, settings, device):
+    """A fresh copy of `model` in the config's layout (and compiled), and its step."""
     batch = 1 if config["mode"] == "latency" else settings["batch"]
     channels_last = config["memory_format"] == "channels_last"
     memory = torch.channels_last if channels_last else torch.contiguous_format
@@ -226,12 +226,48 @@ def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    steps = []
-    for model in models:
-        model = copy.deepcopy(model).to(device, memory_format=memory)
-        if config["compile"] == "torch.compile":
-            model = torch.compile(model, mode=settings["compile_mode"])
-        steps.append(_timer(device)(_step(model, config["mode"], xs, ys, autocast)))
+    model = copy.deepcopy(model).to(device, memory_format=memory)
+    if config["compile"] == "torch.compile":
+        model = torch.compile(model, mode=settings["compile_mode"])
+    return _step(model, config["mode"], xs, ys, autocast)
+
+
+def profile(model, config, x, y, settings, device, top: int = 12) -> dict[str, Any]:
+    """The operators that take the most time in a few steps of `model` (self time: device
+    time on a GPU), after warm-up: where a step's time goes."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    step = _prepared(model, config, x, y, settings, device)
+    gpu = device.type == "cuda"
+    for _ in range(max(settings["warmup"], 2)):
+        step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(3):
+            step()
+        if gpu:
+            torch.cuda.synchronize(device)
+    key = "self_device_time_total" if gpu else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, key) > 0]
+    total = sum(getattr(e, key) for e in events) or 1.0
+    events.sort(key=lambda e: getattr(e, key), reverse=True)
+    ops = [
+        {
+            "op": e.key,
+            "calls": e.count // 3,
+            "ms_per_step": getattr(e, key) / 3000,
+            "share": getattr(e, key) / total,
+        }
+        for e in events[:top]
+    ]
+    return {**config, "by": key, "ops": ops}
+
+
+def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
+    """Fresh copies of both models in the config's layout (and compiled), timed in turn."""
+    batch = 1 if config["mode"] == "latency" else settings["batch"]
+    steps = [_timer(device)(_prepared(m, config, x, y, settings, device)) for m in models]
     times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
     return bench_common.row(config, batch, times)
 
@@ -268,6 +304,12 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         )
         for config in _configs(settings)
     ]
+    if options.get("profile"):
+        last = {c["mode"]: c for c in _configs(settings)}  # the fastest settings come last
+        check["profiles"] = [
+            profile(models["train" if mode == "train" else "infer"][0], c, x, y, settings, device)
+            for mode, c in last.items()
+        ]
     extra = {
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "versions": {

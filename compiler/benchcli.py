@@ -30,7 +30,7 @@ BACKEND_OPTIMIZATIONS = {
 }
 INFERENCE_ONLY = ("fold_bn",)
 #: Options that only the torch comparison has (Keras runs NHWC, fp32, as a tf.function).
-TORCH_ONLY = ("precisions", "formats", "compile_", "compile_mode", "device")
+TORCH_ONLY = ("precisions", "formats", "compile_", "compile_mode", "device", "profile")
 
 
 def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
@@ -110,6 +110,12 @@ def _load_harness() -> Any:
     "--aux/--no-aux", default=True, show_default=True, help="Aux heads on in training steps."
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="torch: also profile the generated module's last config of each mode and print "
+    "the operators taking the most time (torch.profiler; kept in the JSON).",
+)
 @click.option(
     "--reference-profile",
     type=click.Choice(["caffe", "caffe-nolrn", "bn", "torchvision"]),

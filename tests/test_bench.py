@@ -55,7 +55,7 @@ def test_torchvision_end_to_end(tmp_path):
     out = tmp_path / "torch.json"
     result = _bench(
         str(small_spec(tmp_path, 64)), "--vs", "torchvision", "--batch", "2", "--repeats", "2",
-        "--warmup", "0", "--json", str(out),
+        "--warmup", "0", "--profile", "--json", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -73,6 +73,20 @@ def test_torchvision_end_to_end(tmp_path):
         "train": ["fuse_siblings"],
     }
     assert report["check"]["train"]["rel_diff"] <= 1e-5
+    # --profile: the operators of the last config of each mode, convolutions among them
+    profiles = report["check"]["profiles"]
+    assert [p["mode"] for p in profiles] == ["infer", "train", "latency"]
+    for p in profiles:
+        assert 0 < sum(op["share"] for op in p["ops"]) <= 1.0 + 1e-9
+        assert any("conv" in op["op"] for op in p["ops"])
+    assert "where the generated module's time goes" in result.output
+    # Achieved GFLOP/s from the IR's MACs: 2 per MAC, x3 for a training step (aux on).
+    graph = build_graph(small_spec(tmp_path, 64))
+    for row in report["results"]:
+        macs = graph.macs(aux=row["mode"] == "train")
+        assert row["flops_per_image"] == 2 * macs * (3 if row["mode"] == "train" else 1)
+        want = row["flops_per_image"] * row["generated"]["img_per_s"] / 1e9
+        assert row["generated"]["gflop_per_s"] == pytest.approx(want)
     assert report["versions"]["torchvision"]
     assert "img/s" in result.output and "ratio" in result.output
 
