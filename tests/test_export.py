@@ -58,9 +58,24 @@ def trained_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
     return path, full.eval()
 
 
+def lite_images_and_logits(model: torch.nn.Module) -> tuple[torch.Tensor, object]:
+    """Four fixed 1x28x28 images and `model`'s logits for them (numpy)."""
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        return x, model(x).numpy()
+
+
+def onnx_logits_error(path: Path, x: torch.Tensor, want: object) -> float:
+    """onnxruntime's logits for `x` against `want`, relative."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"images": x.numpy()})
+    return onnx_export.relative_error(got, want)
+
+
 def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path):
     import numpy as np
-    import onnxruntime as ort
 
     ckpt, trained = trained_checkpoint(tmp_path)
     onnx_out, sm_out = tmp_path / "lite.onnx", tmp_path / "lite_sm"
@@ -69,12 +84,8 @@ def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path
     )
     assert code == 0, output
     assert f"wrote {onnx_out} (opset 18, input images N x 1 x 28 x 28" in output
-    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
-    with torch.no_grad():
-        want = trained(x).numpy()
-    session = ort.InferenceSession(str(onnx_out), providers=["CPUExecutionProvider"])
-    (got,) = session.run(["logits"], {"images": x.numpy()})
-    assert onnx_export.relative_error(got, want) <= 1e-4
+    x, want = lite_images_and_logits(trained)
+    assert onnx_logits_error(onnx_out, x, want) <= 1e-4
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(sm_out))  # kept: its functions use its variables
@@ -90,7 +101,6 @@ def test_optimized_onnx_export_keeps_a_trained_checkpoints_numbers(tmp_path):
     way into the ONNX graph (one Conv and a Split where each block had three), numbers
     kept. (torch's exporter folds eval-mode norms itself, so fusion is what shows.)"""
     import onnx
-    import onnxruntime as ort
 
     ckpt, trained = trained_checkpoint(tmp_path)
     plain, fast = tmp_path / "plain.onnx", tmp_path / "fast.onnx"
@@ -104,12 +114,8 @@ def test_optimized_onnx_export_keeps_a_trained_checkpoints_numbers(tmp_path):
 
     assert ops(fast).count("Conv") == ops(plain).count("Conv") - 2 * 9  # 3 -> 1 per block
     assert ops(fast).count("Split") == ops(plain).count("Split") + 9
-    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(5))
-    with torch.no_grad():
-        want = trained(x).numpy()
-    session = ort.InferenceSession(str(fast), providers=["CPUExecutionProvider"])
-    (got,) = session.run(["logits"], {"images": x.numpy()})
-    assert onnx_export.relative_error(got, want) <= 1e-4
+    x, want = lite_images_and_logits(trained)
+    assert onnx_logits_error(fast, x, want) <= 1e-4
 
 
 def test_saved_model_from_a_spec_round_trips(tmp_path):
