@@ -25,8 +25,8 @@ COMPILE = ("off", "on")
 #: What each backend's OPTIMIZATIONS holds, kept here so start-up imports no backend
 #: (tests/test_bench.py checks the two agree), and the optimizations that cannot train.
 BACKEND_OPTIMIZATIONS = {
-    "torch": ("fuse_siblings", "fold_bn"),
-    "keras": ("fuse_siblings", "fold_bn"),
+    "torch": ("fuse_siblings", "fold_bn", "separable_maxpool"),
+    "keras": ("fuse_siblings", "fold_bn", "separable_maxpool"),
 }
 INFERENCE_ONLY = ("fold_bn",)
 #: Options that only the torch comparison has (Keras runs NHWC, fp32, as a tf.function).

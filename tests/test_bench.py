@@ -69,8 +69,8 @@ def test_torchvision_end_to_end(tmp_path):
     # By default the generated module is optimized: every pass for inference, the
     # training-safe ones for training steps; both loaded from the unoptimized weights.
     assert report["settings"]["optimized"] == {
-        "infer": ["fuse_siblings", "fold_bn"],
-        "train": ["fuse_siblings"],
+        "infer": ["fuse_siblings", "fold_bn", "separable_maxpool"],
+        "train": ["fuse_siblings", "separable_maxpool"],
     }
     assert report["check"]["train"]["rel_diff"] <= 1e-5
     # --profile: the operators of the last config of each mode, convolutions among them
@@ -228,7 +228,8 @@ def test_keras_reference_matches_each_profile(spec, profile, params):
         (
             ["--vs", "torchvision", "--opt", "fuse"],
             "incept bench: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
-            "(choose from all, fuse_siblings, fold_bn) (see 'incept bench --help')",
+            "(choose from all, fuse_siblings, fold_bn, separable_maxpool) "
+            "(see 'incept bench --help')",
         ),
     ],
 )

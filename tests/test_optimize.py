@@ -17,7 +17,12 @@ from incept.compiler.pipeline import build_graph
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SHIPPED = sorted(p.name for p in SPECS.glob("*.yaml"))
-OPT_SETS = (("fuse_siblings",), ("fold_bn",), ("fuse_siblings", "fold_bn"))
+OPT_SETS = (
+    ("fuse_siblings",),
+    ("fold_bn",),
+    ("separable_maxpool",),
+    ("fuse_siblings", "fold_bn", "separable_maxpool"),
+)
 
 
 def graphs(name: str, optimize: tuple[str, ...]):
@@ -78,6 +83,18 @@ def test_folding_replaces_each_norm_by_a_bias(name):
     assert folded.macs(aux=True) == base.macs(aux=True)
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_separable_marks_every_max_pool_and_nothing_else(name):
+    base, marked = graphs(name, ("separable_maxpool",))
+    for node in base.nodes.values():
+        attrs = marked.nodes[node.name].attrs
+        if isinstance(node.attrs, ops.Pool) and node.attrs.kind == "max":
+            assert attrs == ops.Pool(**{**vars(node.attrs), "separable": True})
+        else:
+            assert attrs == node.attrs
+    assert (marked.params(True), marked.macs(True)) == (base.params(True), base.macs(True))
+
+
 def test_googlenet_torchvision_folded_parameter_count():
     base, folded = graphs("googlenet-torchvision.yaml", ("fold_bn",))
     assert (base.params(), folded.params()) == (6_624_904, 6_617_624)  # 7,280 BN channels
@@ -95,7 +112,7 @@ def test_opt_flag_errors_are_one_line_usage_errors(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (
         "incept compile: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
-        "(choose from all, fuse_siblings, fold_bn) (see 'incept compile --help')\n"
+        "(choose from all, fuse_siblings, fold_bn, separable_maxpool) (see 'incept compile --help')\n"
     )
     result = invoke("check", spec, "--dump-ir", "fold_bn")
     assert result.exit_code == 2
@@ -109,7 +126,7 @@ def test_compile_with_opt_writes_beside_the_unoptimized_file(tmp_path, monkeypat
     result = CliRunner().invoke(main, ["compile", spec, "-b", "torch", "--opt", "all"])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "generated" / "googlenet_torchvision_torch_opt.py").read_text()
-    assert "--backend torch --opt fuse_siblings,fold_bn`" in text
+    assert "--backend torch --opt fuse_siblings,fold_bn,separable_maxpool`" in text
     assert "class FoldedConvBNReLU(nn.Module):" in text
     assert "torch.split(self.fused_1x1(x), self.fused_1x1_split, 1)" in text
     assert not (tmp_path / "generated" / "googlenet_torchvision_torch.py").exists()
@@ -119,8 +136,10 @@ def test_compile_with_opt_writes_beside_the_unoptimized_file(tmp_path, monkeypat
 
 torch = pytest.importorskip("torch")
 
+import torch.nn.functional as F  # noqa: E402
 from genload import torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from specgen import specs, write_spec  # noqa: E402
 from test_property_torch import assert_module_matches  # noqa: E402
 
@@ -204,7 +223,7 @@ def test_fused_module_trains_as_the_unfused_one(name, tmp_path):
 
 def test_optimized_module_scripts_and_keeps_its_numbers(tmp_path):
     graph = build_graph(SPECS / "googlenet-torchvision.yaml")
-    _, opt, _ = pair(graph, ("fuse_siblings", "fold_bn"), tmp_path)
+    _, opt, _ = pair(graph, ("fuse_siblings", "fold_bn", "separable_maxpool"), tmp_path)
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         assert torch.equal(torch.jit.script(opt)(x), opt(x))
@@ -222,3 +241,38 @@ def test_optimized_random_specs_agree_and_match_their_ir(spec):
             with torch.no_grad():
                 assert_close(opt(x), base(x), rtol=1e-4)
             assert_module_matches(opt_graph, Path(tmp))
+
+
+_pool_module = None
+
+
+def separable_pool_class(directory: Path):
+    """SeparableMaxPool2d as a generated module defines it (googlenet --opt separable_maxpool)."""
+    global _pool_module
+    if _pool_module is None:
+        graph = build_graph(SPECS / "googlenet.yaml", optimize=["separable_maxpool"])
+        _pool_module = torch_module(graph, directory, f"opt_pool_{next(_names)}")
+    return _pool_module.SeparableMaxPool2d
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.tuples(st.integers(1, 17), st.integers(1, 17)),
+    kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    stride=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    pad=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    ceil_mode=st.booleans(),
+)
+def test_separable_max_pool_is_torchs_to_the_bit(size, kernel, stride, pad, ceil_mode):
+    """Every valid pool torch takes (padding at most half the kernel, at least one window):
+    eval mode gives F.max_pool2d's values exactly; train mode is F.max_pool2d."""
+    pad = (min(pad[0], kernel[0] // 2), min(pad[1], kernel[1] // 2))
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(sum(size)))
+    try:
+        want = F.max_pool2d(x, kernel, stride, pad, ceil_mode=ceil_mode)
+    except RuntimeError:
+        return  # torch refuses it (no window fits): so does the spec's shape inference
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = separable_pool_class(Path(tmp))(kernel, stride, pad, ceil_mode)
+    assert torch.equal(pool.eval()(x), want)
+    assert torch.equal(pool.train()(x), want)

@@ -10,7 +10,7 @@ from .viewmodel import ModelView, build_view
 __all__ = ["OPTIMIZATIONS", "ModelView", "build_view", "module_paths", "render"]
 
 #: The optimization passes (`incept compile --opt`) this backend can emit.
-OPTIMIZATIONS = frozenset({"fuse_siblings", "fold_bn"})
+OPTIMIZATIONS = frozenset({"fuse_siblings", "fold_bn", "separable_maxpool"})
 
 
 def render(graph: Graph) -> str:

@@ -101,6 +101,8 @@ def _pool(a: ops.Pool) -> Call:
         args.append("ceil_mode=True")
     if a.kind == "avg" and not a.count_include_pad:
         args.append("count_include_pad=False")
+    if a.separable:
+        return Call("SeparableMaxPool2d", tuple(args))
     return Call("nn.MaxPool2d" if a.kind == "max" else "nn.AvgPool2d", tuple(args))
 
 

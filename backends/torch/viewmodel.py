@@ -31,7 +31,9 @@ from ..plan.model import unit_key
 from .blocks import ARG_RESERVED, LOCAL_RESERVED, MODULE_RESERVED, BlockClass, Member, block_class
 from .layers import Call, Step, UnitView, constructor, linear_relu, unit_view
 
-CLASS_RESERVED = frozenset({"NamedTuple", "Tensor", "build", "NUM_CLASSES", "AUX_LOGITS"})
+CLASS_RESERVED = frozenset(
+    {"NamedTuple", "Tensor", "build", "NUM_CLASSES", "AUX_LOGITS", "SeparableMaxPool2d"}
+)
 
 
 @dataclass
@@ -66,6 +68,7 @@ class ModelView:
     opt_flag: str  # ` --opt a,b` for the header's compile command, or ""
     fused: bool  # some block loads unfused checkpoints (_load_unfused)
     folded: bool  # some unit folds batch norms as it loads (_fold_bn)
+    separable: bool  # some max pool is a SeparableMaxPool2d (separable_maxpool)
 
 
 class _Builder:
@@ -191,6 +194,7 @@ class _Builder:
             opt_flag=f" --opt {','.join(g.optimized)}" if g.optimized else "",
             fused=any(b.unfused for b in blocks),
             folded=any(u.folded for u in self.units.values()),
+            separable=any(getattr(n.attrs, "separable", False) for n in g.nodes.values()),
         )
 
 

@@ -8,7 +8,8 @@ One line per node, grouped by row, in graph order:
 Shapes are C x H x W (or F), `?` before inference. Attributes appear in their dataclass
 order, floats in repr form, so two dumps of one graph are byte-identical and a diff of
 two stages shows exactly what a pass changed. Locations are left out on purpose: moving
-a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn.
+a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn, a pool `separable=` only after
+separable_maxpool.
 """
 
 from __future__ import annotations
@@ -34,9 +35,15 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "?" if shape is None else "x".join(map(str, shape))
 
 
+_OPTIONAL = ("folded", "separable")
+
+
 def node_line(node: Node) -> str:
-    # `folded` is shown only where the fold_bn pass set it: other dumps stay as they were.
-    shown = [f for f in fields(node.attrs) if f.name != "folded" or node.attrs.folded is not None]  # type: ignore[union-attr]
+    # `folded` and `separable` show only where an optimization set them: other dumps stay
+    # as they were.
+    shown = [
+        f for f in fields(node.attrs) if f.name not in _OPTIONAL or getattr(node.attrs, f.name)
+    ]
     attrs = ", ".join(f"{f.name}={_value(getattr(node.attrs, f.name))}" for f in shown)
     where = f" [{node.branch}]" if node.branch else ""
     line = f"{node.name}{where}: {node.op}({attrs}) <- {', '.join(node.inputs) or '-'}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..ir.graph import Graph
 from ..ir.verify import DECLARED, SHAPES, verify
-from . import check_outputs, fold_bn, fuse_siblings, infer
+from . import check_outputs, fold_bn, fuse_siblings, infer, separable_maxpool
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ OPTIMIZATIONS: list[Pass] = [
         fold_bn.run,
         "batch norms fold into the convolutions before them (eval mode: inference, export)",
         inference_only=True,
+    ),
+    Pass(
+        separable_maxpool.NAME,
+        separable_maxpool.run,
+        "max pools take row maxima, then column maxima (eval mode, CPU: torch's kernel is slow)",
     ),
 ]
 

@@ -67,7 +67,9 @@ def export(
 
 
 def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
-    """--opt as pass names in pipeline order; it shapes the ONNX export only."""
+    """--opt as pass names in pipeline order; it shapes the ONNX export only. `all` leaves
+    out separable_maxpool, a trick for torch's eager CPU pooling: ONNX runtimes pool
+    with their own kernels, and the export traces whatever the module runs."""
     from incept.compiler.passes import optimizations
 
     from ..errors import Code, InputError
@@ -75,7 +77,12 @@ def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
     if names and not onnx_path:
         raise InputError(Code.FLAG, "--opt", "applies to the ONNX export: give --onnx FILE.onnx")
+    if "separable_maxpool" in names:
+        raise InputError(
+            Code.FLAG, "--opt", "separable_maxpool is for torch's eager CPU pooling, not ONNX"
+        )
     try:
-        return tuple(p.name for p in optimizations(names))
+        chosen = optimizations(names)
     except ValueError as exc:
         raise InputError(Code.FLAG, "--opt", str(exc)) from None
+    return tuple(p.name for p in chosen if p.name != "separable_maxpool")
