@@ -275,4 +275,5 @@ def test_separable_max_pool_is_torchs_to_the_bit(size, kernel, stride, pad, ceil
     with tempfile.TemporaryDirectory() as tmp:
         pool = separable_pool_class(Path(tmp))(kernel, stride, pad, ceil_mode)
     assert torch.equal(pool.eval()(x), want)
+    assert torch.equal(pool.eval()(x.contiguous(memory_format=torch.channels_last)), want)
     assert torch.equal(pool.train()(x), want)
