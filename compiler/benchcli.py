@@ -22,13 +22,6 @@ MODES = ("infer", "train", "latency")
 PRECISIONS = ("fp32", "bf16")
 FORMATS = ("contiguous", "channels_last")
 COMPILE = ("off", "on")
-#: What each backend's OPTIMIZATIONS holds, kept here so start-up imports no backend
-#: (tests/test_bench.py checks the two agree), and the optimizations that cannot train.
-BACKEND_OPTIMIZATIONS = {
-    "torch": ("fuse_siblings", "fold_bn", "separable_maxpool"),
-    "keras": ("fuse_siblings", "fold_bn", "separable_maxpool"),
-}
-INFERENCE_ONLY = ("fold_bn",)
 #: Options that only the torch comparison has (Keras runs NHWC, fp32, as a tf.function).
 TORCH_ONLY = ("precisions", "formats", "compile_", "compile_mode", "device", "profile")
 
@@ -126,7 +119,7 @@ def _load_harness() -> Any:
     "optimize",
     metavar="NAMES",
     help="Optimizations of the generated module, comma-separated, `all` or `none` [default: "
-    "all the backend applies]. Training steps leave out the inference-only ones (fold_bn).",
+    "all]. Training steps leave out the inference-only ones (fold_bn).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write results here.")
 @one_line_errors
@@ -147,31 +140,20 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         if given:
             flag = "--" + given[0].rstrip("_").replace("_", "-")
             raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
-    backend = "torch" if vs == "torchvision" else "keras"
-    optimize = _optimize(options.pop("optimize"), backend)
+    optimize = _optimize(options.pop("optimize"))
     graph = build_graph(spec)  # a bad spec fails here, before any framework loads
     options["graphs"] = {
-        "infer": build_graph(spec, optimize=optimize),
-        "train": build_graph(spec, optimize=[o for o in optimize if o not in INFERENCE_ONLY]),
+        "infer": build_graph(spec, optimize=[p.name for p in optimize]),
+        "train": build_graph(spec, optimize=[p.name for p in optimize if not p.inference_only]),
     }
     _load_harness().run(spec, graph, vs, options)
 
 
-def _optimize(value: str | None, backend: str) -> tuple[str, ...]:
-    """--opt as pass names in pipeline order: every one the backend applies by default."""
-    from .passes import OPTIMIZATIONS, optimizations
+def _optimize(value: str | None) -> list[Any]:
+    """--opt as passes in pipeline order; by default all of them."""
+    from .passes import optimizations, parse_optimizations
 
-    applies = BACKEND_OPTIMIZATIONS[backend]
-    if value is None:
-        return tuple(p.name for p in OPTIMIZATIONS if p.name in applies)
-    names = [n.strip() for n in value.split(",") if n.strip() and n.strip() != "none"]
     try:
-        chosen = [p.name for p in optimizations(names)]
+        return optimizations(parse_optimizations("all" if value is None else value))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--opt'") from None
-    for name in chosen:
-        if name not in applies:
-            raise click.BadParameter(
-                f"the {backend} backend does not apply {name!r} (yet)", param_hint="'--opt'"
-            )
-    return tuple(chosen)

@@ -23,11 +23,10 @@ plugins.disable()  # before pydantic loads (plugins.py says why)
 import click  # noqa: E402
 
 from . import stamp  # noqa: E402
-from .errors import UserError  # noqa: E402
 from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
 from .ir.dump import dump  # noqa: E402
 from .ir.graph import Graph  # noqa: E402
-from .passes import optimizations, stage_names  # noqa: E402
+from .passes import parse_optimizations, stage_names  # noqa: E402
 from .pipeline import build_graph  # noqa: E402
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
@@ -59,12 +58,10 @@ def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 
 def _opts(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
     """`--opt a,b`: optimization names (or `all`), checked against the pass list."""
-    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
     try:
-        optimizations(names)
+        return parse_optimizations(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    return names
 
 
 opt_option = click.option(
@@ -73,7 +70,8 @@ opt_option = click.option(
     metavar="NAMES",
     callback=_opts,
     help="Optimizations to apply, comma-separated: fuse_siblings (training and inference), "
-    "fold_bn (inference and export only), or all. Default: none (docs/passes.md).",
+    "fold_bn (inference and export only), separable_maxpool, or all. Default: none "
+    "(docs/passes.md).",
 )
 
 dump_ir_option = click.option(
@@ -228,12 +226,6 @@ def compile(  # noqa: A001
             raise
         click.echo(f"incept: the {backend} backend is not available ({exc})", err=True)
         click.get_current_context().exit(1)
-    missing = [name for name in graph.optimized if name not in module.OPTIMIZATIONS]
-    if missing:
-        raise UserError(
-            f"incept compile: error[flag]: --opt {missing[0]}: the {backend} backend "
-            "does not apply it (yet)"
-        )
     text = module.render(graph)
     path = Path(output) if output else default_output(spec, backend, bool(graph.optimized))
     current = _read_text(path)

@@ -135,15 +135,6 @@ def test_an_optimized_module_is_loaded_from_the_shared_weights_and_checked():
         bench_torch._agreement(graph, generated, reference, seed=1)
 
 
-def test_bench_knows_what_each_backend_applies():
-    from incept.backends import keras as keras_backend
-    from incept.backends import torch as torch_backend
-    from incept.compiler.benchcli import BACKEND_OPTIMIZATIONS
-
-    assert set(BACKEND_OPTIMIZATIONS["torch"]) == torch_backend.OPTIMIZATIONS
-    assert set(BACKEND_OPTIMIZATIONS["keras"]) == keras_backend.OPTIMIZATIONS
-
-
 def test_a_caffe_spec_does_not_share_weights_with_torchvision():
     import bench_torch
 

@@ -162,6 +162,18 @@ def test_saved_model_from_a_spec_round_trips(tmp_path):
             [str(LITE), "--onnx", "{tmp}/junk.pt/m.onnx"],  # a file where a folder should be
             "--onnx: error[flag]: cannot write {tmp}/junk.pt/m.onnx: ",
         ),
+        (
+            [str(LITE), "--onnx", "{tmp}/m.onnx", "--opt", "fold_bn,separable_maxpool"],
+            "--opt: error[flag]: separable_maxpool is for torch's eager kernels, not ONNX",
+        ),
+        (
+            [str(LITE), "--saved-model", "{tmp}/sm", "--opt", "all"],
+            "--opt: error[flag]: applies to the ONNX export: give --onnx FILE.onnx",
+        ),
+        (
+            [str(LITE), "--onnx", "{tmp}/m.onnx", "--opt", "fuse"],
+            "--opt: error[flag]: unknown optimization 'fuse'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):

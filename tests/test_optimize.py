@@ -114,6 +114,7 @@ def test_opt_flag_errors_are_one_line_usage_errors(tmp_path):
         "incept compile: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
         "(choose from all, fuse_siblings, fold_bn, separable_maxpool) (see 'incept compile --help')\n"
     )
+    assert invoke("check", spec, "--opt", "none").exit_code == 0  # `none`: what the default is
     result = invoke("check", spec, "--dump-ir", "fold_bn")
     assert result.exit_code == 2
     assert "'fold_bn' runs only when asked for: add --opt fold_bn" in result.stderr

@@ -11,11 +11,7 @@ from incept.compiler.ir.graph import Graph
 from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
-__all__ = ["OPTIMIZATIONS", "ModelView", "build_view", "render", "weight_layers"]
-
-#: The optimization passes (`incept compile --opt`) this backend can emit. separable_maxpool
-#: changes nothing here: TensorFlow's CPU pooling is fast already.
-OPTIMIZATIONS = frozenset({"fuse_siblings", "fold_bn", "separable_maxpool"})
+__all__ = ["ModelView", "build_view", "render", "weight_layers"]
 
 
 def render(graph: Graph) -> str:

@@ -7,10 +7,7 @@ from incept.compiler.ir.graph import Graph
 from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
-__all__ = ["OPTIMIZATIONS", "ModelView", "build_view", "module_paths", "render"]
-
-#: The optimization passes (`incept compile --opt`) this backend can emit.
-OPTIMIZATIONS = frozenset({"fuse_siblings", "fold_bn", "separable_maxpool"})
+__all__ = ["ModelView", "build_view", "module_paths", "render"]
 
 
 def render(graph: Graph) -> str:

@@ -25,6 +25,8 @@ class Pass:
     establishes: frozenset[str] = frozenset()
     #: An optimization whose module only infers (it cannot train as the spec says).
     inference_only: bool = False
+    #: Whether an exported (ONNX) graph gains from it: not a trick for torch's eager kernels.
+    exported: bool = True
 
 
 #: The IR straight from the spec, before any pass: a name for `--dump-ir`.
@@ -59,6 +61,7 @@ OPTIMIZATIONS: list[Pass] = [
         separable_maxpool.NAME,
         separable_maxpool.run,
         "max pools take row maxima, then column maxima (eval mode, CPU: torch's kernel is slow)",
+        exported=False,
     ),
 ]
 
@@ -80,6 +83,13 @@ def optimizations(names: Collection[str]) -> list[Pass]:
         choices = ", ".join(["all", *(p.name for p in OPTIMIZATIONS)])
         raise ValueError(f"unknown optimization {unknown[0]!r} (choose from {choices})")
     return [p for p in OPTIMIZATIONS if p.name in wanted]
+
+
+def parse_optimizations(text: str | None) -> tuple[str, ...]:
+    """An `--opt` value (comma-separated names, `all`, or `none`) as pass names in pipeline
+    order; ValueError names the first unknown one."""
+    names = [n.strip() for n in (text or "").split(",") if n.strip() not in ("", "none")]
+    return tuple(p.name for p in optimizations(names))
 
 
 def optimize_graph(graph: Graph, names: Collection[str]) -> Graph:

@@ -67,22 +67,21 @@ def export(
 
 
 def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
-    """--opt as pass names in pipeline order; it shapes the ONNX export only. `all` leaves
-    out separable_maxpool, a trick for torch's eager CPU pooling: ONNX runtimes pool
-    with their own kernels, and the export traces whatever the module runs."""
-    from incept.compiler.passes import optimizations
+    """--opt as pass names in pipeline order; it shapes the ONNX export only. `all` means
+    the passes an exported graph gains from (not separable_maxpool, a trick for torch's
+    eager CPU pooling: ONNX runtimes pool with their own kernels)."""
+    from incept.compiler.passes import optimizations, parse_optimizations
 
     from ..errors import Code, InputError
 
-    names = [n.strip() for n in (value or "").split(",") if n.strip()]
-    if names and not onnx_path:
-        raise InputError(Code.FLAG, "--opt", "applies to the ONNX export: give --onnx FILE.onnx")
-    if "separable_maxpool" in names:
-        raise InputError(
-            Code.FLAG, "--opt", "separable_maxpool is for torch's eager CPU pooling, not ONNX"
-        )
     try:
-        chosen = optimizations(names)
+        chosen = optimizations(parse_optimizations(value))
     except ValueError as exc:
         raise InputError(Code.FLAG, "--opt", str(exc)) from None
-    return tuple(p.name for p in chosen if p.name != "separable_maxpool")
+    if chosen and not onnx_path:
+        raise InputError(Code.FLAG, "--opt", "applies to the ONNX export: give --onnx FILE.onnx")
+    asked = {n.strip() for n in (value or "").split(",")}
+    for p in chosen:
+        if not p.exported and p.name in asked:
+            raise InputError(Code.FLAG, "--opt", f"{p.name} is for torch's eager kernels, not ONNX")
+    return tuple(p.name for p in chosen if p.exported)
