@@ -155,6 +155,11 @@ def spec_label(graph: Graph) -> str:
     return py_text(paths.spec_label(graph.spec_path))
 
 
+def opt_flag(graph: Graph) -> str:
+    """` --opt a,b` for a header's compile command: the optimizations applied, or ""."""
+    return f" --opt {','.join(graph.optimized)}" if graph.optimized else ""
+
+
 def pair_literal(pair: tuple[int, int]) -> str:
     """A kernel/stride/padding argument: `3` when square, `(1, 7)` otherwise."""
     return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"

@@ -126,7 +126,7 @@ def block_fn(
         target = body.local(layer, prefix="layer_") if own else branch_vars[col.node.branch or ""]
         body.add(col, var[col.node.inputs[0]], target, var)
         var[col.node.name] = target
-        parts = [c for c in columns if c.node.op == "slice" and c.node.inputs == (col.node.name,)]
+        parts = block.parts(col)
         if parts:
             body.split(target, parts, branch_vars, var)
     ends: list[str] = []

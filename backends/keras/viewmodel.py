@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node
 
-from ..common import Namespace, py_text, spec_label
+from ..common import Namespace, opt_flag, py_text, spec_label
 from ..plan import ModulePlan, build_plan
 from .blocks import BlockFn, block_fn
 from .forms import pool_form
@@ -156,5 +156,5 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         out_layers=lay.out_layer,
         splits=lay.splits,
         optimized=g.optimized,
-        opt_flag=f" --opt {','.join(g.optimized)}" if g.optimized else "",
+        opt_flag=opt_flag(g),
     )

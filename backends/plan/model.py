@@ -81,6 +81,11 @@ class BlockPlan:
         self.params.append(param)
         return param
 
+    def parts(self, column: Column) -> list[Column]:
+        """The slices of a fused convolution (fuse_siblings), in channel order; else []."""
+        name = column.node.name
+        return [c for c in self.columns if c.node.op == "slice" and c.node.inputs == (name,)]
+
     def arguments(self, row: int) -> list[tuple[Param, object]]:
         """Each parameter with its value for row number `row` (globals pass through: None)."""
         out: list[tuple[Param, object]] = []

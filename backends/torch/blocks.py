@@ -117,7 +117,7 @@ def _branches(block: BlockPlan, ctor: Constructor) -> Body:
     paths: dict[int, str] = {}
     for col in fused:
         attr = names(col.node.layer or f"layer{col.index}")
-        parts = _parts(block, col)
+        parts = block.parts(col)
         sizes = _split_members(members, attr, names, col, parts, ctor)
         outs = tuple(var[c.node.branch or ""] for c in parts)
         forward.append(Step("", attr, split=outs, sizes=sizes))
@@ -161,7 +161,7 @@ def _unfused(
     """Where each module of a fused block finds its tensors in an unfused checkpoint. The
     unfused layout is this block with each slice a layer again, so its paths come from
     the same naming rules run with the slices in place of the fused convolutions."""
-    fused = [c for c in block.columns if _parts(block, c)]
+    fused = [c for c in block.columns if block.parts(c)]
     if not fused:
         return {}
     names = Namespace(MODULE_RESERVED)
@@ -173,7 +173,7 @@ def _unfused(
     else:
         for branch, cols in _by_branch(block)[1].items():
             old.update(_items(names(branch), cols, ctor)[1])
-    out = {paths[c.index]: tuple(old[p.index] for p in _parts(block, c)) for c in fused}
+    out = {paths[c.index]: tuple(old[p.index] for p in block.parts(c)) for c in fused}
     for index, path in paths.items():
         if index in old and old[index] != path:
             out[path] = (old[index],)
@@ -201,7 +201,7 @@ def _flat(block: BlockPlan, ctor: Constructor) -> Body:
             continue
         attr = names(node.layer or f"layer{col.index}")
         paths[col.index] = attr
-        parts = _parts(block, col)
+        parts = block.parts(col)
         if parts:
             sizes = _split_members(members, attr, names, col, parts, ctor)
             outs = tuple(var.setdefault(p.node.name, local(p.node.layer or "part")) for p in parts)
@@ -211,11 +211,6 @@ def _flat(block: BlockPlan, ctor: Constructor) -> Body:
         var[node.name] = local(attr)
         forward.append(Step(var[node.name], attr, ins[0], linear_relu(node), comment=comment(col)))
     return members, forward, Step(var[block.columns[-1].node.name]), paths
-
-
-def _parts(block: BlockPlan, col: Column) -> list[Column]:
-    """The slices of a fused convolution (fuse_siblings), in channel order; else []."""
-    return [c for c in block.columns if c.node.op == "slice" and c.node.inputs == (col.node.name,)]
 
 
 def _split_members(

@@ -15,7 +15,7 @@ from incept.compiler.ir.graph import Graph, Node
 from incept.compiler.ir.lower import camel_case
 from incept.compiler.ir.shapes import batch_comment
 
-from ..common import Namespace, float_literal, py_text, snake_case, spec_label
+from ..common import Namespace, float_literal, opt_flag, py_text, snake_case, spec_label
 from ..plan import (
     IN_CHANNELS,
     BlockPlan,
@@ -191,7 +191,7 @@ class _Builder:
             uses_relu=any(s.relu for s in (*forward, *(s for b in blocks for s in b.forward))),
             node_paths=self.node_paths,
             optimized=g.optimized,
-            opt_flag=f" --opt {','.join(g.optimized)}" if g.optimized else "",
+            opt_flag=opt_flag(g),
             fused=any(b.unfused for b in blocks),
             folded=any(u.folded for u in self.units.values()),
             separable=any(getattr(n.attrs, "separable", False) for n in g.nodes.values()),
