@@ -7,7 +7,6 @@ import hashlib
 import keyword
 import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUn
 from jinja2.bccache import Bucket
 
 from incept.compiler import stamp
+from incept.compiler.files import write_atomic
 from incept.compiler.ir.graph import Graph
 from incept.compiler.spec import paths
 
@@ -112,17 +112,9 @@ def format_python(source: str) -> str:
 
 
 def _store(path: Path, text: str) -> None:
-    """Write `path` whole or not at all (a temporary file, then os.replace), quietly."""
+    """Write a cache entry whole or not at all, quietly (a cache is never an error)."""
     with contextlib.suppress(OSError):
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(text.encode("utf-8"))
-            os.replace(tmp, path)
-        except OSError:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, text)
 
 
 def finish(source: str) -> str:

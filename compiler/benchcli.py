@@ -126,6 +126,7 @@ def _load_harness() -> Any:
 def bench(spec: str, vs: str, **options: Any) -> None:
     """Time SPEC's generated module beside torchvision's GoogLeNet or the hand-written
     Keras GoogLeNet (bench/keras_reference.py): img/s and their ratio, median of repeats."""
+    from .passes import optimize_graph
     from .pipeline import build_graph
 
     ctx = click.get_current_context()
@@ -142,9 +143,9 @@ def bench(spec: str, vs: str, **options: Any) -> None:
             raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
     optimize = _optimize(options.pop("optimize"))
     graph = build_graph(spec)  # a bad spec fails here, before any framework loads
-    options["graphs"] = {
-        "infer": build_graph(spec, optimize=[p.name for p in optimize]),
-        "train": build_graph(spec, optimize=[p.name for p in optimize if not p.inference_only]),
+    options["graphs"] = {  # the spec read once, optimized twice
+        "infer": optimize_graph(graph, [p.name for p in optimize]),
+        "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
     _load_harness().run(spec, graph, vs, options)
 

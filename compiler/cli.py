@@ -10,10 +10,7 @@ source text) is imported inside `compile`, after the spec has been checked.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from . import plugins
@@ -23,6 +20,7 @@ plugins.disable()  # before pydantic loads (plugins.py says why)
 import click  # noqa: E402
 
 from . import stamp  # noqa: E402
+from .files import write_atomic  # noqa: E402  (also incept.compiler.cli.write_atomic)
 from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
 from .ir.dump import dump  # noqa: E402
 from .ir.graph import Graph  # noqa: E402
@@ -168,26 +166,6 @@ def _read_text(path: Path) -> str | None:
         return path.read_bytes().decode("utf-8", "replace")
     except OSError:
         return None
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write via a temporary file in the same directory and os.replace, so readers see
-    the old file or the whole new one, never half of it. Text is written as UTF-8."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8") if isinstance(text, str) else text)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)  # mkstemp makes 0600 files; give the usual 0666 & ~umask
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @main.command()
