@@ -21,8 +21,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from incept.compiler.files import staged, write_atomic
+
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
-from ..rundir import staged_file, write_atomic
 
 FORMAT = "incept-keras-checkpoint/1"
 IDENTITY = "incept.json"
@@ -30,7 +31,7 @@ IDENTITY = "incept.json"
 
 def save(path: Path, model: Any, state: dict[str, Any]) -> None:
     """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically."""
-    with staged_file(path, suffix=".keras") as tmp:  # Keras insists on the suffix
+    with staged(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))

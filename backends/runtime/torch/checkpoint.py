@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
+from incept.compiler.files import write_atomic
+
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
-from ..rundir import write_atomic
 
 FORMAT = "incept-torch-checkpoint/1"
 
