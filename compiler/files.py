@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,3 +61,9 @@ def _umask() -> int:
     umask = os.umask(0)  # the only way to read it is to set it: put it straight back
     os.umask(umask)
     return umask
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """`source`'s bytes to `target`, atomically (best.* from last.*)."""
+    with Path(source).open("rb") as src:
+        write_atomic(Path(target), lambda out: shutil.copyfileobj(src, out))

@@ -110,7 +110,7 @@ def test_run_folder_holds_every_artifact(trained: RunDir) -> None:
 
 def test_checkpoint_is_a_normal_keras_file(trained: RunDir) -> None:
     """keras.models.load_model reads it, optimizer state included, once model.py is imported."""
-    from incept.runtime.modules import import_source
+    from incept.runtime.model_source import import_source
 
     import_source(trained.model_source.read_text(), trained.model_source)
     model = keras.models.load_model(trained.last)
@@ -327,7 +327,7 @@ def test_resume_continues_from_the_saved_epoch_and_optimizer(
     saved = checkpoint.read_state(broken.last)
     assert saved["epoch"] == 2 and len(broken.read_metrics()) == 2
     # the optimizer state is in the checkpoint: step count and momentum buffers
-    from incept.runtime.modules import import_source
+    from incept.runtime.model_source import import_source
 
     import_source(broken.model_source.read_text(), broken.model_source)
     full = keras.models.load_model(broken.last)

@@ -16,12 +16,11 @@ optimizer, schedule and loss classes) are imported.
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from incept.compiler.files import staged, write_atomic
+from incept.compiler.files import staged
 
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
 
@@ -35,12 +34,6 @@ def save(path: Path, model: Any, state: dict[str, Any]) -> None:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))
-
-
-def copy(source: Path, target: Path) -> None:
-    """`source` copied to `target` atomically (best.keras from last.keras)."""
-    with source.open("rb") as src:
-        write_atomic(target, lambda out: shutil.copyfileobj(src, out))
 
 
 def read_state(path: Path) -> dict[str, Any]:

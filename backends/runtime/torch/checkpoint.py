@@ -8,13 +8,14 @@ scaler states, the RNG states and the metrics history.
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from incept.compiler.files import write_atomic
+from incept.compiler.files import copy_atomic, write_atomic
 
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
 
@@ -25,12 +26,23 @@ def save(path: Path, state: dict[str, Any]) -> None:
     write_atomic(path, lambda f: torch.save({"format": FORMAT, **state}, f))
 
 
+def copy(source: Path, target: Path) -> None:
+    copy_atomic(source, target)
+
+
 def load(path: Path) -> dict[str, Any]:
     """The checkpoint at `path`, or InputError(checkpoint) saying what is wrong with it."""
     if not path.is_file():
         raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused a global: code, not weights
+        raise InputError(
+            Code.CHECKPOINT,
+            path,
+            "holds Python objects beyond tensors and plain data; incept loads weights only "
+            "(weights_only=True) and will not run code from a file",
+        ) from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise unreadable_checkpoint(path, "torch", exc) from None
     check_format(state, FORMAT, path)

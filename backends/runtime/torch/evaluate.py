@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from incept.runtime.crops import HW, Crop, resized_hw
+from incept.runtime.metrics import softmax
 
 
 def apply_crop(images: torch.Tensor, crop: Crop, input_hw: HW) -> torch.Tensor:
@@ -42,7 +43,7 @@ def predict_probs(
     labels: list[np.ndarray] = []
     for images, target in batches:
         x = images if device is None else images.to(device, non_blocking=True)
-        probs.append(_mean_softmax(model, x, plan, input_hw, autocast).cpu().numpy())
+        probs.append(_mean_softmax(model, x, plan, input_hw, autocast))
         labels.append(target.cpu().numpy().astype(np.int64))
     if not probs:
         return np.zeros((0, 0)), np.zeros(0, np.int64)
@@ -51,8 +52,8 @@ def predict_probs(
 
 def _mean_softmax(
     model: torch.nn.Module, images: torch.Tensor, plan: Sequence[Crop], input_hw: HW, autocast: bool
-) -> torch.Tensor:
-    total: torch.Tensor | None = None
+) -> np.ndarray:
+    total: np.ndarray | None = None
     cached: tuple[int, torch.Tensor] | None = None  # plans are grouped by scale: resize once
     for crop in plan:
         if cached is None or cached[0] != crop.short_side:
@@ -61,7 +62,7 @@ def _mean_softmax(
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(x)
         logits = out[0] if isinstance(out, tuple | list) else out  # (logits, aux...) if aux on
-        p = logits.double().softmax(dim=1)  # N x K is small: fp64 keeps the average exact
+        p = softmax(logits.double().cpu().numpy())  # N x K is small: fp64 keeps the mean exact
         total = p if total is None else total + p
     assert total is not None
     return total / len(plan)
