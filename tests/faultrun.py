@@ -16,7 +16,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import torch  # noqa: F401  (before TensorFlow, as incept.runtime.frameworks loads them)
+import torch
+import torch._dynamo  # noqa: F401  (both before TensorFlow, as incept.runtime.frameworks does)
 
 from incept.compiler import files
 from incept.compiler.cli import main

@@ -39,7 +39,13 @@ def train(
         command = [sys.executable, str(ROOT / "tests" / "faultrun.py"), "train", *argv]
         env.update(INCEPT_TEST_FAULT=fault, INCEPT_TEST_BACKEND=backend)
     else:
-        command = [sys.executable, "-c", "from incept.compiler.cli import main; main()", "train", *argv]
+        command = [
+            sys.executable,
+            "-c",
+            "from incept.compiler.cli import main; main()",
+            "train",
+            *argv,
+        ]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -58,9 +64,11 @@ def _weights(run: RunDir, backend: str) -> dict[str, object]:
     with zipfile.ZipFile(run.last) as archive, archive.open("model.weights.h5") as f:
         with h5py.File(f, "r") as h5:
             h5.visititems(
-                lambda name, obj: out.__setitem__(name, np.asarray(obj))
-                if isinstance(obj, h5py.Dataset)
-                else None
+                lambda name, obj: (
+                    out.__setitem__(name, np.asarray(obj))
+                    if isinstance(obj, h5py.Dataset)
+                    else None
+                )
             )
     return out
 
@@ -125,7 +133,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_nan_in_the_first_epoch_writes_no_checkpoint(backend: str, toy: Path, tmp_path: Path) -> None:
+def test_nan_in_the_first_epoch_writes_no_checkpoint(
+    backend: str, toy: Path, tmp_path: Path
+) -> None:
     run = RunDir(tmp_path / "run", SUFFIX[backend])
     result = train(toy, backend, run.path, "--limit-train", "320", fault="nan@2")
     assert result.returncode == 4

@@ -28,8 +28,8 @@ from incept.compiler.pipeline import compile_spec  # noqa: E402
 from incept.compiler.spec.schema import Augment, Training  # noqa: E402
 from incept.runtime.data import ArraySplit  # noqa: E402
 from incept.runtime.errors import InputError  # noqa: E402
+from incept.runtime.evaluation import test_probs as probs_of  # noqa: E402
 from incept.runtime.journal import Journal  # noqa: E402
-from incept.runtime.report import test_probs as probs_of  # noqa: E402
 from incept.runtime.rundir import RunDir  # noqa: E402
 from incept.runtime.schedule import lr_factor  # noqa: E402
 
@@ -37,18 +37,20 @@ pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="Keras training runs on TensorFlow"
 )
 
+from incept.runtime import checkpoints  # noqa: E402
 from incept.runtime.keras import checkpoint  # noqa: E402
-from incept.runtime.keras import report as keras_report  # noqa: E402
 from incept.runtime.keras.batches import Batches  # noqa: E402
-from incept.runtime.keras.model import build_model, preflight  # noqa: E402
+from incept.runtime.keras.model import (  # noqa: E402
+    build_model,
+    logits_function,  # noqa: E402
+    preflight,
+)
 from incept.runtime.keras.optim import (  # noqa: E402
     CrossEntropy,
     LRSchedule,
     TorchSGD,
     compile_model,
 )
-from incept.runtime.keras.train import logits_function  # noqa: E402
-from incept.runtime.torch import report as torch_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "tests/data/train/tiny.yaml"
@@ -303,7 +305,7 @@ class Killed(BaseException):
 
 
 def _weights(path: Path, tmp: Path) -> list[np.ndarray]:
-    model, _, _ = keras_report.load_model(path, None)
+    model = checkpoints.load(path, None, "cpu").model
     return [np.asarray(w) for w in model.weights]
 
 
@@ -353,7 +355,7 @@ def test_predict_names_the_class_of_a_png(trained: RunDir, tmp_path: Path) -> No
 
 
 def _test_split(toy: Path) -> ArraySplit:
-    from incept.runtime.commands import open_data
+    from incept.runtime.data.sources import open_data
 
     return open_data("fashion-mnist", str(toy)).test  # type: ignore[return-value]
 
@@ -373,8 +375,8 @@ def test_keras_checkpoint_converted_to_torch_predicts_the_same(
     assert evals[".pt"]["confusion"] == evals[".keras"]["confusion"]
     assert evals[".pt"]["loss"] == pytest.approx(evals[".keras"]["loss"], rel=1e-4)
     split = _test_split(toy)
-    pk, yk = probs_of(keras_report.load(trained.last, None, "cpu"), split, crops=1, batch_size=64)
-    pt, yt = probs_of(torch_report.load(out, None, "cpu"), split, crops=1, batch_size=64)
+    pk, yk = probs_of(checkpoints.load(trained.last, None, "cpu"), split, crops=1, batch_size=64)
+    pt, yt = probs_of(checkpoints.load(out, None, "cpu"), split, crops=1, batch_size=64)
     assert np.array_equal(yk, yt) and np.array_equal(pk.argmax(1), pt.argmax(1))
     assert np.abs(pk - pt).max() < PROB_TOL
 
@@ -395,10 +397,8 @@ def test_torch_checkpoint_converted_to_keras_predicts_the_same(toy: Path, tmp_pa
     ]
     assert evals[0]["top1"] == evals[1]["top1"] and evals[0]["confusion"] == evals[1]["confusion"]
     split = _test_split(toy)
-    pt, _ = probs_of(
-        torch_report.load(RunDir(run).last, None, "cpu"), split, crops=1, batch_size=64
-    )
-    pk, _ = probs_of(keras_report.load(out, None, "cpu"), split, crops=1, batch_size=64)
+    pt, _ = probs_of(checkpoints.load(RunDir(run).last, None, "cpu"), split, crops=1, batch_size=64)
+    pk, _ = probs_of(checkpoints.load(out, None, "cpu"), split, crops=1, batch_size=64)
     assert np.abs(pk - pt).max() < PROB_TOL
 
 

@@ -36,17 +36,29 @@ def load(path: Path) -> dict[str, Any]:
         raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # weights_only refused a global: code, not weights
-        raise InputError(
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        raise _refused(path, exc) from None
+    check_format(state, FORMAT, path)
+    return state
+
+
+def _refused(path: Path, exc: Exception) -> InputError:
+    """One short line for a file torch.load refused (torch explains in paragraphs)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pickle.UnpicklingError) and "unsupported GLOBAL" in text:
+        return InputError(
             Code.CHECKPOINT,
             path,
             "holds Python objects beyond tensors and plain data; incept loads weights only "
-            "(weights_only=True) and will not run code from a file",
-        ) from None
-    except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise unreadable_checkpoint(path, "torch", exc) from None
-    check_format(state, FORMAT, path)
-    return state
+            "(weights_only=True) and runs no code from a file",
+        )
+    if isinstance(exc, OSError | EOFError) or "zip" in text.lower():
+        return InputError(
+            Code.CHECKPOINT, path, "not a readable torch checkpoint (truncated or damaged file)"
+        )
+    _, found, detail = text.partition("WeightsUnpickler error: ")
+    detail = detail.split(" Check the documentation")[0]
+    return unreadable_checkpoint(path, "torch", ValueError(detail) if found else exc)
 
 
 def rng_state() -> dict[str, Any]:
