@@ -144,7 +144,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    from incept.compiler.cli import write_atomic
+    from incept.compiler.files import write_atomic
 
     write_atomic(path, json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")

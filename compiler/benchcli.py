@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
+from .command_errors import one_line_errors
 from .errors import UserError
-from .guard import one_line_errors
 
 HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 MODES = ("infer", "train", "latency")

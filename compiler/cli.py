@@ -21,8 +21,9 @@ plugins.disable()  # before pydantic loads (plugins.py says why)
 import click  # noqa: E402
 
 from . import stamp  # noqa: E402
+from .command_errors import DEBUG, one_line_errors  # noqa: E402
+from .command_group import OneLineGroup  # noqa: E402
 from .files import write_atomic  # noqa: E402  (also incept.compiler.cli.write_atomic)
-from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
 from .ir.dump import dump  # noqa: E402
 from .ir.graph import Graph  # noqa: E402
 from .passes import parse_optimizations, pass_names, stage_names  # noqa: E402
@@ -253,7 +254,7 @@ def _backend(name: str) -> ModuleType:
 
 #: The commands defined beside the compiler: train / eval / predict / convert / export
 #: (incept.runtime), diagram / docs / schema (views) and bench, imported when run or listed
-#: (guard.OneLineGroup). Their modules import only click; frameworks, Graphviz and
+#: (command_group.OneLineGroup). Their modules import only click; frameworks, Graphviz and
 #: pydantic's JSON Schema load inside the commands.
 LAZY_COMMANDS = {
     "train": "incept.runtime.cli:train",

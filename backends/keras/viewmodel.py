@@ -25,7 +25,7 @@ from ..library_copy import definitions
 from ..plan import ModulePlan, build_plan
 from .blocks import BlockFn, block_fn
 from .forms import pool_form
-from .init import Init, init_view
+from .initializers import Init, init_view
 from .layers import ConvHelper, Layers, conv_helper
 from .statements import Line, row_lines
 
