@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph
 
 from ..common import environment, finish
 from .viewmodel import ModelView, build_view
 
-__all__ = ["ModelView", "build_view", "module_paths", "render"]
+__all__ = ["OPTIONS", "ModelView", "build_view", "module_paths", "render", "weight_modules"]
+
+#: Choices this backend makes when it emits code (`incept compile --opt`); the IR passes
+#: are every backend's. separable_maxpool: max pools become SeparableMaxPool2d, which
+#: takes exact separable maxima where torch's own kernel is slow (library.py says where).
+OPTIONS = ("separable_maxpool",)
 
 
-def render(graph: Graph) -> str:
-    view = build_view(graph)
+def render(graph: Graph, options: Collection[str] = ()) -> str:
+    view = build_view(graph, options)
     text = environment(__name__).get_template("module.py.jinja").render(m=view)
     return finish(text)
 
@@ -19,3 +27,17 @@ def render(graph: Graph) -> str:
 def module_paths(graph: Graph) -> dict[str, str]:
     """IR node name -> dotted path of the torch submodule that computes it."""
     return build_view(graph).node_paths
+
+
+def weight_modules(graph: Graph) -> dict[str, dict[str, str]]:
+    """IR node -> the submodules holding its weights, by kind: {"conv": ..., "bn": ...}
+    (bn only with a norm) or {"linear": ...} (backends/transfer.py's vocabulary). A conv
+    unit keeps its Conv2d as `.conv` and its BatchNorm2d as `.bn` (module.py.jinja)."""
+    out: dict[str, dict[str, str]] = {}
+    for name, path in module_paths(graph).items():
+        a = graph.nodes[name].attrs
+        if isinstance(a, ops.Linear):
+            out[name] = {"linear": path}
+        elif isinstance(a, ops.Conv):
+            out[name] = {"conv": f"{path}.conv", **({"bn": f"{path}.bn"} if a.norm else {})}
+    return out

@@ -53,14 +53,17 @@ def unit_view(name: str, unit: ConvUnit) -> UnitView:
     return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum, unit.folded)
 
 
-def constructor(node: Node, unit: UnitView | None, cin: str, cout: str) -> Call:
-    """The layer's module; `cin`/`cout` are channel expressions (maybe parameters)."""
+def constructor(
+    node: Node, unit: UnitView | None, cin: str, cout: str, separable: bool = False
+) -> Call:
+    """The layer's module; `cin`/`cout` are channel expressions (maybe parameters).
+    `separable`: max pools are SeparableMaxPool2d (option separable_maxpool)."""
     a = node.attrs
     if isinstance(a, ops.Conv):
         assert unit is not None
         return _conv(a, unit, cin, cout)
     if isinstance(a, ops.Pool):
-        return _pool(a)
+        return _pool(a, separable)
     if isinstance(a, ops.AdaptiveAvgPool):
         return Call("nn.AdaptiveAvgPool2d", (str(a.size),))
     if isinstance(a, ops.LRN):
@@ -93,7 +96,7 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
     return Call(unit.name, tuple(args))
 
 
-def _pool(a: ops.Pool) -> Call:
+def _pool(a: ops.Pool, separable: bool) -> Call:
     args = [pair_literal(a.kernel), f"stride={pair_literal(a.stride)}"]
     if a.padding != (0, 0):
         args.append(f"padding={pair_literal(a.padding)}")
@@ -101,7 +104,7 @@ def _pool(a: ops.Pool) -> Call:
         args.append("ceil_mode=True")
     if a.kind == "avg" and not a.count_include_pad:
         args.append("count_include_pad=False")
-    if a.separable:
+    if separable and a.kind == "max":
         return Call("SeparableMaxPool2d", tuple(args))
     return Call("nn.MaxPool2d" if a.kind == "max" else "nn.AvgPool2d", tuple(args))
 

@@ -8,8 +8,7 @@ One line per node, grouped by row, in graph order:
 Shapes are C x H x W (or F), `?` before inference. Attributes appear in their dataclass
 order, floats in repr form, so two dumps of one graph are byte-identical and a diff of
 two stages shows exactly what a pass changed. Locations are left out on purpose: moving
-a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn, a pool `separable=` only after
-separable_maxpool.
+a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn.
 """
 
 from __future__ import annotations
@@ -35,12 +34,11 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "?" if shape is None else "x".join(map(str, shape))
 
 
-_OPTIONAL = ("folded", "separable")
+_OPTIONAL = ("folded",)
 
 
 def node_line(node: Node) -> str:
-    # `folded` and `separable` show only where an optimization set them: other dumps stay
-    # as they were.
+    # `folded` shows only where fold_bn set it: other dumps stay as they were.
     shown = [
         f for f in fields(node.attrs) if f.name not in _OPTIONAL or getattr(node.attrs, f.name)
     ]
