@@ -11,8 +11,8 @@ import torch
 
 from incept.runtime import cli
 from incept.runtime.driver import train
-from incept.runtime.job import make_job
 from incept.runtime.torch.session import TorchSession
+from incept.runtime.train import make_job
 
 
 def main(argv: list[str]) -> None:

@@ -306,7 +306,7 @@ def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
 def test_a_bug_in_the_runtime_is_one_internal_line(
     monkeypatch: pytest.MonkeyPatch, toy: Path, tmp_path: Path
 ) -> None:
-    from incept.runtime import job
+    from incept.runtime import train as job
 
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")

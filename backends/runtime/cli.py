@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from incept.compiler.guard import one_line_errors
+from incept.compiler.command_errors import one_line_errors
 
 
 def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,6 +115,9 @@ def train(spec: str, **flags: Any) -> None:
     is ever overwritten with them. Exit status 2: bad input or a file that could not be
     written (the previous one is intact).
     """
+    from .frameworks import require
+
+    require(flags["backend"], spec)  # a missing extra is one line, before anything loads
     from .train import train_command
 
     flags["run_dir"] = flags["run_dir"] or flags.pop("run_dir_alias")
@@ -137,6 +140,9 @@ def evaluate(target: str, **flags: Any) -> None:
     """Evaluate a run folder (its last checkpoint) or a checkpoint on the test split."""
     import json
 
+    from .frameworks import require
+
+    require("train", target)
     from .evaluation import evaluate, print_summary
 
     summary = evaluate(target, flags)
@@ -160,6 +166,9 @@ def predict(target: str, images: tuple[str, ...], **flags: Any) -> None:
     import json
     from pathlib import Path
 
+    from .frameworks import require
+
+    require("train", target)
     from .evaluation import predict
 
     results = predict(target, [Path(i) for i in images], flags)

@@ -29,6 +29,7 @@ _NEEDS = {
     "torch": (("torch", "torch"), ("numpy", "train"), ("PIL", "train"), ("matplotlib", "train")),
     "keras": (("keras", "keras"), ("tensorflow", "keras"), ("numpy", "train"), ("PIL", "train")),
     "onnx": (("torch", "torch"), ("onnx", "export"), ("onnxruntime", "export")),
+    "train": (("numpy", "train"), ("PIL", "train"), ("matplotlib", "train")),
 }
 
 
@@ -36,7 +37,7 @@ def require(framework: str, where: str) -> None:
     """InputError naming the extra to install unless `framework` (or "onnx") can run."""
     for module, extra in _NEEDS[framework]:
         if find_spec(module) is None:
-            extras = extra if extra == "export" else f"{extra},train"
+            extras = extra if extra in ("export", "train") else f"{extra},train"
             raise InputError(
                 Code.MISSING,
                 where,

@@ -1,7 +1,7 @@
 """A training job, backend-neutral: what to train, on what, how, and where to write.
 
-`make_job` checks and resolves every input into a Job before anything is written;
-`incept.runtime.driver.train(job)` then trains it. `identity(job)` is what a run *is*
+`incept.runtime.train.make_job` checks and resolves every input into a Job before
+anything is written; `incept.runtime.driver.train(job)` then trains it. `identity(job)` is what a run *is*
 (spec, recipe, data) and is stored in config.json and in every checkpoint, whichever
 framework trained it.
 """
@@ -12,13 +12,11 @@ import platform
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incept.compiler.pipeline import Compiled, compile_spec
+from incept.compiler.pipeline import Compiled
 from incept.compiler.spec.schema import Training
 
-from . import recipe as recipes
 from .data import Dataset
 from .rundir import RunDir
 
@@ -54,53 +52,6 @@ class Job:
     options: Options
     resume: bool
     init_from: Checkpoint | None = None  # a new run's weights come from this checkpoint
-
-
-def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
-    """Everything checked and resolved before training starts: spec, recipe, data, the
-    checkpoint a new run starts from."""
-    from .checkpoints import check_architecture, open_checkpoint
-    from .data.sources import channel_stats, check_fits, open_data
-    from .errors import Code, InputError
-    from .frameworks import SUFFIX
-
-    compiled = compile_spec(spec)
-    graph = compiled.graph
-    recipe = recipes.from_flags(compiled.spec.training, flags)
-    init_from = None
-    if flags.get("init_from"):
-        if flags["resume"]:
-            raise InputError(Code.FLAG, "--init-from", "starts a new run; --resume continues one")
-        init_from = open_checkpoint(flags["init_from"], spec)
-        check_architecture(init_from.state, compiled.arch_sha256, init_from.path, Code.CHECKPOINT)
-    data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
-    check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
-    mean, std = channel_stats(data.train)
-    options = Options(
-        device=flags["device"],
-        precision=flags["precision"],
-        compile=flags["compile_"],
-        channels_last=flags["channels_last"],
-        seed=flags["seed"],
-        workers=flags["workers"],
-        progress=flags["progress"],
-    )
-    folder = flags["run_dir"] or Path("runs") / graph.name
-    return Job(
-        backend=flags["backend"],
-        compiled=compiled,
-        spec_path=spec,
-        recipe=recipe,
-        data=data,
-        data_source=flags["source"],
-        data_dir=str(Path(flags["data_dir"]).resolve()) if flags["data_dir"] else None,
-        mean=mean,
-        std=std,
-        run=RunDir(folder, SUFFIX[flags["backend"]]),
-        options=options,
-        resume=flags["resume"],
-        init_from=init_from,
-    )
 
 
 def identity(job: Job) -> dict[str, Any]:

@@ -4,18 +4,25 @@ where everything is."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .frameworks import require
+from incept.compiler.pipeline import compile_spec
+
+from . import recipe as recipes
+from .checkpoints import check_architecture, open_checkpoint
+from .data.sources import channel_stats, check_fits, open_data
+from .errors import Code, InputError
+from .frameworks import SUFFIX
+from .job import Job, Options
+from .rundir import RunDir
 
 
 def train_command(spec: str, flags: Mapping[str, Any]) -> None:
-    require(flags["backend"], spec)  # before reading data: a missing extra is one line
     from .driver import train
     from .evaluation import write_report
-    from .job import make_job
 
     job = make_job(spec, flags)
     journal = train(job)
@@ -37,6 +44,48 @@ def train_command(spec: str, flags: Mapping[str, Any]) -> None:
             ]
         ),
         err=True,
+    )
+
+
+def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
+    """Everything checked and resolved before training starts: spec, recipe, data, the
+    checkpoint a new run starts from."""
+    compiled = compile_spec(spec)
+    graph = compiled.graph
+    recipe = recipes.from_flags(compiled.spec.training, flags)
+    init_from = None
+    if flags.get("init_from"):
+        if flags["resume"]:
+            raise InputError(Code.FLAG, "--init-from", "starts a new run; --resume continues one")
+        init_from = open_checkpoint(flags["init_from"], spec)
+        check_architecture(init_from.state, compiled.arch_sha256, init_from.path, Code.CHECKPOINT)
+    data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
+    check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
+    mean, std = channel_stats(data.train)
+    options = Options(
+        device=flags["device"],
+        precision=flags["precision"],
+        compile=flags["compile_"],
+        channels_last=flags["channels_last"],
+        seed=flags["seed"],
+        workers=flags["workers"],
+        progress=flags["progress"],
+    )
+    folder = flags["run_dir"] or Path("runs") / graph.name
+    return Job(
+        backend=flags["backend"],
+        compiled=compiled,
+        spec_path=spec,
+        recipe=recipe,
+        data=data,
+        data_source=flags["source"],
+        data_dir=str(Path(flags["data_dir"]).resolve()) if flags["data_dir"] else None,
+        mean=mean,
+        std=std,
+        run=RunDir(folder, SUFFIX[flags["backend"]]),
+        options=options,
+        resume=flags["resume"],
+        init_from=init_from,
     )
 
 
