@@ -441,7 +441,7 @@ def test_convert_refuses_bad_targets(trained: RunDir, tmp_path: Path) -> None:
     code, output = incept(
         "convert", str(trained.last), "--to", "torch", "-o", str(tmp_path / "x.keras")
     )
-    assert code == 2 and output.startswith("-o: error[flag]: ")
+    assert code == 2 and output.startswith("--output: error[flag]: ")
 
 
 def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: Path) -> None:
