@@ -8,6 +8,7 @@ disagree by more than `TOLERANCE` are flagged rather than hidden.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.text import Text
 from .fit import Column, Grid, print_grid
 from .ir import ops, shapes
 from .ir.graph import Graph, Row
+from .options import emit, to_stdout
 
 #: Table 1's six filter-count columns, as template parameter names.
 COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
@@ -225,3 +227,13 @@ def console_for(file: Any = None) -> Console:
     options: dict[str, Any] = dict(file=file, markup=False, highlight=False, emoji=False)
     console = Console(**options)
     return console if console.is_terminal else Console(**options, width=FILE_WIDTH)
+
+
+def show(draw: Any, output: str | None) -> None:
+    """Run `draw(console)` on the terminal (or pipe), or into the file `output`."""
+    if to_stdout(output):
+        draw(console_for())
+        return
+    text = io.StringIO()
+    draw(console_for(text))
+    emit(text.getvalue(), output)

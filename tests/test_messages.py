@@ -58,7 +58,7 @@ def test_bare_incept_prints_the_groups_help():
         (
             ("table", GOOGLENET, "--format", "xml"),
             "incept table: error[usage]: Invalid value for '--format': 'xml' is not one of "
-            "'human', 'json'. (see 'incept table --help')",
+            "'text', 'json'. (see 'incept table --help')",
         ),
         (
             ("compil",),
