@@ -28,7 +28,7 @@ from incept.compiler.cli import main
 from incept.compiler.pipeline import compile_spec
 from incept.runtime.errors import InputError
 from incept.runtime.rundir import RunDir
-from incept.runtime.torch.loop import training_loss
+from incept.runtime.torch.loss import training_loss
 from incept.runtime.torch.model import build_model, preflight
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -52,6 +52,10 @@ def _refused(path: Path, exc: Exception) -> InputError:
             "holds Python objects beyond tensors and plain data; incept loads weights only "
             "(weights_only=True) and runs no code from a file",
         )
+    if "inline_container" in text or "PytorchStreamReader" in text:
+        return InputError(
+            Code.CHECKPOINT, path, "not a torch checkpoint (an archive without torch's data.pkl)"
+        )
     if isinstance(exc, OSError | EOFError) or "zip" in text.lower():
         return InputError(
             Code.CHECKPOINT, path, "not a readable torch checkpoint (truncated or damaged file)"

@@ -96,3 +96,24 @@ def _device(model: torch.nn.Module) -> torch.device | None:
     """Where the model's weights are; None (leave the images where they are) if it has none."""
     tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
     return None if tensor is None else tensor.device
+
+
+@torch.inference_mode()
+def test_logits(
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    dtype: torch.dtype | None,
+    memory_format: torch.memory_format,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N x K float64 logits, N int64 labels) of one centre view, eval mode; the
+    metrics are computed from them by incept.runtime.metrics, as eval's are."""
+    model.eval()
+    logits: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for images, target in batches:
+        images = images.contiguous(memory_format=memory_format)
+        with torch.autocast(images.device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(images)
+        logits.append(out.double().cpu().numpy())
+        labels.append(target.cpu().numpy().astype(np.int64))
+    return np.concatenate(logits), np.concatenate(labels)

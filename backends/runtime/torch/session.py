@@ -25,7 +25,8 @@ from ..schedule import lr_factor
 from . import checkpoint
 from .batches import make_batches
 from .device import Runtime, setup
-from .loop import test_logits, training_loss
+from .evaluate import test_logits
+from .loss import training_loss
 from .model import build_model, load_weights, preflight
 
 if TYPE_CHECKING:
