@@ -10,7 +10,10 @@ module that imports it, so the runtime has no import loop, not even through
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
@@ -48,7 +51,8 @@ def require(framework: str, where: str) -> None:
 def load_frameworks(keras: bool) -> None:
     """Import torch (and torch._dynamo) before TensorFlow: the other order crashes the
     process in triton. With `keras`, Keras is pointed at TensorFlow, and TensorFlow's
-    start-up INFO lines are silenced unless the user asked for them."""
+    start-up lines (oneDNN, CPU features) are silenced unless `incept --verbose` asked
+    for them."""
     if find_spec("torch") is not None:
         import torch  # noqa: F401
 
@@ -58,7 +62,25 @@ def load_frameworks(keras: bool) -> None:
             pass
     if keras:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if not os.environ.get("INCEPT_VERBOSE"):
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO lines off, warnings on
+            with _quiet_stderr():  # what TensorFlow prints before its log level is read
+                import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null (C++ writes there directly, not via sys.stderr);
+    a Python exception still propagates and is reported as usual."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def adapter(framework: str, where: str = "incept") -> Adapter:
