@@ -162,7 +162,8 @@ def diff(spec_a: str, spec_b: str, fmt: str) -> None:
 
 
 def default_output(spec: str, backend: str, optimized: bool = False) -> Path:
-    """generated/<spec file stem, '-' -> '_'>_<backend>[_opt].py"""
+    """generated/<spec file stem, '-' -> '_'>_<backend>[_opt].py (`spec`: the file read,
+    so a model name gives its file's stem)"""
     suffix = "_opt" * optimized
     return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}{suffix}.py"
 
@@ -212,7 +213,7 @@ def compile(  # noqa: A001
     graph = _build(spec, dump_ir, passes)
     module = module or _backend(backend)
     text = module.render(graph, tuple(n for n in names if n not in passes))
-    path = Path(output) if output else default_output(spec, backend, bool(names))
+    path = Path(output) if output else default_output(graph.spec_path, backend, bool(names))
     current = _read_text(path)
     if check:
         if current != text:
@@ -266,5 +267,6 @@ LAZY_COMMANDS = {
     "schema": "incept.compiler.views.cli:schema",
     "docs": "incept.compiler.views.cli:docs",
     "bench": "incept.compiler.benchcli:bench",
+    "list": "incept.compiler.listcli:list_models",
 }
 main.lazy.update(LAZY_COMMANDS)  # type: ignore[attr-defined]
