@@ -274,5 +274,6 @@ LAZY_COMMANDS = {
     "schema": "incept.compiler.views.cli:schema",
     "docs": "incept.compiler.views.cli:docs",
     "bench": "incept.compiler.benchcli:bench",
+    "list": "incept.compiler.listcli:list_models",
 }
 main.lazy.update(LAZY_COMMANDS)  # type: ignore[attr-defined]
