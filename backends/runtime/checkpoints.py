@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incept.compiler.pipeline import Compiled, compile_spec
+from incept.compiler.spec import catalog
 
 from . import frameworks
 from .errors import Code, InputError
@@ -94,7 +95,7 @@ def check_architecture(
 def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
     """The spec a checkpoint was trained from (or `spec`), compiled and checked."""
     spec_path = spec or state["spec"]["path"]
-    if not Path(spec_path).is_file():
+    if not Path(spec_path).is_file() and not (spec and catalog.is_name(spec)):
         raise InputError(
             Code.CHECKPOINT, path, f"was trained from {spec_path}, which is not here; pass --spec"
         )

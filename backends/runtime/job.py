@@ -61,7 +61,7 @@ def identity(job: Job) -> dict[str, Any]:
         "backend": job.backend,
         **({"init_from": str(job.init_from.path)} if job.init_from else {}),
         "spec": {
-            "path": job.spec_path,
+            "path": graph.spec_path,  # the file read (a model's name resolved to its file)
             "name": graph.name,
             "sha256": graph.spec_sha256,
             "arch_sha256": job.compiled.arch_sha256,

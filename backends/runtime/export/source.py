@@ -18,6 +18,7 @@ from typing import Any
 
 from incept.compiler.passes import optimize_graph
 from incept.compiler.pipeline import Compiled, compile_spec
+from incept.compiler.spec import catalog
 
 from .. import frameworks
 from ..checkpoints import Checkpoint, open_checkpoint
@@ -99,7 +100,7 @@ class Target:
 
 def open_target(target: str, spec: str | None, optimize: tuple[str, ...] = ()) -> Target:
     path = Path(target)
-    if path.suffix.lower() in SPEC_SUFFIXES:
+    if path.suffix.lower() in SPEC_SUFFIXES or (not path.exists() and catalog.is_name(target)):
         if spec is not None:
             raise InputError(Code.FLAG, "--spec", "is for checkpoints; the target is a spec")
         return Target(compile_spec(target), optimize=optimize)
