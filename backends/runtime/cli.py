@@ -63,7 +63,9 @@ def _format(flags: dict[str, Any]) -> str:
 @click.command()
 @click.argument("spec")
 @click.option(
-    "--data", "source", required=True, help="fashion-mnist | cifar10:DIR | imagefolder:DIR"
+    "--data",
+    "source",
+    help="fashion-mnist | cifar10:DIR | imagefolder:DIR (required unless --show-recipe)",
 )
 @click.option("--data-dir", help="Folder of the Fashion-MNIST IDX files [$INCEPT_DATA].")
 @click.option(
@@ -73,6 +75,11 @@ def _format(flags: dict[str, Any]) -> str:
 )
 @click.option("--out", "run_dir_alias", type=click.Path(file_okay=False), hidden=True)
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from where it stopped.")
+@click.option(
+    "--show-recipe",
+    is_flag=True,
+    help="Print the recipe SPEC's training: section gives with these flags, and exit.",
+)
 @click.option(
     "--init-from",
     metavar="RUN|CKPT",
@@ -117,6 +124,13 @@ def train(spec: str, **flags: Any) -> None:
     """
     from .frameworks import require
 
+    if flags.pop("show_recipe"):
+        from .train import show_recipe
+
+        show_recipe(spec, flags)
+        return
+    if not flags["source"]:
+        raise click.UsageError("Missing option '--data' (or --show-recipe).")
     require(flags["backend"], spec)  # a missing extra is one line, before anything loads
     from .train import train_command
 

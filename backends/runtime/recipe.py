@@ -66,17 +66,18 @@ def resolve(training: Training, overrides: Mapping[str, Any]) -> Training:
         raise InputError(Code.FLAG, flag, f"{message} (got {err['input']!r})") from None
 
 
+def flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A recipe's nested keys dotted (`augment.flip`)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
 def differences(saved: Training, wanted: Training) -> list[str]:
     """Keys whose values differ between two recipes, dotted (`augment.flip`)."""
-
-    def flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if isinstance(value, Mapping):
-                out.update(flat(value, f"{prefix}{key}."))
-            else:
-                out[prefix + key] = value
-        return out
-
     a, b = flat(saved.model_dump()), flat(wanted.model_dump())
     return [key for key in a if a[key] != b[key]]

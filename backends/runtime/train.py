@@ -89,6 +89,13 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     )
 
 
+def show_recipe(spec: str, flags: Mapping[str, Any]) -> None:
+    """The recipe a run of SPEC with these flags would train with, one key per line."""
+    recipe = recipes.from_flags(compile_spec(spec).spec.training, flags)
+    for key, value in recipes.flat(recipe.model_dump(mode="json")).items():
+        click.echo(f"{key:<22} {value}")
+
+
 def _is_main() -> bool:
     import os
 
