@@ -18,14 +18,14 @@ from incept.runtime.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "tests/data/train/tiny.yaml"
-STEPS = 20  # 320 images / batch 16: training steps per epoch
+STEPS = 4  # 64 images / batch 16: training steps per epoch (few: each run is a process)
 BACKENDS = ("torch", "keras")
 SUFFIX = {"torch": ".pt", "keras": ".keras"}
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_toy_fashion(tmp_path_factory.mktemp("toy"), train=320, test=40)
+    return write_toy_fashion(tmp_path_factory.mktemp("toy"), train=64, test=20)
 
 
 def train(
@@ -90,7 +90,7 @@ def whole(request: pytest.FixtureRequest, toy: Path, tmp_path_factory: pytest.Te
     """An uninterrupted two-epoch run of each framework (the reference)."""
     backend = request.param
     run = RunDir(tmp_path_factory.mktemp(f"whole-{backend}") / "run", SUFFIX[backend])
-    result = train(toy, backend, run.path, "--limit-train", "320")
+    result = train(toy, backend, run.path, "--limit-train", "64")
     assert result.returncode == 0, result.stderr[-2000:]
     return backend, run
 
@@ -101,7 +101,7 @@ def test_sigterm_saves_mid_epoch_and_resume_matches_an_uninterrupted_run(
     backend, reference = whole
     step = random.Random(backend).randrange(STEPS + 1, 2 * STEPS - 1)  # inside epoch 2
     run = RunDir(tmp_path / "run", SUFFIX[backend])
-    stopped = train(toy, backend, run.path, "--limit-train", "320", fault=f"sigterm@{step}")
+    stopped = train(toy, backend, run.path, "--limit-train", "64", fault=f"sigterm@{step}")
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     line = stopped.stderr.strip().splitlines()[-1]
     assert "error[stopped]" in line and f"epoch 2, step {step - STEPS}" in line
@@ -110,7 +110,7 @@ def test_sigterm_saves_mid_epoch_and_resume_matches_an_uninterrupted_run(
     state = read(run.last, backend)
     assert (state["epoch"], state["step"]) == (1, step - STEPS)
     assert len(run.read_metrics()) == 1
-    resumed = train(toy, backend, run.path, "--limit-train", "320", "--resume")
+    resumed = train(toy, backend, run.path, "--limit-train", "64", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert computed(run) == computed(reference)
     assert _same_weights(_weights(run, backend), _weights(reference, backend))
@@ -121,10 +121,10 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(
     backend: str, toy: Path, tmp_path: Path
 ) -> None:
     run = RunDir(tmp_path / "run", SUFFIX[backend])
-    result = train(toy, backend, run.path, "--limit-train", "320", fault=f"nan@{STEPS + 3}")
+    result = train(toy, backend, run.path, "--limit-train", "64", fault=f"nan@{STEPS + 3}")
     assert result.returncode == 4, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
-    assert "error[non-finite]" in lines[-1] and "epoch 2, step 10" in lines[-1]
+    assert "error[non-finite]" in lines[-1] and f"epoch 2, step {STEPS}" in lines[-1]
     assert str(run.last) in lines[-1]
     assert _epochs_saved(run, backend) == 1 and len(run.read_metrics()) == 1
     import numpy as np
@@ -137,7 +137,7 @@ def test_nan_in_the_first_epoch_writes_no_checkpoint(
     backend: str, toy: Path, tmp_path: Path
 ) -> None:
     run = RunDir(tmp_path / "run", SUFFIX[backend])
-    result = train(toy, backend, run.path, "--limit-train", "320", fault="nan@2")
+    result = train(toy, backend, run.path, "--limit-train", "64", fault="nan@2")
     assert result.returncode == 4
     assert "no checkpoint was written before" in result.stderr.strip().splitlines()[-1]
     assert not run.last.exists() and not run.best.exists()
@@ -149,7 +149,7 @@ def test_a_failed_checkpoint_write_leaves_the_previous_one(
     backend: str, fault: str, toy: Path, tmp_path: Path
 ) -> None:
     run = RunDir(tmp_path / "run", SUFFIX[backend])
-    result = train(toy, backend, run.path, "--limit-train", "320", fault=f"{fault}@2")
+    result = train(toy, backend, run.path, "--limit-train", "64", fault=f"{fault}@2")
     if fault == "kill-in-write":
         assert result.returncode == -9
     else:
