@@ -1,5 +1,5 @@
 """`incept bench SPEC --vs torchvision|keras-reference`: time the generated module beside
-its reference in one process (the harness is bench/bench.py in the source checkout).
+its reference in one process (the harness is incept.bench.bench, from bench/).
 
 Imported by the `incept` command at start-up, so this module imports only click and
 the compiler: torch, TensorFlow and Keras load inside bench/, after the flags and the
@@ -9,15 +9,12 @@ spec are checked. Bad flags and bad specs end as one line and exit status 2.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from .command_errors import one_line_errors
-from .errors import UserError
 
-HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 MODES = ("infer", "train", "latency")
 PRECISIONS = ("fp32", "bf16")
 FORMATS = ("contiguous", "channels_last")
@@ -41,21 +38,6 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
         return tuple(v for v in allowed if v in picked)
 
     return parse
-
-
-def _load_harness() -> Any:
-    import importlib.util  # here, not at start-up: `incept compile` does not need it
-
-    if not HARNESS.is_file():
-        raise UserError(
-            f"incept: error[bench]: {HARNESS} not found (the benchmark ships with the "
-            "source checkout, not with an installed incept)"
-        )
-    spec = importlib.util.spec_from_file_location("incept_bench_harness", HARNESS)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @click.command()
@@ -147,7 +129,9 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         "infer": optimize_graph(graph, [p.name for p in optimize]),
         "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
-    _load_harness().run(spec, graph, vs, options)
+    from ..bench import bench as harness  # here: it loads torch or Keras when it runs
+
+    harness.run(spec, graph, vs, options)
 
 
 def _optimize(value: str | None, vs: str) -> tuple[list[Any], tuple[str, ...]]:
