@@ -314,3 +314,70 @@ def test_incept_bench_runs_from_the_wheel_alone(tmp_path):
         files
     )
     assert all(f.startswith(str(site)) for f in files.values()), files
+
+
+def test_train_defaults_times_each_configuration_against_the_runtime_default(tmp_path):
+    """bench/train_defaults.py on the tiny spec: one torch.compile configuration beside the
+    runtime's default (contiguous, eager, torch's thread count), Keras without and with XLA."""
+    from incept.bench import train_defaults
+
+    out = tmp_path / "defaults.json"
+    spec = str(ROOT / "tests" / "data" / "train" / "tiny.yaml")
+    train_defaults.main(
+        ["--spec", spec, "--steps", "1", "--repeats", "2", "--warmup", "1",
+         "--formats", "channels_last", "--compile", "compile", "--threads", "1", "-o", str(out)]
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["schema"] == 1 and report["machine"]["cpus"] >= 1
+    assert report["settings"] == {"steps": 1, "repeats": 2, "warmup": 1, "seed": 0}
+    (entry,) = report["specs"]
+    assert (entry["spec"], entry["model"], entry["batch"], entry["aux"]) == (spec, "tiny", 16, True)
+    default = torch.get_num_threads()
+    torch_rows = entry["torch"]["results"]
+    assert entry["torch"]["default_threads"] == default
+    assert entry["torch"]["reference"] == {
+        "memory_format": "contiguous",
+        "compile": "eager",
+        "threads": default,
+    }
+    configs = [(r["memory_format"], r["compile"], r["threads"]) for r in torch_rows]
+    assert configs == [("contiguous", "eager", default), ("channels_last", "compile", 1)]
+    keras_rows = entry["keras"]["results"]
+    assert [r["jit_compile"] for r in keras_rows] == [False, True]
+    assert entry["keras"]["backend"] == "tensorflow"
+    for rows in (torch_rows, keras_rows):
+        assert rows[0]["ratio"] == 1.0  # the reference against itself
+        for row in rows:
+            assert len(row["step_s"]) == 2 and min(row["step_s"]) > 0
+            assert row["img_per_s"] > 0 and row["ratio"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threads", "0"], "argument --threads: '0': expected thread counts like 1,2"),
+        (["--compile", "jit"], "argument --compile: 'jit': expected a subset of eager,compile"),
+    ],
+)
+def test_train_defaults_bad_flags_are_one_line(args, message, capsys):
+    from incept.bench import train_defaults
+
+    with pytest.raises(SystemExit) as exit:
+        train_defaults.main(args)
+    assert exit.value.code == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == f"python -m incept.bench.train_defaults: error: {message}"
+    )
+
+
+def test_train_defaults_bad_spec_is_one_line(tmp_path, capsys):
+    from incept.bench import train_defaults
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\n")
+    with pytest.raises(SystemExit) as exit:
+        train_defaults.main(["--spec", str(spec)])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}:") and "error[" in err and err.count("\n") == 1
