@@ -63,7 +63,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format compiler backends tests bench
 
 # mypy checks the package under its installed names (incept, incept.compiler, incept.backends,
-# incept.runtime): build/typecheck/incept/ holds symlinks laid out as the wheel installs them,
+# incept.runtime, incept.bench): build/typecheck/incept/ holds symlinks laid out as the wheel installs them,
 # so a backend's `from incept.compiler.ir.graph import Graph` is checked, never Any.
 TYPECHECK := build/typecheck
 typecheck: $(VENV)/.dev
@@ -71,6 +71,7 @@ typecheck: $(VENV)/.dev
 	@for f in compiler/api/*.py; do ln -s ../../../$$f $(TYPECHECK)/incept/; done
 	@for f in compiler/*; do [ $$f = compiler/api ] || ln -s ../../../../$$f $(TYPECHECK)/incept/compiler/; done
 	@ln -s ../../../backends/runtime $(TYPECHECK)/incept/runtime
+	@ln -s ../../../bench $(TYPECHECK)/incept/bench
 	@for f in backends/*; do [ $$f = backends/runtime ] || ln -s ../../../../$$f $(TYPECHECK)/incept/backends/; done
 	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p incept
 
@@ -92,7 +93,7 @@ check-generated: $(VENV)/.dev
 	exit $$status
 
 bench: $(VENV)/.dev
-	$(BIN)/python bench/compile_time.py
+	$(BIN)/python -m incept.bench.compile_time
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

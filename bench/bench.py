@@ -5,7 +5,7 @@
         [--repeats 10] [--warmup 3] [--json FILE]
     incept bench SPEC --vs keras-reference [--batch 8] [--modes ...] [--json FILE]
 
-(`python bench/bench.py ...` is the same command.) torch: the spec compiled with the
+(`python -m incept.bench.bench ...` is the same command.) torch: the spec compiled with the
 torch backend vs `torchvision.models.googlenet` (bench_torch.py); Keras: the spec compiled
 with the Keras backend vs the hand-written GoogLeNet in keras_reference.py
 (bench_keras.py). Prints a table of img/s and ratios (generated / reference: above 1 means
@@ -19,19 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import bench_common  # noqa: E402
+from . import bench_common
 
 
 def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, Any]:
     """Measure, print the table, write --json; return the report."""
     if vs == "torchvision":
-        import bench_torch as harness
+        from . import bench_torch as harness
     else:
-        import bench_keras as harness
+        from . import bench_keras as harness  # type: ignore[no-redef]
     started = bench_common.utc_now()
     settings, check, rows, extra = harness.measure(graph, options)
     for row in rows:

@@ -20,12 +20,12 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-import bench_common  # noqa: E402
 import keras  # noqa: E402
-import keras_reference  # noqa: E402
 import numpy as np  # noqa: E402
 
 from incept.compiler.errors import UserError  # noqa: E402
+
+from . import bench_common, keras_reference  # noqa: E402
 
 
 def randomize(model: keras.Model, seed: int) -> None:
@@ -147,8 +147,10 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     for mode in settings["modes"]:
         batch = 1 if mode == "latency" else settings["batch"]
         generated = models["train" if mode == "train" else "infer"]
-        steps = [_timed(_steps(m, mode, x[:batch], y[:batch])) for m in (generated, reference)]
-        times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
+        ours, theirs = (
+            _timed(_steps(m, mode, x[:batch], y[:batch])) for m in (generated, reference)
+        )
+        times = bench_common.alternate(ours, theirs, settings["warmup"], settings["repeats"])
         config = {"mode": mode, "precision": "fp32", "memory_format": "NHWC"}
         config["compile"] = "tf.function" if settings["backend"] == "tensorflow" else "backend"
         rows.append(bench_common.row(config, batch, times))

@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import bench_common
 import torch
 import torchvision
 from torch import nn
 
 from incept.compiler.errors import UserError
+
+from . import bench_common
 
 TOLERANCE = 1e-5  # ||generated - torchvision|| / ||torchvision||, fp32 on the CPU
 
@@ -73,6 +74,7 @@ def randomize(model: nn.Module, seed: int) -> None:
                     module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
             elif isinstance(module, nn.BatchNorm2d):
                 n = module.num_features
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
                 module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
                 module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
@@ -269,8 +271,8 @@ def profile(model, config, x, y, settings, device, top: int = 12) -> dict[str, A
 def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
     """Fresh copies of both models in the config's layout (and compiled), timed in turn."""
     batch = 1 if config["mode"] == "latency" else settings["batch"]
-    steps = [_timer(device)(_prepared(m, config, x, y, settings, device)) for m in models]
-    times = bench_common.alternate(*steps, settings["warmup"], settings["repeats"])
+    ours, theirs = (_timer(device)(_prepared(m, config, x, y, settings, device)) for m in models)
+    times = bench_common.alternate(ours, theirs, settings["warmup"], settings["repeats"])
     return bench_common.row(config, batch, times)
 
 

@@ -5,7 +5,7 @@ a clock read between them; the table shows each phase's median over --runs (a fi
 is dropped: it warms the file cache). The interpreter's own start-up is timed apart
 (`python -c pass`). A companion to bench/compile_time.py, which times the real command.
 
-    python bench/compile_phases.py [--spec specs/googlenet.yaml] [--runs 11]
+    python -m incept.bench.compile_phases [--spec specs/googlenet.yaml] [--runs 11]
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import json, os, sys, time
@@ -61,7 +58,6 @@ def main() -> None:
         startup = time.perf_counter() - begin
         result = subprocess.run(
             [sys.executable, "-c", CHILD, args.spec, out],
-            cwd=ROOT,
             check=True,
             capture_output=True,
             text=True,

@@ -1,5 +1,5 @@
 """`incept bench SPEC --vs torchvision|keras-reference`: time the generated module beside
-its reference in one process (the harness is bench/bench.py in the source checkout).
+its reference in one process (the harness is incept.bench.bench, from bench/).
 
 Imported by the `incept` command at start-up, so this module imports only click and
 the compiler: torch, TensorFlow and Keras load inside bench/, after the flags and the
@@ -12,16 +12,13 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from .command_errors import one_line_errors
-from .errors import UserError
 from .options import STDIO, format_option, output_option
 
-HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 MODES = ("infer", "train", "latency")
 PRECISIONS = ("fp32", "bf16")
 FORMATS = ("contiguous", "channels_last")
@@ -45,21 +42,6 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
         return tuple(v for v in allowed if v in picked)
 
     return parse
-
-
-def _load_harness() -> Any:
-    import importlib.util  # here, not at start-up: `incept compile` does not need it
-
-    if not HARNESS.is_file():
-        raise UserError(
-            f"incept: error[bench]: {HARNESS} not found (the benchmark ships with the "
-            "source checkout, not with an installed incept)"
-        )
-    spec = importlib.util.spec_from_file_location("incept_bench_harness", HARNESS)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @click.command()
@@ -155,7 +137,8 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         "infer": optimize_graph(graph, [p.name for p in optimize]),
         "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
-    harness = _load_harness()
+    from ..bench import bench as harness  # here: it loads torch or Keras when it runs
+
     if options["json_path"] != STDIO:
         harness.run(spec, graph, vs, options)
         return

@@ -7,8 +7,12 @@ that the references are the networks they claim to be, and that bad flags fail i
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import zipfile
 
 import pytest
 from click.testing import CliRunner
@@ -16,8 +20,6 @@ from conftest import ROOT, SPECS
 
 from incept.compiler.cli import main
 from incept.compiler.pipeline import build_graph
-
-sys.path.insert(0, str(ROOT / "bench"))
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
@@ -129,7 +131,7 @@ def test_format_and_output_name_the_json_report(args, json_path):
 
 
 def test_torchvision_pair_shares_weights_and_catches_a_difference():
-    import bench_torch
+    from incept.bench import bench_torch
 
     graph = build_graph(SPECS / "googlenet-torchvision.yaml")
     generated, reference, check = bench_torch.pair(graph, aux=False, seed=1)
@@ -142,7 +144,7 @@ def test_torchvision_pair_shares_weights_and_catches_a_difference():
 
 
 def test_an_optimized_module_is_loaded_from_the_shared_weights_and_checked():
-    import bench_torch
+    from incept.bench import bench_torch
 
     graph = build_graph(SPECS / "googlenet-torchvision.yaml")
     optimized = build_graph(SPECS / "googlenet-torchvision.yaml", optimize=["all"])
@@ -159,7 +161,7 @@ def test_an_optimized_module_is_loaded_from_the_shared_weights_and_checked():
 
 
 def test_a_caffe_spec_does_not_share_weights_with_torchvision():
-    import bench_torch
+    from incept.bench import bench_torch
 
     graph = build_graph(SPECS / "googlenet.yaml")
     _, _, check = bench_torch.pair(graph, aux=True, seed=0)
@@ -170,7 +172,8 @@ def test_a_caffe_spec_does_not_share_weights_with_torchvision():
 
 def test_caffe_reference_lrn_is_caffes_and_caffe_nolrn_has_none():
     import keras
-    import keras_reference
+
+    from incept.bench import keras_reference
 
     x = torch.randn(2, 12, 5, 5, generator=torch.Generator().manual_seed(0)) * 30
     want = torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)(x)
@@ -196,8 +199,7 @@ def test_caffe_reference_lrn_is_caffes_and_caffe_nolrn_has_none():
     ],
 )
 def test_keras_reference_matches_each_profile(spec, profile, params):
-    import bench_keras
-    import keras_reference
+    from incept.bench import bench_keras, keras_reference
 
     graph = build_graph(SPECS / spec)
     assert keras_reference.profile_for(graph) == profile.removesuffix("-nolrn")
@@ -270,3 +272,132 @@ def test_an_input_torchvision_cannot_take_is_one_line():
         "incept bench: error[reference]: torchvision's GoogLeNet cannot take 1x28x28 inputs ("
     )
     assert result.output.count("\n") == 1
+
+
+#: What a wheel is built from (pyproject's package-dir, the readme it names).
+_SOURCES = ("pyproject.toml", "README.md", "compiler", "backends", "bench")
+
+_FROM_THE_WHEEL = """
+import json, sys
+from incept.compiler.cli import main
+try:
+    main(["bench", sys.argv[1], "--vs", "torchvision"], prog_name="incept")
+except SystemExit as exit:
+    code = exit.code
+files = {n: m.__file__ for n, m in sys.modules.items() if n.startswith("incept.") and m.__file__}
+print(json.dumps({"code": code, "files": files}))
+"""
+
+
+def test_incept_bench_runs_from_the_wheel_alone(tmp_path):
+    """bench/ ships in the wheel as incept.bench and `incept bench` loads its harness from
+    there: run outside the checkout with only the unpacked wheel's incept on sys.path."""
+    source = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside the sources
+    source.mkdir()
+    for name in _SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "dist"), str(source)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("incept-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(site)
+    shipped = {f"incept/bench/{p.name}" for p in (ROOT / "bench").glob("*.py")}
+    assert {"incept/bench/__init__.py", "incept/bench/bench.py"} <= shipped <= names
+    assert "incept/bench/train_defaults.py" in names
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    spec = SPECS / "googlenet-fmnist-lite.yaml"  # torchvision cannot take it: fails in the harness
+    result = subprocess.run(
+        [sys.executable, "-c", _FROM_THE_WHEEL, str(spec)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["code"] == 2
+    assert "torchvision's GoogLeNet cannot take 1x28x28 inputs" in result.stderr
+    assert result.stderr.count("\n") == 1
+    files = report["files"]
+    # the harness ran (bench_torch raised the error) and every incept module came from the wheel
+    assert {"incept.bench.bench", "incept.bench.bench_torch", "incept.compiler.benchcli"} <= set(
+        files
+    )
+    assert all(f.startswith(str(site)) for f in files.values()), files
+
+
+def test_train_defaults_times_each_configuration_against_the_runtime_default(tmp_path):
+    """bench/train_defaults.py on the tiny spec: one torch.compile configuration beside the
+    runtime's default (contiguous, eager, torch's thread count), Keras without and with XLA."""
+    from incept.bench import train_defaults
+
+    out = tmp_path / "defaults.json"
+    spec = str(ROOT / "tests" / "data" / "train" / "tiny.yaml")
+    train_defaults.main(
+        ["--spec", spec, "--steps", "1", "--repeats", "2", "--warmup", "1",
+         "--formats", "channels_last", "--compile", "compile", "--threads", "1", "-o", str(out)]
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["schema"] == 1 and report["machine"]["cpus"] >= 1
+    assert report["settings"] == {"steps": 1, "repeats": 2, "warmup": 1, "seed": 0}
+    (entry,) = report["specs"]
+    assert (entry["spec"], entry["model"], entry["batch"], entry["aux"]) == (spec, "tiny", 16, True)
+    default = torch.get_num_threads()
+    torch_rows = entry["torch"]["results"]
+    assert entry["torch"]["default_threads"] == default
+    assert entry["torch"]["reference"] == {
+        "memory_format": "contiguous",
+        "compile": "eager",
+        "threads": default,
+    }
+    configs = [(r["memory_format"], r["compile"], r["threads"]) for r in torch_rows]
+    assert configs == [("contiguous", "eager", default), ("channels_last", "compile", 1)]
+    keras_rows = entry["keras"]["results"]
+    assert [r["jit_compile"] for r in keras_rows] == [False, True]
+    assert entry["keras"]["backend"] == "tensorflow"
+    for rows in (torch_rows, keras_rows):
+        assert rows[0]["ratio"] == 1.0  # the reference against itself
+        for row in rows:
+            assert len(row["step_s"]) == 2 and min(row["step_s"]) > 0
+            assert row["img_per_s"] > 0 and row["ratio"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threads", "0"], "argument --threads: '0': expected thread counts like 1,2"),
+        (["--compile", "jit"], "argument --compile: 'jit': expected a subset of eager,compile"),
+    ],
+)
+def test_train_defaults_bad_flags_are_one_line(args, message, capsys):
+    from incept.bench import train_defaults
+
+    with pytest.raises(SystemExit) as exit:
+        train_defaults.main(args)
+    assert exit.value.code == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == f"python -m incept.bench.train_defaults: error: {message}"
+    )
+
+
+def test_train_defaults_bad_spec_is_one_line(tmp_path, capsys):
+    from incept.bench import train_defaults
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\n")
+    with pytest.raises(SystemExit) as exit:
+        train_defaults.main(["--spec", str(spec)])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}:") and "error[" in err and err.count("\n") == 1
