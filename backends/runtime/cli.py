@@ -106,7 +106,11 @@ def _format(flags: dict[str, Any]) -> str:
 @click.option(
     "--compile/--no-compile", "compile_", default=None, help="torch.compile / XLA [GPU: on]."
 )
-@click.option("--channels-last/--no-channels-last", default=None, help="[CUDA: on]")
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=None,
+    help="torch memory format [default: on; measured faster on CPU and GPU].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=4, show_default=True, help="Image-folder loaders.")
 @click.option("--limit-train", type=int, help="Use only the first N training images.")
