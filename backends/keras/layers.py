@@ -43,7 +43,9 @@ def conv_helper(unit: ConvUnit) -> ConvHelper:
 class Layers:
     """Spells nodes as Keras calls and records the layer names each node owns."""
 
-    def __init__(self, graph: Graph, helpers: dict[tuple[bool, bool, bool], ConvHelper]) -> None:
+    def __init__(
+        self, graph: Graph, helpers: dict[tuple[bool, bool, bool, bool], ConvHelper]
+    ) -> None:
         self.graph = graph
         self.helpers = helpers
         self.custom: set[str] = set()
