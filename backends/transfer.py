@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph
 
 from .keras import weight_layers
@@ -33,6 +34,10 @@ _BN: Table = (
     ("running_var", "moving_variance", None),
 )
 _LINEAR: Table = (("weight", "kernel", (1, 0)), ("bias", "bias", None))
+# A separable convolution: torch's depthwise conv1 (C, 1, kh, kw) <-> depthwise_kernel
+# (kh, kw, C, 1); its pointwise 1x1 <-> pointwise_kernel (1, 1, C, out).
+_DEPTHWISE: Table = (("weight", "depthwise_kernel", (2, 3, 0, 1)),)
+_POINTWISE: Table = (("weight", "pointwise_kernel", (2, 3, 1, 0)), ("bias", "bias", None))
 
 
 class TransferError(ValueError):
@@ -52,12 +57,7 @@ def _pairs(graph: Graph, torch_model: Any, keras_model: Any) -> list[tuple[str, 
             continue  # aux heads off; an extra torch aux weight is caught below
         if names[0] not in layers:
             raise TransferError(f"the Keras model has no layer {names[0]!r}")
-        if graph.nodes[node].op == "linear":
-            groups = [(path, names[0], _LINEAR)]
-        else:
-            groups = [(f"{path}.conv", names[0], _CONV)]
-            if len(names) > 1:
-                groups.append((f"{path}.bn", names[1], _BN))
+        groups = _groups(graph.nodes[node].attrs, path, names)
         for prefix, layer_name, table in groups:
             layer = layers.get(layer_name)
             for key, attr, axes in table:
@@ -72,6 +72,26 @@ def _pairs(graph: Graph, torch_model: Any, keras_model: Any) -> list[tuple[str, 
                 pairs.append((f"{prefix}.{key}", variable, axes))
     _check_complete(pairs, state, keras_model)
     return pairs
+
+
+def _groups(attrs: Any, path: str, names: tuple[str, ...]) -> list[tuple[str, str, Table]]:
+    """(torch module path, Keras layer, table) for one node's weights."""
+    if isinstance(attrs, ops.Linear):
+        return [(path, names[0], _LINEAR)]
+    if isinstance(attrs, ops.Norm):
+        return [(path, names[0], _BN)]
+    if isinstance(attrs, ops.SepConv):
+        groups = [
+            (f"{path}.conv1", names[0], _DEPTHWISE),
+            (f"{path}.pointwise", names[0], _POINTWISE),
+        ]
+    elif attrs.norm is None and attrs.act == "none" and attrs.folded is None:
+        groups = [(path, names[0], _CONV)]  # a bare nn.Conv2d
+    else:
+        groups = [(f"{path}.conv", names[0], _CONV)]
+    if len(names) > 1:
+        groups.append((f"{path}.bn", names[1], _BN))
+    return groups
 
 
 def _check_complete(pairs: list[tuple[str, Any, Any]], state: dict, keras_model: Any) -> None:
