@@ -8,6 +8,7 @@ import keyword
 import os
 import re
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 import jinja2
@@ -147,9 +148,15 @@ def spec_label(graph: Graph) -> str:
     return py_text(paths.spec_label(graph.spec_path))
 
 
-def opt_flag(graph: Graph) -> str:
+def optimized(graph: Graph, options: Collection[str] = ()) -> tuple[str, ...]:
+    """The optimization passes applied, then the backend options asked for (`--opt`)."""
+    return (*graph.optimized, *options)
+
+
+def opt_flag(graph: Graph, options: Collection[str] = ()) -> str:
     """` --opt a,b` for a header's compile command: the optimizations applied, or ""."""
-    return f" --opt {','.join(graph.optimized)}" if graph.optimized else ""
+    names = optimized(graph, options)
+    return f" --opt {','.join(names)}" if names else ""
 
 
 def pair_literal(pair: tuple[int, int]) -> str:

@@ -1,7 +1,9 @@
 """Copy weights between the generated torch module and the generated Keras model.
 
-Both are matched through the IR: every conv and linear node names a torch submodule
-(`incept.backends.torch.module_paths`) and its Keras layers (`weight_layers`). Layouts:
+Both are matched through the IR: each backend names, for every conv and linear node, where
+each kind of weight lives: torch the submodules (`incept.backends.torch.weight_modules`),
+Keras the layers (`incept.backends.keras.weight_layers`), under the kinds "conv", "bn" and
+"linear" that the tables below translate. Layouts:
 conv weight OIHW <-> kernel HWIO (transpose 2, 3, 1, 0); linear weight (out, in) <->
 Dense kernel (in, out); batch norm weight/bias/running_mean/running_var <->
 gamma/beta/moving_mean/moving_variance. The Keras model flattens in torch's C x H x W
@@ -18,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph
 
 from .keras import weight_layers
-from .torch import module_paths
+from .torch import weight_modules
 
 # torch state_dict suffix -> Keras variable attribute, and the axes torch -> Keras
 Table = tuple[tuple[str, str, tuple[int, ...] | None], ...]
@@ -35,9 +36,17 @@ _BN: Table = (
 )
 _LINEAR: Table = (("weight", "kernel", (1, 0)), ("bias", "bias", None))
 # A separable convolution: torch's depthwise conv1 (C, 1, kh, kw) <-> depthwise_kernel
-# (kh, kw, C, 1); its pointwise 1x1 <-> pointwise_kernel (1, 1, C, out).
+# (kh, kw, C, 1); its pointwise 1x1 <-> pointwise_kernel (1, 1, C, out), one Keras layer.
 _DEPTHWISE: Table = (("weight", "depthwise_kernel", (2, 3, 0, 1)),)
 _POINTWISE: Table = (("weight", "pointwise_kernel", (2, 3, 1, 0)), ("bias", "bias", None))
+#: Each kind of weight-holding part the backends name (weight_modules, weight_layers).
+_TABLES: dict[str, Table] = {
+    "conv": _CONV,
+    "bn": _BN,
+    "linear": _LINEAR,
+    "depthwise": _DEPTHWISE,
+    "pointwise": _POINTWISE,
+}
 
 
 class TransferError(ValueError):
@@ -48,19 +57,20 @@ def _pairs(graph: Graph, torch_model: Any, keras_model: Any) -> list[tuple[str, 
     """(torch state_dict key, Keras variable, torch -> Keras axes) for every weight."""
     state = torch_model.state_dict()
     layers = {layer.name: layer for layer in keras_model.layers}
-    paths = module_paths(graph)
+    modules = weight_modules(graph)
     aux_nodes = {n for head in graph.aux_heads for n in head.nodes}
     pairs = []
     for node, names in weight_layers(graph).items():
-        path = paths[node]
-        if names[0] not in layers and node in aux_nodes:
+        first = next(iter(names.values()))
+        if first not in layers and node in aux_nodes:
             continue  # aux heads off; an extra torch aux weight is caught below
-        if names[0] not in layers:
-            raise TransferError(f"the Keras model has no layer {names[0]!r}")
-        groups = _groups(graph.nodes[node].attrs, path, names)
-        for prefix, layer_name, table in groups:
-            layer = layers.get(layer_name)
-            for key, attr, axes in table:
+        if first not in layers:
+            raise TransferError(f"the Keras model has no layer {first!r}")
+        if set(names) != set(modules[node]):
+            raise TransferError(f"{node}: torch has {sorted(modules[node])}, Keras {sorted(names)}")
+        for kind, layer_name in names.items():
+            prefix, layer = modules[node][kind], layers.get(layer_name)
+            for key, attr, axes in _TABLES[kind]:
                 variable = getattr(layer, attr, None)
                 if f"{prefix}.{key}" not in state and variable is None:
                     continue  # no bias on either side
@@ -72,26 +82,6 @@ def _pairs(graph: Graph, torch_model: Any, keras_model: Any) -> list[tuple[str, 
                 pairs.append((f"{prefix}.{key}", variable, axes))
     _check_complete(pairs, state, keras_model)
     return pairs
-
-
-def _groups(attrs: Any, path: str, names: tuple[str, ...]) -> list[tuple[str, str, Table]]:
-    """(torch module path, Keras layer, table) for one node's weights."""
-    if isinstance(attrs, ops.Linear):
-        return [(path, names[0], _LINEAR)]
-    if isinstance(attrs, ops.Norm):
-        return [(path, names[0], _BN)]
-    if isinstance(attrs, ops.SepConv):
-        groups = [
-            (f"{path}.conv1", names[0], _DEPTHWISE),
-            (f"{path}.pointwise", names[0], _POINTWISE),
-        ]
-    elif attrs.norm is None and attrs.act == "none" and attrs.folded is None:
-        groups = [(path, names[0], _CONV)]  # a bare nn.Conv2d
-    else:
-        groups = [(f"{path}.conv", names[0], _CONV)]
-    if len(names) > 1:
-        groups.append((f"{path}.bn", names[1], _BN))
-    return groups
 
 
 def _check_complete(pairs: list[tuple[str, Any, Any]], state: dict, keras_model: Any) -> None:

@@ -20,16 +20,18 @@ from typing import Any
 Timer = Callable[[], float]
 
 
-def import_generated(graph: Any, backend: str) -> ModuleType:
-    """Compile `graph` with `backend` into a temporary directory and import the module the
-    way `incept train` does (the directory lives until the process ends: tracebacks and
-    torch.compile read it)."""
+def import_generated(graph: Any, backend: str, options: tuple[str, ...] = ()) -> ModuleType:
+    """Compile `graph` with `backend` (and its emit `options`) into a temporary directory
+    and import the module the way `incept train` does (the directory lives until the
+    process ends: tracebacks and torch.compile read it)."""
     from incept.backends import get_backend
     from incept.runtime.modules import import_source
 
     directory = Path(tempfile.mkdtemp(prefix="incept-bench-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    return import_source(get_backend(backend).render(graph), directory / f"model_{backend}.py")
+    return import_source(
+        get_backend(backend).render(graph, options), directory / f"model_{backend}.py"
+    )
 
 
 def alternate(generated: Timer, reference: Timer, warmup: int, repeats: int) -> dict[str, Any]:
@@ -142,7 +144,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    from incept.compiler.cli import write_atomic
+    from incept.compiler.files import write_atomic
 
     write_atomic(path, json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")

@@ -84,12 +84,13 @@ def _params(model: nn.Module) -> int:
 
 
 def pair(
-    graph: Any, aux: bool, seed: int, optimized: Any = None
+    graph: Any, aux: bool, seed: int, optimized: Any = None, emit: tuple[str, ...] = ()
 ) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
     """(generated, torchvision) on the CPU with shared weights where the layouts allow,
     and the check: parameter counts, and the logits compared when the weights are shared.
-    `optimized` (a graph compiled with --opt) is then built and loaded from the unoptimized
-    module's state_dict, through its load-time mapping, and compared in its place."""
+    `optimized` (a graph compiled with --opt, emitted with the backend options `emit`) is
+    then built and loaded from the unoptimized module's state_dict, through its load-time
+    mapping, and compared in its place."""
     generated = bench_common.import_generated(graph, "torch").build(aux_logits=aux)
     reference = torchvision.models.googlenet(
         weights=None, aux_logits=aux, init_weights=False, num_classes=graph.num_classes
@@ -110,9 +111,10 @@ def pair(
         check |= {"shared_weights": False, "reason": str(exc).splitlines()[0]}
         lines.append("weights NOT shared (the state_dict layouts differ): the two networks differ")
     else:
-        if optimized is not None and optimized.optimized:
+        if optimized is not None and (optimized.optimized or emit):
             base = generated
-            generated = bench_common.import_generated(optimized, "torch").build(aux_logits=aux)
+            module = bench_common.import_generated(optimized, "torch", emit)
+            generated = module.build(aux_logits=aux)
             generated.load_state_dict(base.state_dict())
         check |= {"shared_weights": True, **_agreement(graph, generated, reference, seed)}
         lines.append(
@@ -278,13 +280,14 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     torch.manual_seed(settings["seed"])
     aux = settings["aux"] and graph.aux_logits
     graphs = options.get("graphs") or {"infer": graph, "train": graph}
-    settings["optimized"] = {kind: list(g.optimized) for kind, g in graphs.items()}
+    emit = tuple(options.get("emit") or ())  # torch backend options (separable_maxpool)
+    settings["optimized"] = {kind: [*g.optimized, *emit] for kind, g in graphs.items()}
     models, checks = {}, {}
     for kind, optimized in graphs.items():  # inference and training may differ in --opt
-        generated, reference, checks[kind] = pair(graph, aux, settings["seed"], optimized)
+        generated, reference, checks[kind] = pair(graph, aux, settings["seed"], optimized, emit)
         models[kind] = (generated, reference)
     check = {**checks["infer"], "train": checks["train"]}
-    opts = {kind: ",".join(g.optimized) or "none" for kind, g in graphs.items()}
+    opts = {kind: ",".join(settings["optimized"][kind]) or "none" for kind in graphs}
     first, *_ = checks["infer"]["lines"]  # the parameter counts, before --opt
     check["lines"] = [
         f"{first}, before --opt",

@@ -40,7 +40,7 @@ def timed(source):
     t = time.perf_counter(); out = fmt(source); spent.append(time.perf_counter() - t); return out
 common.format_python = timed
 text = backend.render(graph); mark("render (templates + ruff format + stamp)")
-incept.compiler.cli.write_atomic(__import__("pathlib").Path(sys.argv[2]), text); mark("write")
+incept.compiler.files.write_atomic(__import__("pathlib").Path(sys.argv[2]), text); mark("write")
 out = {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
 out["  of which ruff format (cached, else a subprocess)"] = sum(spent)
 print(json.dumps(out))

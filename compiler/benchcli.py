@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
+from .command_errors import one_line_errors
 from .errors import UserError
-from .guard import one_line_errors
 
 HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 MODES = ("infer", "train", "latency")
@@ -141,7 +141,7 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         if given:
             flag = "--" + given[0].rstrip("_").replace("_", "-")
             raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
-    optimize = _optimize(options.pop("optimize"))
+    optimize, options["emit"] = _optimize(options.pop("optimize"), vs)
     graph = build_graph(spec)  # a bad spec fails here, before any framework loads
     options["graphs"] = {  # the spec read once, optimized twice
         "infer": optimize_graph(graph, [p.name for p in optimize]),
@@ -150,11 +150,19 @@ def bench(spec: str, vs: str, **options: Any) -> None:
     _load_harness().run(spec, graph, vs, options)
 
 
-def _optimize(value: str | None) -> list[Any]:
-    """--opt as passes in pipeline order; by default all of them."""
-    from .passes import optimizations, parse_optimizations
+def _optimize(value: str | None, vs: str) -> tuple[list[Any], tuple[str, ...]]:
+    """--opt as (passes in pipeline order, the torch backend's options); by default all.
+    The Keras backend has no options."""
+    from .passes import optimizations, parse_optimizations, pass_names
 
+    known: tuple[str, ...] = ()
+    if vs == "torchvision":
+        from incept.backends import torch as torch_backend
+
+        known = torch_backend.OPTIONS
     try:
-        return optimizations(parse_optimizations("all" if value is None else value))
+        names = parse_optimizations("all" if value is None else value, known)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--opt'") from None
+    passes = pass_names(names)
+    return optimizations(passes), tuple(n for n in names if n not in passes)

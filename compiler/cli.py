@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 from . import plugins
 
@@ -20,11 +21,12 @@ plugins.disable()  # before pydantic loads (plugins.py says why)
 import click  # noqa: E402
 
 from . import stamp  # noqa: E402
+from .command_errors import DEBUG, one_line_errors  # noqa: E402
+from .command_group import OneLineGroup  # noqa: E402
 from .files import write_atomic  # noqa: E402  (also incept.compiler.cli.write_atomic)
-from .guard import DEBUG, OneLineGroup, one_line_errors  # noqa: E402
 from .ir.dump import dump  # noqa: E402
 from .ir.graph import Graph  # noqa: E402
-from .passes import parse_optimizations, stage_names  # noqa: E402
+from .passes import parse_optimizations, pass_names, stage_names  # noqa: E402
 from .pipeline import build_graph  # noqa: E402
 
 #: Kept here rather than read from incept.backends, which must not load before `compile`.
@@ -62,14 +64,19 @@ def _opts(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
         raise click.BadParameter(str(exc)) from None
 
 
+_OPT_HELP = (
+    "Optimizations to apply, comma-separated: fuse_siblings (training and inference), "
+    "fold_bn (inference and export only){}, or all. Default: none (docs/passes.md)."
+)
 opt_option = click.option(
+    "--opt", "optimize", metavar="NAMES", callback=_opts, help=_OPT_HELP.format("")
+)
+#: compile's --opt also names the backend's own options, checked once the backend is known.
+compile_opt_option = click.option(
     "--opt",
     "optimize",
     metavar="NAMES",
-    callback=_opts,
-    help="Optimizations to apply, comma-separated: fuse_siblings (training and inference), "
-    "fold_bn (inference and export only), separable_maxpool, or all. Default: none "
-    "(docs/passes.md).",
+    help=_OPT_HELP.format("; torch: separable_maxpool (eager CPU inference)"),
 )
 
 dump_ir_option = click.option(
@@ -181,7 +188,7 @@ def _read_text(path: Path) -> str | None:
     "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
 )
 @click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
-@opt_option
+@compile_opt_option
 @dump_ir_option
 @one_line_errors
 def compile(  # noqa: A001
@@ -190,22 +197,22 @@ def compile(  # noqa: A001
     output: str | None,
     check: bool,
     force: bool,
-    optimize: tuple[str, ...],
+    optimize: str | None,
     dump_ir: str | None,
 ) -> None:
     """Generate BACKEND source for SPEC."""
-    graph = _build(spec, dump_ir, optimize)  # before the backend import: a bad spec never loads it
+    # Without --opt the backend loads after the spec is checked: a bad spec never loads it.
+    module = _backend(backend) if optimize is not None else None
     try:
-        from incept.backends import get_backend
-
-        module = get_backend(backend)
-    except ImportError as exc:  # a backend not written or not installed: one line, no traceback
-        if not (exc.name or "").startswith("incept.backends"):
-            raise
-        click.echo(f"incept: the {backend} backend is not available ({exc})", err=True)
-        click.get_current_context().exit(1)
-    text = module.render(graph)
-    path = Path(output) if output else default_output(spec, backend, bool(graph.optimized))
+        names = parse_optimizations(optimize, module.OPTIONS if module else ())
+    except ValueError as exc:
+        ctx = click.get_current_context()
+        raise click.BadParameter(str(exc), ctx, param_hint="'--opt'") from None
+    passes = pass_names(names)
+    graph = _build(spec, dump_ir, passes)
+    module = module or _backend(backend)
+    text = module.render(graph, tuple(n for n in names if n not in passes))
+    path = Path(output) if output else default_output(spec, backend, bool(names))
     current = _read_text(path)
     if check:
         if current != text:
@@ -232,9 +239,22 @@ def compile(  # noqa: A001
     click.echo(f"wrote {path} ({len(text.splitlines())} lines)", err=True)
 
 
+def _backend(name: str) -> ModuleType:
+    """The backend's module; one line and exit 1 where it is not written or not installed."""
+    try:
+        from incept.backends import get_backend
+
+        return get_backend(name)
+    except ImportError as exc:
+        if not (exc.name or "").startswith("incept.backends"):
+            raise
+        click.echo(f"incept: the {name} backend is not available ({exc})", err=True)
+        click.get_current_context().exit(1)
+
+
 #: The commands defined beside the compiler: train / eval / predict / convert / export
 #: (incept.runtime), diagram / docs / schema (views) and bench, imported when run or listed
-#: (guard.OneLineGroup). Their modules import only click; frameworks, Graphviz and
+#: (command_group.OneLineGroup). Their modules import only click; frameworks, Graphviz and
 #: pydantic's JSON Schema load inside the commands.
 LAZY_COMMANDS = {
     "train": "incept.runtime.cli:train",

@@ -26,10 +26,13 @@ def import_source(source: str, name: str, directory: Path) -> ModuleType:
     return module
 
 
-def torch_module(graph: Graph, directory: Path, name: str = "gen_torch") -> ModuleType:
+def torch_module(
+    graph: Graph, directory: Path, name: str = "gen_torch", options: tuple[str, ...] = ()
+) -> ModuleType:
+    """The torch backend's module for `graph`, with its emit `options` (separable_maxpool)."""
     from incept.backends import torch as torch_backend
 
-    return import_source(torch_backend.render(graph), name, directory)
+    return import_source(torch_backend.render(graph, options), name, directory)
 
 
 def shipped(name: str) -> Graph:

@@ -126,9 +126,12 @@ def test_an_optimized_module_is_loaded_from_the_shared_weights_and_checked():
 
     graph = build_graph(SPECS / "googlenet-torchvision.yaml")
     optimized = build_graph(SPECS / "googlenet-torchvision.yaml", optimize=["all"])
-    generated, reference, check = bench_torch.pair(graph, aux=False, seed=1, optimized=optimized)
+    generated, reference, check = bench_torch.pair(
+        graph, aux=False, seed=1, optimized=optimized, emit=("separable_maxpool",)
+    )
     assert check["shared_weights"] is True and check["rel_diff"] <= 1e-5
     assert sum(p.numel() for p in generated.parameters()) == 6_617_624  # norms folded
+    assert type(generated.maxpool1).__name__ == "SeparableMaxPool2d"
     with torch.no_grad():
         generated.inception4c.fused_1x1.conv.bias[0] += 1.0  # one channel off
     with pytest.raises(RuntimeError, match="logits differ"):

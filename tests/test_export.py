@@ -109,7 +109,7 @@ def test_optimized_onnx_export_keeps_a_trained_checkpoints_numbers(tmp_path):
     assert code == 0, output
     assert (
         "--opt fuse_siblings,fold_bn; onnxruntime vs torch" in output
-    )  # all but separable_maxpool
+    )  # the IR passes (separable_maxpool is a torch backend option)
 
     def ops(path: Path) -> list[str]:
         return [n.op_type for n in onnx.load(str(path)).graph.node]
@@ -164,7 +164,8 @@ def test_saved_model_from_a_spec_round_trips(tmp_path):
         ),
         (
             [str(LITE), "--onnx", "{tmp}/m.onnx", "--opt", "fold_bn,separable_maxpool"],
-            "--opt: error[flag]: separable_maxpool is for torch's eager kernels, not ONNX",
+            "--opt: error[flag]: unknown optimization 'separable_maxpool' (choose from all, "
+            "fuse_siblings, fold_bn)",
         ),
         (
             [str(LITE), "--saved-model", "{tmp}/sm", "--opt", "all"],

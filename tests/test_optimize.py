@@ -5,14 +5,18 @@ spec and on random specs, loading the unoptimized module's state_dict as it is."
 from __future__ import annotations
 
 import itertools
+import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from incept.compiler import passes
 from incept.compiler.cli import main
 from incept.compiler.ir import ops
+from incept.compiler.passes import pass_names
 from incept.compiler.pipeline import build_graph
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -27,6 +31,12 @@ OPT_SETS = (
 
 def graphs(name: str, optimize: tuple[str, ...]):
     return build_graph(SPECS / name), build_graph(SPECS / name, optimize=optimize)
+
+
+def split(optimize: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`--opt` names as (IR passes, torch backend options)."""
+    passes = pass_names(optimize)
+    return passes, tuple(n for n in optimize if n not in passes)
 
 
 # -- the IR ---------------------------------------------------------------------------------
@@ -83,16 +93,16 @@ def test_folding_replaces_each_norm_by_a_bias(name):
     assert folded.macs(aux=True) == base.macs(aux=True)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_separable_marks_every_max_pool_and_nothing_else(name):
-    base, marked = graphs(name, ("separable_maxpool",))
-    for node in base.nodes.values():
-        attrs = marked.nodes[node.name].attrs
-        if isinstance(node.attrs, ops.Pool) and node.attrs.kind == "max":
-            assert attrs == ops.Pool(**{**vars(node.attrs), "separable": True})
-        else:
-            assert attrs == node.attrs
-    assert (marked.params(True), marked.macs(True)) == (base.params(True), base.macs(True))
+def test_separable_maxpool_is_a_torch_option_not_a_pass():
+    """The IR knows no separable_maxpool: only the torch backend takes it (`--opt`)."""
+    assert "separable_maxpool" not in [p.name for p in passes.OPTIMIZATIONS]
+    assert "separable" not in {f.name for f in fields(ops.Pool)}
+    assert passes.parse_optimizations("all") == ("fuse_siblings", "fold_bn")
+    options = ("separable_maxpool",)
+    assert passes.parse_optimizations("all", options) == ("fuse_siblings", "fold_bn", *options)
+    assert passes.parse_optimizations("separable_maxpool,fold_bn", options) == ("fold_bn", *options)
+    with pytest.raises(ValueError, match="unknown optimization 'separable_maxpool'"):
+        passes.parse_optimizations("separable_maxpool")
 
 
 def test_googlenet_torchvision_folded_parameter_count():
@@ -113,6 +123,12 @@ def test_opt_flag_errors_are_one_line_usage_errors(tmp_path):
     assert result.stderr == (
         "incept compile: error[usage]: Invalid value for '--opt': unknown optimization 'fuse' "
         "(choose from all, fuse_siblings, fold_bn, separable_maxpool) (see 'incept compile --help')\n"
+    )
+    result = invoke("compile", spec, "-b", "keras", "--opt", "fold_bn,separable_maxpool", "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "incept compile: error[usage]: Invalid value for '--opt': unknown optimization "
+        "'separable_maxpool' (choose from all, fuse_siblings, fold_bn) (see 'incept compile --help')\n"
     )
     assert invoke("check", spec, "--opt", "none").exit_code == 0  # `none`: what the default is
     result = invoke("check", spec, "--dump-ir", "fold_bn")
@@ -164,11 +180,13 @@ def randomize(model, seed: int = 0) -> None:
 
 
 def pair(graph, optimize, directory: Path, seed: int = 0):
-    """(unoptimized model, optimized model loaded strictly from its state_dict), eval mode."""
+    """(unoptimized model, optimized model loaded strictly from its state_dict), eval mode.
+    `optimize`: `--opt` names, IR passes and torch options alike."""
     base = torch_module(graph, directory, f"opt_base_{next(_names)}").build()
     randomize(base, seed)
-    opt_graph = graph if not optimize else build_graph(graph.spec_path, optimize=optimize)
-    opt = torch_module(opt_graph, directory, f"opt_{next(_names)}").build()
+    passes, options = split(optimize)
+    opt_graph = graph if not passes else build_graph(graph.spec_path, optimize=passes)
+    opt = torch_module(opt_graph, directory, f"opt_{next(_names)}", options).build()
     opt.load_state_dict(base.state_dict())
     return base.eval(), opt.eval(), opt_graph
 
@@ -187,7 +205,8 @@ def test_optimized_module_loads_the_unoptimized_weights_and_agrees(name, optimiz
     x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert_close(opt(x), base(x))
-    again = torch_module(opt_graph, tmp_path, f"opt_again_{next(_names)}").build().eval()
+    again = torch_module(opt_graph, tmp_path, f"opt_again_{next(_names)}", split(optimize)[1])
+    again = again.build().eval()
     again.load_state_dict(opt.state_dict())  # its own checkpoints load back unchanged
     with torch.no_grad():
         assert torch.equal(again(x), opt(x))
@@ -251,8 +270,9 @@ def separable_pool_class(directory: Path):
     """SeparableMaxPool2d as a generated module defines it (googlenet --opt separable_maxpool)."""
     global _pool_module
     if _pool_module is None:
-        graph = build_graph(SPECS / "googlenet.yaml", optimize=["separable_maxpool"])
-        _pool_module = torch_module(graph, directory, f"opt_pool_{next(_names)}")
+        graph = build_graph(SPECS / "googlenet.yaml")
+        name = f"opt_pool_{next(_names)}"
+        _pool_module = torch_module(graph, directory, name, ("separable_maxpool",))
     return _pool_module.SeparableMaxPool2d
 
 
@@ -278,3 +298,68 @@ def test_separable_max_pool_is_torchs_to_the_bit(size, kernel, stride, pad, ceil
     assert torch.equal(pool.eval()(x), want)
     assert torch.equal(pool.eval()(x.contiguous(memory_format=torch.channels_last)), want)
     assert torch.equal(pool.train()(x), want)
+
+
+@pytest.mark.parametrize("name", ["googlenet.yaml", "inception-v3.yaml"])
+def test_separable_option_makes_every_max_pool_separable_and_nothing_else(name, tmp_path):
+    from incept.backends.torch import module_paths
+
+    graph = build_graph(SPECS / name)
+    module = torch_module(graph, tmp_path, f"opt_sep_{next(_names)}", ("separable_maxpool",))
+    modules = dict(module.build().named_modules())
+    kinds = {
+        n.name: type(modules[module_paths(graph)[n.name]]).__name__
+        for n in graph.nodes.values()
+        if isinstance(n.attrs, ops.Pool)
+    }
+    want = {
+        n: "SeparableMaxPool2d" if graph.nodes[n].attrs.kind == "max" else "AvgPool2d"  # type: ignore[union-attr]
+        for n in kinds
+    }
+    assert kinds == want and "SeparableMaxPool2d" in kinds.values()
+    plain = torch_module(graph, tmp_path, f"opt_plain_{next(_names)}")
+    assert not hasattr(plain, "SeparableMaxPool2d") and not hasattr(plain, "_running_max")
+
+
+def _captured(fn, x: torch.Tensor) -> list:
+    """The functions dynamo captures when it compiles `fn` (run as captured: no kernels)."""
+    captured: list = []
+
+    def record(gm, inputs):
+        captured.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    torch.compile(fn, backend=record, fullgraph=True)(x)
+    return [n.target for gm in captured for n in gm.graph.nodes if n.op == "call_function"]
+
+
+def test_separable_max_pool_takes_torchs_pooling_where_it_is_not_faster(tmp_path):
+    """The separable maxima only in eager, eval-mode inference on channels-first CPU
+    tensors; torch.compile, tracing, channels_last input and training run F.max_pool2d
+    (issue 19: under torch.compile the separable module ran at 0.61x torchvision in bf16)."""
+    cls = separable_pool_class(tmp_path)
+    x = torch.randn(2, 8, 9, 9)
+    want = F.max_pool2d(x, 3, 1, 1, ceil_mode=True)
+    pool = cls(3, 1, 1, True).eval()
+    calls: list[str] = []
+    real = torch.maximum
+
+    def counting(*args):
+        calls.append("maximum")
+        return real(*args)
+
+    module = sys.modules[cls.__module__]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module.torch, "maximum", counting)
+        assert torch.equal(pool(x), want) and calls  # eager, eval, CPU, NCHW: separable
+        calls.clear()
+        assert torch.equal(pool(x.contiguous(memory_format=torch.channels_last)), want)
+        assert torch.equal(pool.train()(x), want)
+        assert not calls
+    pool.eval()
+    assert _captured(pool, x) == [F.max_pool2d]  # torch.compile: no torch.maximum
+    traced = torch.jit.trace(pool, x)
+    kinds = [n.kind() for n in traced.graph.nodes()]
+    assert "aten::max_pool2d" in kinds and "aten::maximum" not in kinds
+    assert torch.equal(traced(x), want)

@@ -79,16 +79,11 @@ def test_stage_names_are_the_pass_list():
         "check_outputs",
         "fuse_siblings",
         "fold_bn",
-        "separable_maxpool",
     ]
     assert passes.stage_names(()) == ["lower", "infer", "check_outputs"]
     assert passes.stage_names(["fold_bn"]) == ["lower", "infer", "check_outputs", "fold_bn"]
     assert [p.name for p in passes.PIPELINE] == ["infer", "check_outputs"]
-    assert [p.name for p in passes.OPTIMIZATIONS] == [
-        "fuse_siblings",
-        "fold_bn",
-        "separable_maxpool",
-    ]
+    assert [p.name for p in passes.OPTIMIZATIONS] == ["fuse_siblings", "fold_bn"]
 
 
 def test_dump_ir_after_lowering(tiny):
@@ -137,7 +132,7 @@ def test_dump_ir_unknown_pass_is_a_usage_error(tiny, tmp_path):
         assert result.stdout == ""
         assert result.stderr == (
             f"incept {command[0]}: error[usage]: Invalid value for '--dump-ir': unknown pass "
-            f"'inferr' (passes: lower, infer, check_outputs, fuse_siblings, fold_bn, separable_maxpool) (see 'incept {command[0]} --help')\n"
+            f"'inferr' (passes: lower, infer, check_outputs, fuse_siblings, fold_bn) (see 'incept {command[0]} --help')\n"
         )
     assert not (tmp_path / "out.py").exists()
 

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from genload import ROOT, shipped, torch_module  # noqa: E402
 
-from incept.backends.torch import module_paths  # noqa: E402
+from incept.backends.torch import module_paths, weight_modules  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
 PARAMS = {
@@ -204,3 +204,20 @@ layers:
     model = torch_module(graph, tmp_path, f"gen_clash_{param}").build()
     assert n_params(model) == graph.params()
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["googlenet.yaml", "googlenet-torchvision.yaml"])
+def test_weight_modules_name_every_tensor_of_the_state_dict(name, tmp_path):
+    """What weight transfer copies (backends/transfer.py asks the backend, not `.conv`):
+    each conv and linear node's submodules by kind hold the whole state_dict between them."""
+    graph = shipped(name)
+    modules = weight_modules(graph)
+    state = torch_module(graph, tmp_path, "gen_weights").build(aux_logits=True).state_dict()
+    owned = {key for key in state for m in modules.values() if key.rpartition(".")[0] in m.values()}
+    assert owned == set(state)
+    norm = name == "googlenet-torchvision.yaml"
+    first = "inception3a" if norm else "inception_3a"
+    want = {"conv": f"{first}.branch2.0.conv", **({"bn": f"{first}.branch2.0.bn"} if norm else {})}
+    assert modules[f"{first}_3x3_reduce"] == want
+    assert modules["fc"] == {"linear": "fc"}
+    assert len(modules) == sum(n.op in ("conv", "linear") for n in graph.nodes.values())

@@ -60,7 +60,8 @@ class Layers:
         self.custom: set[str] = set()
         self.layer_owner: dict[str, str] = {}  # Keras layer name -> IR node
         self.out_layer: dict[str, str] = {}  # IR node -> the Keras layer producing its value
-        self.weight_layers: dict[str, tuple[str, ...]] = {}
+        #: IR node -> its weights' layers by kind: conv and bn, or linear (backends/transfer.py).
+        self.weight_layers: dict[str, dict[str, str]] = {}
         self.squeezed: set[str] = set()  # global pools whose 1 x 1 dimensions are dropped
         self.splits = False  # some block splits a fused convolution (ops.split)
 
@@ -102,7 +103,7 @@ class Layers:
             return self.sepconv(nodes, a, ins, src, dst, nm, cout)
         if isinstance(a, ops.Norm):
             for n in nodes:
-                self.weight_layers[n.name] = (n.name,)
+                self.weight_layers[n.name] = {"bn": n.name}
             return [Call("layers.BatchNormalization", (*_norm_args(a.norm), f"name={nm('')}"), src)]
         if isinstance(a, ops.Act):
             return [Call("layers.ReLU", (f"name={nm('')}",), src)]
@@ -123,7 +124,7 @@ class Layers:
             return [self.flatten(nodes, ins, src, nm)]
         if isinstance(a, ops.Linear):
             for n in nodes:
-                self.weight_layers[n.name] = (n.name,)
+                self.weight_layers[n.name] = {"linear": n.name}
             args = [src, cout]
             if a.act == "relu":
                 args.append('activation="relu"')
@@ -167,13 +168,12 @@ class Layers:
         if a.norm and keras_momentum(a.norm.momentum) != h.momentum:
             args.append(f"momentum={keras_momentum(a.norm.momentum)}")
         for n in nodes:
-            names = [self.claim(n)]
+            names = {"conv": self.claim(n)}
             if h.bn:
-                names.append(self.claim(n, "_bn"))
-                self.out_layer[n.name] = names[-1]
+                names["bn"] = self.out_layer[n.name] = self.claim(n, "_bn")
             if h.bn and h.relu:
                 self.out_layer[n.name] = self.claim(n, "_relu")
-            self.weight_layers[n.name] = tuple(names)
+            self.weight_layers[n.name] = names
         return Call(h.name, (*args, f"name={nm('')}"))
 
     def sepconv(
@@ -203,13 +203,12 @@ class Layers:
         args.append(f"use_bias={a.bias}")
         calls.append(Call("layers.SeparableConv2D", (*args, f"name={nm('')}"), src))
         for n in nodes:
-            names = [self.claim(n)]
+            names = {"depthwise": self.claim(n), "pointwise": self.claim(n)}
             if a.norm:
-                names.append(self.claim(n, "_bn"))
-                self.out_layer[n.name] = names[-1]
+                names["bn"] = self.out_layer[n.name] = self.claim(n, "_bn")
             if a.act == "relu":
                 self.out_layer[n.name] = self.claim(n, "_relu")
-            self.weight_layers[n.name] = tuple(names)
+            self.weight_layers[n.name] = names
         if a.norm:
             norm = (*_norm_args(a.norm), f"name={nm('_bn')}")
             calls.append(Call("layers.BatchNormalization", norm, dst))

@@ -21,13 +21,16 @@ from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
 
 from ..common import Namespace, opt_flag, py_text, spec_label
+from ..library_copy import definitions
 from ..plan import ModulePlan, build_plan
 from .blocks import BlockFn, block_fn
 from .forms import pool_form
-from .init import Init, init_view
+from .initializers import Init, init_view
 from .layers import ConvHelper, Layers, conv_helper
 from .statements import Line, row_lines
-from .static import definitions
+
+#: This backend's package: generated files carry definitions from its library.py.
+PACKAGE = __name__.rpartition(".")[0]
 
 # Module-level names of the generated file (helpers and custom layers are always reserved,
 # emitted or not, so a template's function never changes name with the spec's contents).
@@ -69,7 +72,7 @@ class ModelView:
     num_classes: int
     aux_logits: bool
     custom: set[str]  # custom layers and helpers the model uses
-    weight_layers: dict[str, tuple[str, ...]]
+    weight_layers: dict[str, dict[str, str]]  # node -> {conv, bn | linear: layer name}
     out_layers: dict[str, str]  # IR node -> the Keras layer whose output is the node's value
     splits: bool  # a block splits a fused convolution with ops.split
     optimized: tuple[str, ...]  # the optimization passes applied
@@ -108,7 +111,9 @@ def _instances(lay: Layers, row: Row) -> None:
         for n in row.instance(0):
             m = _rename(n, head, i, row)
             if n in lay.weight_layers:
-                lay.weight_layers[m] = tuple(_rename(w, head, i, row) for w in lay.weight_layers[n])
+                lay.weight_layers[m] = {
+                    kind: _rename(w, head, i, row) for kind, w in lay.weight_layers[n].items()
+                }
             if n in lay.out_layer:
                 lay.out_layer[m] = _rename(lay.out_layer[n], head, i, row)
 
@@ -162,8 +167,10 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         helpers=list(lay.helpers.values()),
         dense=any(isinstance(n.attrs, ops.Linear) for n in g.nodes.values()),
         init=init_view(g),
-        library=definitions([name for name in CUSTOM_ORDER if name in lay.custom]),
-        flatten_chw="".join(definitions(["flatten_chw"] if "flatten_chw" in lay.custom else [])),
+        library=definitions(PACKAGE, [n for n in CUSTOM_ORDER if n in lay.custom]),
+        flatten_chw="".join(
+            definitions(PACKAGE, ["flatten_chw"] if "flatten_chw" in lay.custom else [])
+        ),
         blocks=blocks,
         body=body,
         aux=[h.name for h in g.aux_heads],

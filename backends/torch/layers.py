@@ -60,8 +60,11 @@ def unit_view(name: str, unit: ConvUnit) -> UnitView:
     return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum, unit.folded, unit.scale)
 
 
-def constructor(node: Node, unit: UnitView | None, cin: str, cout: str) -> Call:
-    """The layer's module; `cin`/`cout` are channel expressions (maybe parameters)."""
+def constructor(
+    node: Node, unit: UnitView | None, cin: str, cout: str, separable: bool = False
+) -> Call:
+    """The layer's module; `cin`/`cout` are channel expressions (maybe parameters).
+    `separable`: max pools are SeparableMaxPool2d (option separable_maxpool)."""
     a = node.attrs
     if isinstance(a, ops.Conv):  # without a unit: no norm, no activation
         return _bare_conv(a, cin, cout) if unit is None else _conv(a, unit, cin, cout)
@@ -72,7 +75,7 @@ def constructor(node: Node, unit: UnitView | None, cin: str, cout: str) -> Call:
     if isinstance(a, ops.Act):
         return Call("nn.ReLU")  # not in place: a residual block's input is its shortcut too
     if isinstance(a, ops.Pool):
-        return _pool(a)
+        return _pool(a, separable)
     if isinstance(a, ops.AdaptiveAvgPool):
         return Call("nn.AdaptiveAvgPool2d", (str(a.size),))
     if isinstance(a, ops.LRN):
@@ -128,6 +131,7 @@ def _norm(norm: ops.BatchNorm, channels: str) -> Call:
 
 
 def _sepconv(a: ops.SepConv, cin: str, cout: str) -> Call:
+    """SeparableConv2d; with a norm or an activation, an nn.Sequential of it and them."""
     args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
     if a.stride != (1, 1):
         args.append(f"stride={pair_literal(a.stride)}")
@@ -135,18 +139,15 @@ def _sepconv(a: ops.SepConv, cin: str, cout: str) -> Call:
         args.append(f"padding={pair_literal(a.padding)}")
     if a.bias:
         args.append("bias=True")
-    if a.norm:
-        args.append(f"eps={float_literal(a.norm.eps)}")
-        if a.norm.momentum != 0.1:
-            args.append(f"momentum={float_literal(a.norm.momentum)}")
-        if not a.norm.scale:
-            args.append("scale=False")
-    if a.act == "relu":
-        args.append("relu=True")
-    return Call("SeparableConv2d", tuple(args))
+    conv = Call("SeparableConv2d", tuple(args))
+    if a.norm is None and a.act == "none":
+        return conv
+    parts = [conv, *([_norm(a.norm, cout)] if a.norm else [])]
+    parts += [Call("nn.ReLU")] if a.act == "relu" else []
+    return Call("nn.Sequential", tuple(f"{p.callee}({', '.join(p.args)})" for p in parts))
 
 
-def _pool(a: ops.Pool) -> Call:
+def _pool(a: ops.Pool, separable: bool) -> Call:
     args = [pair_literal(a.kernel), f"stride={pair_literal(a.stride)}"]
     if a.padding != (0, 0):
         args.append(f"padding={pair_literal(a.padding)}")
@@ -154,7 +155,7 @@ def _pool(a: ops.Pool) -> Call:
         args.append("ceil_mode=True")
     if a.kind == "avg" and not a.count_include_pad:
         args.append("count_include_pad=False")
-    if a.separable:
+    if separable and a.kind == "max":
         return Call("SeparableMaxPool2d", tuple(args))
     return Call("nn.MaxPool2d" if a.kind == "max" else "nn.AvgPool2d", tuple(args))
 

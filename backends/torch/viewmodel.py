@@ -8,6 +8,7 @@ Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`. Block layouts: blocks.py.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from incept.compiler.ir import ops
@@ -15,7 +16,8 @@ from incept.compiler.ir.graph import Graph, Node
 from incept.compiler.ir.lower import camel_case
 from incept.compiler.ir.shapes import batch_comment
 
-from ..common import Namespace, float_literal, opt_flag, py_text, snake_case, spec_label
+from ..common import Namespace, float_literal, opt_flag, optimized, py_text, snake_case, spec_label
+from ..library_copy import definitions
 from ..plan import (
     IN_CHANNELS,
     BlockPlan,
@@ -31,8 +33,18 @@ from ..plan.model import unit_key
 from .blocks import ARG_RESERVED, LOCAL_RESERVED, MODULE_RESERVED, BlockClass, Member, block_class
 from .layers import Call, Step, UnitView, constructor, linear_relu, unit_view
 
+#: This backend's package: generated files carry definitions from its library.py.
+PACKAGE = __name__.rpartition(".")[0]
+#: The library.py helpers a model needs: after fold_bn, after fuse_siblings, with separable_maxpool.
+FOLD_BN = ("_fold_bn",)
+LOAD_UNFUSED = ("_load_unfused",)
+SEPARABLE = ("_running_max", "_eager", "SeparableMaxPool2d")
+NO_SCALE = ("BatchNorm2dNoScale",)
+SEPCONV = ("SeparableConv2d",)
+
 CLASS_RESERVED = frozenset(
     {"NamedTuple", "Tensor", "build", "NUM_CLASSES", "AUX_LOGITS", "SeparableMaxPool2d"}
+    | {"BatchNorm2dNoScale", "SeparableConv2d"}
 )
 
 
@@ -64,18 +76,17 @@ class ModelView:
     input_comment: str  # "N x 3 x 224 x 224"
     uses_relu: bool
     node_paths: dict[str, str]
-    optimized: tuple[str, ...]  # the optimization passes applied
+    optimized: tuple[str, ...]  # the optimization passes applied, then the options asked for
     opt_flag: str  # ` --opt a,b` for the header's compile command, or ""
-    fused: bool  # some block loads unfused checkpoints (_load_unfused)
-    folded: bool  # some unit folds batch norms as it loads (_fold_bn)
-    separable: bool  # some max pool is a SeparableMaxPool2d (separable_maxpool)
-    sepconv: bool  # some layer is a SeparableConv2d (a depthwise separable convolution)
+    separable: bool  # some max pool is a SeparableMaxPool2d (option separable_maxpool)
+    library: list[str]  # the source of the library.py helpers the model uses, in order
     noscale: bool  # some batch norm has no learned scale (BatchNorm2dNoScale)
 
 
 class _Builder:
-    def __init__(self, plan: ModulePlan) -> None:
+    def __init__(self, plan: ModulePlan, options: Collection[str]) -> None:
         self.plan = plan
+        self.options = tuple(options)
         graph = plan.graph
         # Template parameters become constructor arguments: no class may take their names.
         arguments = {p for t in graph.templates.values() for p in t.params}
@@ -112,7 +123,8 @@ class _Builder:
 
     def layer(self, node: Node, cin: str, cout: str) -> Call:
         conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
-        return constructor(node, self.units.get(unit_key(conv)) if conv else None, cin, cout)
+        unit = self.units.get(unit_key(conv)) if conv else None
+        return constructor(node, unit, cin, cout, separable="separable_maxpool" in self.options)
 
     def block(self, block: BlockPlan) -> tuple[BlockClass, list[Call]]:
         names = Namespace(ARG_RESERVED)
@@ -189,6 +201,20 @@ class _Builder:
         self, blocks: list[BlockClass], members: list[Member], forward: list[Step], aux: list[Aux]
     ) -> ModelView:
         g = self.plan.graph
+        fused = any(b.unfused for b in blocks)
+        folded = any(u.folded for u in self.units.values())
+        separable = "separable_maxpool" in self.options and any(
+            isinstance(n.attrs, ops.Pool) and n.attrs.kind == "max" for n in g.nodes.values()
+        )
+        sepconv = any(isinstance(n.attrs, ops.SepConv) for n in g.nodes.values())
+        noscale = any(_noscale(n) for n in g.nodes.values())
+        helpers = (
+            FOLD_BN * folded
+            + LOAD_UNFUSED * fused
+            + SEPARABLE * separable
+            + NO_SCALE * noscale
+            + SEPCONV * sepconv
+        )
         return ModelView(
             spec=spec_label(g),
             sha256=g.spec_sha256,
@@ -209,15 +235,15 @@ class _Builder:
             },
             input_size="x".join(str(d) for d in g.input.shape or ()),
             input_comment=batch_comment(g.input.shape),
-            uses_relu=any(s.relu for s in (*forward, *(s for b in blocks for s in b.forward))),
+            uses_relu=any(
+                s.relu or s.act for s in (*forward, *(s for b in blocks for s in b.forward))
+            ),
             node_paths=self.node_paths,
-            optimized=g.optimized,
-            opt_flag=opt_flag(g),
-            fused=any(b.unfused for b in blocks),
-            folded=any(u.folded for u in self.units.values()),
-            separable=any(getattr(n.attrs, "separable", False) for n in g.nodes.values()),
-            sepconv=any(isinstance(n.attrs, ops.SepConv) for n in g.nodes.values()),
-            noscale=any(_noscale(n) for n in g.nodes.values()),
+            optimized=optimized(g, self.options),
+            opt_flag=opt_flag(g, self.options),
+            separable=separable,
+            library=definitions(PACKAGE, helpers),
+            noscale=noscale,
         )
 
 
@@ -244,5 +270,6 @@ def _render(chan: Chan | None) -> str:
     return chan.render() if chan else ""
 
 
-def build_view(graph: Graph) -> ModelView:
-    return _Builder(build_plan(graph)).build()
+def build_view(graph: Graph, options: Collection[str] = ()) -> ModelView:
+    """The view-model of `graph`, with the backend `options` (torch's OPTIONS) asked for."""
+    return _Builder(build_plan(graph), options).build()

@@ -102,7 +102,7 @@ class Graph:
     rows: tuple[Row, ...]
     aux_heads: tuple[Row, ...]
     templates: Mapping[str, Template]
-    #: The optimization passes applied (compiler/passes/optimize), in order; () = none.
+    #: The optimization passes applied (compiler/passes OPTIMIZATIONS), in order; () = none.
     optimized: tuple[str, ...] = ()
 
     @property

@@ -206,9 +206,6 @@ class Pool:
     padding: Pair
     ceil_mode: bool
     count_include_pad: bool = True  # avg only
-    # Max only, set by the separable_maxpool pass: eval-mode CPU maxima along rows, then
-    # columns (the same values; torch's NCHW CPU pooling kernel is many times slower).
-    separable: bool = False
 
     def infer(self, shapes: list[Shape]) -> Shape:
         c, h, w = _image(f"{self.kind}pool", shapes[0])

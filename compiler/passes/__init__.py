@@ -4,16 +4,18 @@ fact established so far (docs/passes.md).
 
 After the analysis passes come the optional optimizations (`incept compile --opt`): they
 change how a module computes, never what. Each runs in the order of OPTIMIZATIONS,
-whatever order they were asked in."""
+whatever order they were asked in. They hold for every backend; a choice one backend makes
+when it emits code (torch's `separable_maxpool`) is that backend's option (its `OPTIONS`),
+which `--opt` also names, never a mark on the graph."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from ..ir.graph import Graph
 from ..ir.verify import DECLARED, SHAPES, verify
-from . import check_outputs, fold_bn, fuse_siblings, infer, separable_maxpool
+from . import check_outputs, fold_bn, fuse_siblings, infer
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class Pass:
     establishes: frozenset[str] = frozenset()
     #: An optimization whose module only infers (it cannot train as the spec says).
     inference_only: bool = False
-    #: Whether an exported (ONNX) graph gains from it: not a trick for torch's eager kernels.
+    #: Whether an exported (ONNX) graph gains from it (all do; backends/runtime/export/cli.py
+    #: still reads it).
     exported: bool = True
 
 
@@ -57,12 +60,6 @@ OPTIMIZATIONS: list[Pass] = [
         "batch norms fold into the convolutions before them (eval mode: inference, export)",
         inference_only=True,
     ),
-    Pass(
-        separable_maxpool.NAME,
-        separable_maxpool.run,
-        "max pools take row maxima, then column maxima (eval mode, CPU: torch's kernel is slow)",
-        exported=False,
-    ),
 ]
 
 
@@ -76,20 +73,31 @@ def stage_names(optimize: Collection[str] | None = None) -> list[str]:
 def optimizations(names: Collection[str]) -> list[Pass]:
     """The named optimizations in pipeline order ("all": every one); ValueError names
     the first unknown one."""
-    known = {p.name for p in OPTIMIZATIONS}
-    wanted = known if "all" in names else set(names)
-    unknown = sorted(wanted - known)
-    if unknown:
-        choices = ", ".join(["all", *(p.name for p in OPTIMIZATIONS)])
-        raise ValueError(f"unknown optimization {unknown[0]!r} (choose from {choices})")
+    _check_names(names)
+    wanted = {p.name for p in OPTIMIZATIONS} if "all" in names else set(names)
     return [p for p in OPTIMIZATIONS if p.name in wanted]
 
 
-def parse_optimizations(text: str | None) -> tuple[str, ...]:
+def _check_names(names: Collection[str], options: Sequence[str] = ()) -> None:
+    known = ["all", *(p.name for p in OPTIMIZATIONS), *options]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown optimization {unknown[0]!r} (choose from {', '.join(known)})")
+
+
+def parse_optimizations(text: str | None, options: Sequence[str] = ()) -> tuple[str, ...]:
     """An `--opt` value (comma-separated names, `all`, or `none`) as pass names in pipeline
-    order; ValueError names the first unknown one."""
+    order, then the backend `options` it names (`all`: every one); ValueError names the
+    first unknown one."""
     names = [n.strip() for n in (text or "").split(",") if n.strip() not in ("", "none")]
-    return tuple(p.name for p in optimizations(names))
+    _check_names(names, options)
+    chosen = [o for o in options if "all" in names or o in names]
+    return (*(p.name for p in optimizations([n for n in names if n not in options])), *chosen)
+
+
+def pass_names(names: Collection[str]) -> tuple[str, ...]:
+    """The optimization passes among `--opt` names (the rest are backend options)."""
+    return tuple(p.name for p in OPTIMIZATIONS if p.name in names)
 
 
 def optimize_graph(graph: Graph, names: Collection[str]) -> Graph:

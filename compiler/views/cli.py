@@ -1,7 +1,7 @@
 """`incept diagram`, `incept docs` and `incept schema`.
 
 Imported by the `incept` command at start-up, so this module imports only click and
-the failure guard: Graphviz, the report and pydantic's JSON Schema load inside the
+the one-line error handler (command_errors.py): Graphviz, the report and pydantic's JSON Schema load inside the
 commands, never on `incept compile`'s path.
 """
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
+from ..command_errors import one_line_errors
 from ..errors import UserError
-from ..guard import one_line_errors
 
 
 def _write(path: Path, data: str | bytes) -> None:
     """Write atomically; an unwritable path is the user's one-line error (exit 2), not
     an internal one."""
-    from ..cli import write_atomic
+    from ..files import write_atomic
 
     try:
         write_atomic(path, data)

@@ -28,7 +28,7 @@ from ..limits import MAX_CHANNELS
 from ..spec.schema import PRIMITIVES, Spec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-#: Where the committed copy lives (relative to the project root); see docs/editors.md.
+#: Where the committed copy lives (relative to the project root); README.md, `incept schema`.
 COMMITTED = "specs/incept.schema.json"
 _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
 _BLOCK_ARG = {"type": "integer", "exclusiveMinimum": 0, "maximum": MAX_CHANNELS}
