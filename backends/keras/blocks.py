@@ -153,7 +153,8 @@ def _graph_fn(
     tpl = block.template
     body = _Body(lay, block, reserved)
     var = {block.rows[0].input: "x"}
-    if any(c.cout and IN_CHANNELS in c.cout.terms for c in block.columns):
+    widths = [c.cout for c in block.columns if c.node.op in ("conv", "sepconv")]
+    if any(w and IN_CHANNELS in w.terms for w in widths):
         body.names[IN_CHANNELS] = body.local("in_channels")  # `$in_channels`: x's channels
         body.lines.append(Line(body.names[IN_CHANNELS], Call("int", ("x.shape[-1]",))))
     for col in block.columns:
