@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.yaml)
 BACKENDS := torch keras
 SCHEMA := specs/incept.schema.json
 
-.PHONY: run test dot install install-core lint format typecheck regen check-generated bench clean
+.PHONY: run test test-sdist dot install install-core lint format typecheck regen check-generated bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,21 @@ dot:
 		apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; } || \
 		echo "make: no Graphviz dot (apt-get install graphviz); rendering tests will be skipped" >&2
 
+# One worker per core (pytest-xdist); a test file's tests stay on one worker, so the
+# module-scoped fixtures (a trained run, a compiled spec) are built once.
 test: $(VENV)/.dev dot
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# The whole suite from the sdist, as a user who downloads it runs it: build the sdist,
+# unpack it, install its wheel into a folder of its own and run its tests against that.
+SDIST := build/sdist
+test-sdist: $(VENV)/.dev dot
+	rm -rf $(SDIST) && mkdir -p $(SDIST)
+	$(BIN)/python -c "from setuptools import build_meta as b; print(b.build_sdist('$(SDIST)'))"
+	cd $(SDIST) && tar xzf incept-*.tar.gz && cd incept-*/ && \
+		$(abspath $(BIN))/python -c "from setuptools import build_meta as b; b.build_wheel('../wheel')" && \
+		$(abspath $(BIN))/python -m pip install -q --no-deps --target ../site ../wheel/incept-*.whl && \
+		PYTHONPATH=$$(cd ../site && pwd) $(abspath $(BIN))/python -m pytest -q -n auto --dist loadfile -p no:cacheprovider
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check compiler backends tests bench

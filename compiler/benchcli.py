@@ -8,6 +8,9 @@ spec are checked. Bad flags and bad specs end as one line and exit status 2.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import click
 
 from .command_errors import one_line_errors
 from .errors import UserError
+from .options import STDIO, format_option, output_option
 
 HARNESS = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 MODES = ("infer", "train", "latency")
@@ -118,10 +122,13 @@ def _load_harness() -> Any:
     "--opt",
     "optimize",
     metavar="NAMES",
-    help="Optimizations of the generated module, comma-separated, `all` or `none` [default: "
-    "all]. Training steps leave out the inference-only ones (fold_bn).",
+    help="Optimizations of the generated module, comma-separated: fuse_siblings, fold_bn, "
+    "all or none; torch also separable_maxpool. Training steps leave out the inference-only "
+    "ones (fold_bn). [default: none]",
 )
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write results here.")
+@format_option
+@output_option("Write the --format json report to FILE instead of standard output.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), hidden=True)
 @one_line_errors
 def bench(spec: str, vs: str, **options: Any) -> None:
     """Time SPEC's generated module beside torchvision's GoogLeNet or the hand-written
@@ -141,17 +148,38 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         if given:
             flag = "--" + given[0].rstrip("_").replace("_", "-")
             raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
+    _output(options)
     optimize, options["emit"] = _optimize(options.pop("optimize"), vs)
     graph = build_graph(spec)  # a bad spec fails here, before any framework loads
     options["graphs"] = {  # the spec read once, optimized twice
         "infer": optimize_graph(graph, [p.name for p in optimize]),
         "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
-    _load_harness().run(spec, graph, vs, options)
+    harness = _load_harness()
+    if options["json_path"] != STDIO:
+        harness.run(spec, graph, vs, options)
+        return
+    options["json_path"] = None
+    with contextlib.redirect_stdout(sys.stderr):  # progress and table; stdout is the JSON's
+        report = harness.run(spec, graph, vs, options)
+    click.echo(json.dumps(report, indent=2))
+
+
+def _output(options: dict[str, Any]) -> None:
+    """--format json [-o FILE] as the harness's json_path ("-": standard output, the table
+    then on stderr); `--json FILE`, the old spelling, is `--format json -o FILE`."""
+    fmt, output, old = options.pop("fmt"), options.pop("output"), options.pop("json_path")
+    if old is not None:
+        if output is not None:
+            raise click.UsageError("--json FILE is -o FILE with --format json: give one")
+        fmt, output = "json", old
+    if fmt == "text" and output is not None:
+        raise click.UsageError("-o FILE holds the --format json report: add --format json")
+    options["json_path"] = (output or STDIO) if fmt == "json" else None
 
 
 def _optimize(value: str | None, vs: str) -> tuple[list[Any], tuple[str, ...]]:
-    """--opt as (passes in pipeline order, the torch backend's options); by default all.
+    """--opt as (passes in pipeline order, the torch backend's options); by default none.
     The Keras backend has no options."""
     from .passes import optimizations, parse_optimizations, pass_names
 
@@ -161,7 +189,7 @@ def _optimize(value: str | None, vs: str) -> tuple[list[Any], tuple[str, ...]]:
 
         known = torch_backend.OPTIONS
     try:
-        names = parse_optimizations("all" if value is None else value, known)
+        names = parse_optimizations("none" if value is None else value, known)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--opt'") from None
     passes = pass_names(names)

@@ -26,6 +26,7 @@ from .command_group import OneLineGroup  # noqa: E402
 from .files import write_atomic  # noqa: E402  (also incept.compiler.cli.write_atomic)
 from .ir.dump import dump  # noqa: E402
 from .ir.graph import Graph  # noqa: E402
+from .options import STDIO, emit, format_option, opt_option, output_option, spec_argument  # noqa: E402
 from .passes import parse_optimizations, pass_names, stage_names  # noqa: E402
 from .pipeline import build_graph  # noqa: E402
 
@@ -56,29 +57,6 @@ def _stage(ctx: click.Context, param: click.Parameter, value: str | None) -> str
     return value
 
 
-def _opts(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
-    """`--opt a,b`: optimization names (or `all`), checked against the pass list."""
-    try:
-        return parse_optimizations(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-_OPT_HELP = (
-    "Optimizations to apply, comma-separated: fuse_siblings (training and inference), "
-    "fold_bn (inference and export only){}, or all. Default: none (docs/passes.md)."
-)
-opt_option = click.option(
-    "--opt", "optimize", metavar="NAMES", callback=_opts, help=_OPT_HELP.format("")
-)
-#: compile's --opt also names the backend's own options, checked once the backend is known.
-compile_opt_option = click.option(
-    "--opt",
-    "optimize",
-    metavar="NAMES",
-    help=_OPT_HELP.format("; torch: separable_maxpool (eager CPU inference)"),
-)
-
 dump_ir_option = click.option(
     "--dump-ir",
     metavar="PASS",
@@ -97,8 +75,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.argument("spec")
-@opt_option
+@spec_argument()
+@opt_option()
 @dump_ir_option
 @one_line_errors
 def check(spec: str, optimize: tuple[str, ...], dump_ir: str | None) -> None:
@@ -114,57 +92,69 @@ def check(spec: str, optimize: tuple[str, ...], dump_ir: str | None) -> None:
 
 
 @main.command()
-@click.argument("spec")
-@click.option(
-    "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
-)
+@spec_argument()
+@format_option
+@output_option("Write the table to FILE instead of standard output.")
 @one_line_errors
-def table(spec: str, fmt: str) -> None:
+def table(spec: str, fmt: str, output: str | None) -> None:
     """Print SPEC's layer table (paper Table 1 style) with recomputed params and MACs."""
     from . import report
 
     graph = _build(spec)
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(graph), indent=2))
+        emit(json.dumps(report.to_json(graph), indent=2) + "\n", output)
     else:
-        report.render(graph, report.console_for())
+        report.show(lambda console: report.render(graph, console), output)
 
 
 @main.command()
-@click.argument("spec_a")
-@click.argument("spec_b")
-@click.option(
-    "--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True
-)
+@spec_argument("spec_a")
+@spec_argument("spec_b")
+@format_option
+@output_option("Write the comparison to FILE instead of standard output.")
 @one_line_errors
-def diff(spec_a: str, spec_b: str, fmt: str) -> None:
+def diff(spec_a: str, spec_b: str, fmt: str, output: str | None) -> None:
     """Compare two specs row by row: output shape, params and MACs, and their difference."""
     from . import diff as differ
-    from .report import console_for, totals
+    from .report import show, totals
 
+    if spec_a == spec_b == "-":
+        raise click.UsageError("only one of SPEC_A and SPEC_B can be - (standard input)")
     a, b = _build(spec_a), _build(spec_b)
     if fmt == "json":
-        rows = differ.diff_rows(a, b)
-        click.echo(
-            json.dumps(
-                {
-                    "a": spec_a,
-                    "b": spec_b,
-                    "rows": rows,
-                    "total_a": totals(a),
-                    "total_b": totals(b),
-                },
-                indent=2,
-            )
-        )
+        data: dict[str, object] = {"a": spec_a, "b": spec_b, "rows": differ.diff_rows(a, b)}
+        data |= {"total_a": totals(a), "total_b": totals(b)}
+        emit(json.dumps(data, indent=2) + "\n", output)
     else:
-        differ.render(a, b, console_for())
+        show(lambda console: differ.render(a, b, console), output)
 
 
-def default_output(spec: str, backend: str, optimized: bool = False) -> Path:
-    """generated/<spec file stem, '-' -> '_'>_<backend>[_opt].py"""
-    suffix = "_opt" * optimized
-    return Path("generated") / f"{Path(spec).stem.replace('-', '_')}_{backend}{suffix}.py"
+def module_name(name: str, backend: str, optimized: bool = False) -> str:
+    """The generated module's name: <spec name, lower case>_<backend>[_opt]. The spec's
+    `name` is letters, digits and underscores; one starting with a digit gets `model_`
+    before it, so the file always imports (`from generated.googlenet_torch import build`)."""
+    stem = name.lower()
+    stem = f"model_{stem}" if stem[:1].isdigit() else stem
+    return f"{stem}_{backend}{'_opt' * optimized}"
+
+
+def default_output(graph: Graph, backend: str, optimized: bool = False) -> Path:
+    """generated/<module_name>.py"""
+    return Path("generated") / f"{module_name(graph.name, backend, optimized)}.py"
+
+
+def _clash(path: Path, current: str | None, graph: Graph) -> str | None:
+    """Another spec's module already at the default path (two specs, one `name`)."""
+    from .spec.paths import spec_label
+
+    theirs = stamp.source_of(current or "")
+    mine = spec_label(graph.spec_path)
+    if theirs is None or theirs == mine or mine == "<stdin>":
+        return None
+    return (
+        f"incept: {path} holds the module of {theirs}, which has the same name "
+        f"({graph.name!r}) as {mine}; rename one spec or give -o FILE"
+    )
 
 
 def _read_text(path: Path) -> str | None:
@@ -176,19 +166,21 @@ def _read_text(path: Path) -> str | None:
 
 
 @main.command()
-@click.argument("spec")
+@spec_argument()
 @click.option("--backend", "-b", type=click.Choice(BACKENDS), required=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    help="Output file [default: generated/<spec>_<backend>.py]",
-)
+@output_option("Output file, - for standard output [default: generated/<name>_<backend>.py].")
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 if the output is missing or stale."
 )
 @click.option("--force", is_flag=True, help="Overwrite the output even if it was edited by hand.")
-@compile_opt_option
+@click.option(
+    "--opt",
+    "optimize",
+    metavar="NAMES",
+    help="Optimizations, comma-separated: fuse_siblings, fold_bn, all or none; torch also "
+    "separable_maxpool (eager CPU inference). [default: none] (with one: "
+    "generated/<name>_<backend>_opt.py; docs/passes.md)",
+)
 @dump_ir_option
 @one_line_errors
 def compile(  # noqa: A001
@@ -212,8 +204,17 @@ def compile(  # noqa: A001
     graph = _build(spec, dump_ir, passes)
     module = module or _backend(backend)
     text = module.render(graph, tuple(n for n in names if n not in passes))
-    path = Path(output) if output else default_output(spec, backend, bool(names))
+    if output == STDIO:
+        if check:
+            raise click.UsageError("--check needs an output file, not -")
+        click.echo(text, nl=False)
+        return
+    path = Path(output) if output else default_output(graph, backend, bool(names))
     current = _read_text(path)
+    clash = None if output or force else _clash(path, current, graph)
+    if clash:
+        click.echo(f"{clash} (--force overwrites it)", err=True)
+        click.get_current_context().exit(2)
     if check:
         if current != text:
             if current is None:

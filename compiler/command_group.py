@@ -49,9 +49,14 @@ class OneLineGroup(click.Group):
         extra.pop("standalone_mode", None)
         try:
             status = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:  # bare `incept`: click's own help
+            err.show()
+            sys.exit(err.exit_code)
         except click.UsageError as err:
             where = err.ctx.command_path if err.ctx else "incept"
-            message = one_line(err.format_message())
+            # click lays out some messages over lines ("Choose from:\n\ttorch,\n\tkeras"):
+            # joined with spaces, so only what the user typed can need escaping.
+            message = one_line(" ".join(err.format_message().split()))
             click.echo(f"{where}: error[usage]: {message} (see '{where} --help')", err=True)
             sys.exit(2)
         except click.ClickException as err:

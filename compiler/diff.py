@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from .fit import Column, Grid, print_grid
 from .ir import shapes
 from .ir.graph import Graph
-from .report import new_table, render_captured, table_rows, totals
+from .report import render_captured, table_rows, totals
 
 Row = dict[str, Any]
 
@@ -70,47 +70,44 @@ def _pct(a: int, b: int) -> str:
     return f"{(b - a) / a:+.1%}" if a else ""
 
 
-def table(a: Graph, b: Graph) -> Table:
-    out = new_table(f"{a.spec_path} (A) vs {b.spec_path} (B)")
-    out.add_column("row", no_wrap=True)
-    out.add_column("output A", no_wrap=True)
-    out.add_column("output B", no_wrap=True)
-    for header in ("params A", "params B", "Δ params", "MACs A", "MACs B", "Δ MACs"):
-        out.add_column(header, justify="right", no_wrap=True)
+HEADERS = (
+    Column("row"),
+    Column("output A"),
+    Column("output B"),
+    *(Column(h, right=True, group=1) for h in ("params A", "params B", "Δ params")),
+    *(Column(h, right=True, group=2) for h in ("MACs A", "MACs B", "Δ MACs")),
+)
+
+
+def grid(a: Graph, b: Graph) -> Grid:
+    rows: list[list[Text]] = []
     for r in diff_rows(a, b):
-        out.add_row(
-            r["name"],
-            shapes.size(r["out_shape_a"]),
-            shapes.size(r["out_shape_b"]),
-            _n(r["params_a"]),
-            _n(r["params_b"]),
-            _delta(r["params_delta"]),
-            _n(r["macs_a"]),
-            _n(r["macs_b"]),
-            _delta(r["macs_delta"]),
+        rows.append(
+            [
+                Text(r["name"]),
+                Text(shapes.size(r["out_shape_a"])),
+                Text(shapes.size(r["out_shape_b"])),
+                Text(_n(r["params_a"])),
+                Text(_n(r["params_b"])),
+                _delta(r["params_delta"]),
+                Text(_n(r["macs_a"])),
+                Text(_n(r["macs_b"])),
+                _delta(r["macs_delta"]),
+            ]
         )
     ta, tb = totals(a), totals(b)
-    out.add_section()
+    section = len(rows)
     for label, suffix in (("total", ""), ("total with aux", "_with_aux")):
-        pa, pb, ma, mb = (
-            ta["params" + suffix],
-            tb["params" + suffix],
-            ta["macs" + suffix],
-            tb["macs" + suffix],
+        pa, pb = ta["params" + suffix], tb["params" + suffix]
+        ma, mb = ta["macs" + suffix], tb["macs" + suffix]
+        rows.append(
+            [Text(label), Text(""), Text("")]
+            + [Text(_n(pa)), Text(_n(pb)), Text(f"{pb - pa:+,} ({_pct(pa, pb)})")]
+            + [Text(_n(ma)), Text(_n(mb)), Text(f"{mb - ma:+,} ({_pct(ma, mb)})")]
         )
-        out.add_row(
-            label,
-            "",
-            "",
-            _n(pa),
-            _n(pb),
-            Text(f"{pb - pa:+,} ({_pct(pa, pb)})"),
-            _n(ma),
-            _n(mb),
-            Text(f"{mb - ma:+,} ({_pct(ma, mb)})"),
-        )
-    return out
+    title = f"{a.spec_path} (A) vs {b.spec_path} (B)"
+    return Grid(title, HEADERS, rows, sections=frozenset({section}))
 
 
 def render(a: Graph, b: Graph, console: Console) -> None:
-    render_captured(console, lambda c: c.print(table(a, b)))
+    render_captured(console, lambda c: print_grid(grid(a, b), c))

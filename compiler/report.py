@@ -8,15 +8,17 @@ disagree by more than `TOLERANCE` are flagged rather than hidden.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from .fit import Column, Grid, print_grid
 from .ir import ops, shapes
 from .ir.graph import Graph, Row
+from .options import emit, to_stdout
 
 #: Table 1's six filter-count columns, as template parameter names.
 COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
@@ -142,42 +144,48 @@ def _measured(value: int, flagged: bool) -> Text:
     return Text(f"{value:,}!", style="bold yellow") if flagged else Text(f"{value:,}")
 
 
-def new_table(title: str) -> Table:
-    """The house style of every incept table: title on the left, no outer frame."""
-    return Table(
-        title=title, title_justify="left", show_edge=False, pad_edge=False, highlight=False
-    )
+#: Table 1's headers: the row, what it is, then the six filter counts, then the numbers.
+HEADERS = (
+    Column("name"),
+    Column("type"),
+    Column("patch/stride"),
+    Column("output size"),
+    Column("depth"),
+    *(
+        Column(h, right=True, group=1)
+        for h in ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj")
+    ),
+    *(
+        Column(h, right=True, group=2)
+        for h in ("params", "ops (MACs)", "paper params", "paper ops")
+    ),
+)
 
 
-def table(graph: Graph) -> Table:
-    out = new_table(f"{graph.name} ({graph.spec_path})")
-    for header in ("name", "type", "patch/stride", "output size", "depth"):
-        out.add_column(header, no_wrap=True)
-    for header in ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj"):
-        out.add_column(header, justify="right", no_wrap=True)
-    for header in ("params", "ops (MACs)", "paper params", "paper ops"):
-        out.add_column(header, justify="right", no_wrap=True)
+def grid(graph: Graph) -> Grid:
+    """The layer table's cells; fit.print_grid splits it where the terminal is narrow."""
     rows = table_rows(graph)
-    for i, r in enumerate(rows):
-        if r["aux"] and not rows[i - 1]["aux"]:
-            out.add_section()
+    cells = []
+    for r in rows:
         name = f"{r['name']} (on {r['tap']})" if r["aux"] else r["name"]
-        cells = [
-            name,
-            r["type"],
-            r["patch_stride"],
-            shapes.size(r["out_shape"]),
-            str(r["depth"] or ""),
-        ]
-        cells += [_int(r[c]) for c in COLUMNS]
-        out.add_row(
-            *(Text(c) for c in cells),
-            _measured(r["params"], "params" in r["flags"]),
-            _measured(r["macs"], "ops" in r["flags"]),
-            Text(_int(r["paper_params"])),
-            Text(_int(r["paper_ops"])),
+        texts = [name, r["type"], r["patch_stride"], shapes.size(r["out_shape"])]
+        texts += [str(r["depth"] or "")] + [_int(r[c]) for c in COLUMNS]
+        cells.append(
+            [Text(c) for c in texts]
+            + [
+                _measured(r["params"], "params" in r["flags"]),
+                _measured(r["macs"], "ops" in r["flags"]),
+                Text(_int(r["paper_params"])),
+                Text(_int(r["paper_ops"])),
+            ]
         )
-    return out
+    aux = next((i for i, r in enumerate(rows) if r["aux"]), None)
+    return Grid(
+        f"{graph.name} ({graph.spec_path})",
+        HEADERS,
+        cells,
+        sections=frozenset({aux} if aux else ()),
+    )
 
 
 def render(graph: Graph, console: Console) -> None:
@@ -200,7 +208,7 @@ def render_captured(console: Console, draw: Any) -> None:
 
 
 def _print(graph: Graph, console: Console) -> None:
-    console.print(table(graph))
+    print_grid(grid(graph), console)
     t = totals(graph)
     console.print(
         Text(
@@ -219,8 +227,8 @@ def _print(graph: Graph, console: Console) -> None:
                 style="yellow",
             )
         )
-    # Wrapped here, not by rich, so the note reads the same at every terminal width.
-    console.print(Text(textwrap.fill(MAC_NOTE, 100)), soft_wrap=True)
+    # Wrapped here, not by rich, so the note reads the same at every width from 100 up.
+    console.print(Text(textwrap.fill(MAC_NOTE, min(100, console.width))), soft_wrap=True)
 
 
 def console_for(file: Any = None) -> Console:
@@ -228,3 +236,13 @@ def console_for(file: Any = None) -> Console:
     options: dict[str, Any] = dict(file=file, markup=False, highlight=False, emoji=False)
     console = Console(**options)
     return console if console.is_terminal else Console(**options, width=FILE_WIDTH)
+
+
+def show(draw: Any, output: str | None) -> None:
+    """Run `draw(console)` on the terminal (or pipe), or into the file `output`."""
+    if to_stdout(output):
+        draw(console_for())
+        return
+    text = io.StringIO()
+    draw(console_for(text))
+    emit(text.getvalue(), output)

@@ -55,7 +55,7 @@ def test_torchvision_end_to_end(tmp_path):
     out = tmp_path / "torch.json"
     result = _bench(
         str(small_spec(tmp_path, 64)), "--vs", "torchvision", "--batch", "2", "--repeats", "2",
-        "--warmup", "0", "--profile", "--json", str(out),
+        "--warmup", "0", "--profile", "--opt", "all", "--format", "json", "-o", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -66,8 +66,8 @@ def test_torchvision_end_to_end(tmp_path):
     assert report["check"]["rel_diff"] <= 1e-5
     assert report["check"]["params_generated"] == report["check"]["params_reference"]
     assert report["check"]["params_generated"] == 13_004_888  # aux heads on for training
-    # By default the generated module is optimized: every pass for inference, the
-    # training-safe ones for training steps; both loaded from the unoptimized weights.
+    # --opt all: every pass for inference, the training-safe ones for training steps;
+    # both loaded from the unoptimized weights.
     assert report["settings"]["optimized"] == {
         "infer": ["fuse_siblings", "fold_bn", "separable_maxpool"],
         "train": ["fuse_siblings", "separable_maxpool"],
@@ -97,7 +97,7 @@ def test_keras_reference_end_to_end(tmp_path):
     # and no warm-up: tracing the Keras graphs is most of this test's time.
     result = _bench(
         str(small_spec(tmp_path, 96)), "--vs", "keras-reference", "--batch", "2", "--repeats", "1",
-        "--warmup", "0", "--no-aux", "--json", str(out),
+        "--warmup", "0", "--no-aux", "--json", str(out),  # the old spelling still works
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -106,6 +106,26 @@ def test_keras_reference_end_to_end(tmp_path):
     assert report["check"]["params_generated"] == report["check"]["params_reference"]
     assert report["check"]["params_generated"] == 6_624_904
     assert report["versions"]["keras"] and report["settings"]["aux"] is False
+    # No --opt: the module `incept compile` writes by default (docs/cli.md)
+    assert report["settings"]["optimized"] == {"infer": [], "train": []}
+
+
+@pytest.mark.parametrize(
+    ("args", "json_path"),
+    [
+        ((), None),
+        (("--format", "json"), "-"),
+        (("--format", "json", "-o", "r.json"), "r.json"),
+        (("--json", "r.json"), "r.json"),  # the old spelling, kept for one release
+    ],
+)
+def test_format_and_output_name_the_json_report(args, json_path):
+    from incept.compiler import benchcli
+
+    ctx = benchcli.bench.make_context("bench", ["s.yaml", "--vs", "torchvision", *args])
+    options = {k: v for k, v in ctx.params.items() if k in ("fmt", "output", "json_path")}
+    benchcli._output(options)
+    assert options == {"json_path": json_path}
 
 
 def test_torchvision_pair_shares_weights_and_catches_a_difference():

@@ -189,7 +189,10 @@ def test_compile_unknown_backend(tmp_path, monkeypatch):
 
 
 def test_default_output_path():
-    path = cli.default_output("specs/googlenet-torchvision.yaml", "torch")
+    from incept.compiler.pipeline import build_graph
+
+    graph = build_graph(SPECS / "googlenet-torchvision.yaml")
+    path = cli.default_output(graph, "torch")
     assert path.as_posix() == "generated/googlenet_torchvision_torch.py"
 
 

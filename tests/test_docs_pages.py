@@ -71,7 +71,7 @@ def test_bad_output_and_missing_dot_write_nothing(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert (
         result.stderr
-        == f"{tmp_path / 'g.html'}: error[flag]: -o must name a Markdown file ending in .md\n"
+        == f"{tmp_path / 'g.html'}: error[flag]: -o must name a Markdown file ending in .md or be -\n"
     )
     monkeypatch.setenv("PATH", str(tmp_path))
     result = run("docs", str(ROOT / "specs/googlenet.yaml"), "-o", str(tmp_path / "g.md"))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import PurePath
 
+from .plain import STDIN
+
 MARKERS = (".git", "pyproject.toml")
 
 
@@ -29,7 +31,10 @@ def project_root(spec_path: str) -> str:
 
 
 def spec_label(spec_path: str) -> str:
-    """The spec's path relative to its project root, with forward slashes."""
+    """The spec's path relative to its project root, with forward slashes (standard
+    input keeps its name, `<stdin>`)."""
+    if spec_path == STDIN:
+        return spec_path
     real = os.path.realpath(spec_path)
     return PurePath(os.path.relpath(real, project_root(spec_path))).as_posix()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,32 @@ def check_scalar(value: Any, loc: Loc) -> Any:
     return value
 
 
+#: How a spec read from standard input (`incept compile -`) is named in messages and
+#: headers; its `extends:` paths resolve against the current folder.
+STDIN = "<stdin>"
+#: Standard input read once (`incept docs -` reads the spec again for its chain), with
+#: the stream it came from: a new stream (tests) is read anew.
+_stdin: list[tuple[Any, bytes]] = []
+
+
+def is_stdin(path: str | Path) -> bool:
+    return str(path) in ("-", STDIN)
+
+
+def _read_stdin() -> bytes:
+    if not _stdin or _stdin[0][0] is not sys.stdin:
+        _stdin[:] = [(sys.stdin, sys.stdin.buffer.read(limits.MAX_FILE_BYTES + 1))]
+    return _stdin[0][1]
+
+
 def read_bounded(path: str | Path, shown: str) -> bytes:
     """The file's bytes, refusing it unread past MAX_FILE_BYTES (/dev/zero, a 20 MB spec)."""
     try:
-        with open(path, "rb") as file:
-            raw = file.read(limits.MAX_FILE_BYTES + 1)
+        if is_stdin(path):
+            raw = _read_stdin()
+        else:
+            with open(path, "rb") as file:
+                raw = file.read(limits.MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise SpecError(Code.IO, f"cannot read spec: {exc.strerror}", Loc(shown, 1, 1)) from None
     if len(raw) > limits.MAX_FILE_BYTES:

@@ -18,7 +18,7 @@ from typing import Any
 from .. import limits
 from ..errors import Code, Loc, SpecError
 from . import quick
-from .plain import check_flow_depth, check_scalar, read_bounded
+from .plain import STDIN, check_flow_depth, check_scalar, is_stdin, read_bounded
 
 DataPath = tuple[str | int, ...]
 
@@ -113,7 +113,7 @@ def _read_quick(raw: bytes, shown: str) -> tuple[Any, dict[DataPath, Loc]] | Non
 
 def read_source(path: str | Path) -> Source:
     """Load `path`; raise SpecError for unreadable files and malformed or non-plain YAML."""
-    shown = str(path)
+    shown = STDIN if is_stdin(path) else str(path)
     raw = read_bounded(path, shown)
     too_deep = check_flow_depth(raw)
     if too_deep is not None:

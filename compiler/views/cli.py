@@ -1,7 +1,7 @@
 """`incept diagram`, `incept docs` and `incept schema`.
 
 Imported by the `incept` command at start-up, so this module imports only click and
-the one-line error handler (command_errors.py): Graphviz, the report and pydantic's JSON Schema load inside the
+the failure guard: Graphviz, the report and pydantic's JSON Schema load inside the
 commands, never on `incept compile`'s path.
 """
 
@@ -12,23 +12,13 @@ from pathlib import Path
 import click
 
 from ..command_errors import one_line_errors
-from ..errors import UserError
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    """Write atomically; an unwritable path is the user's one-line error (exit 2), not
-    an internal one."""
-    from ..files import write_atomic
-
-    try:
-        write_atomic(path, data)
-    except OSError as exc:
-        raise UserError(f"{path}: error[io]: cannot write: {exc.strerror or exc}") from None
+from ..options import STDIO, emit, output_option, spec_argument
+from ..options import write_file as _write
 
 
 @click.command()
-@click.argument("spec")
-@click.option("-o", "--output", required=True, help="FILE.svg, FILE.png or FILE.dot")
+@spec_argument()
+@output_option("FILE.svg, FILE.png or FILE.dot; - prints the DOT text.", required=True)
 @click.option(
     "--collapse", is_flag=True, help="One box per row, blocks with their Table-1 columns."
 )
@@ -39,11 +29,14 @@ def diagram(spec: str, output: str, collapse: bool) -> None:
     from . import render
 
     path = Path(output)
-    fmt = render.output_format(path)  # a bad -o fails before anything is built
+    fmt = None if output == STDIO else render.output_format(path)  # before anything is built
     graph = build_graph(spec)
-    render.require_graphviz()
     from .diagram import dot_source
 
+    if output == STDIO:  # DOT is text: no Graphviz needed
+        emit(dot_source(graph, collapse), output)
+        return
+    render.require_graphviz()
     data = render.render(dot_source(graph, collapse), fmt)
     _write(path, data)
     click.echo(f"wrote {path}", err=True)
@@ -63,7 +56,7 @@ def _check(path: Path, text: str | bytes, how: str) -> None:
 
 
 @click.command()
-@click.option("-o", "--output", help="Write the schema to this file instead of stdout.")
+@output_option("Write the schema to FILE instead of standard output.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if -o's file is stale.")
 @one_line_errors
 def schema(output: str | None, check: bool) -> None:
@@ -71,21 +64,19 @@ def schema(output: str | None, check: bool) -> None:
     from .schema import schema_text
 
     text = schema_text()
-    if output is None:
-        if check:
+    if check:
+        if output in (None, STDIO):
             raise click.UsageError("--check needs -o FILE")
-        click.echo(text, nl=False)
-    elif check:
         _check(Path(output), text, f"`incept schema -o {output}`")
     else:
-        _write(Path(output), text)
-        click.echo(f"wrote {output}", err=True)
+        emit(text, output)
 
 
 @click.command()
-@click.argument("spec")
-@click.option(
-    "-o", "--output", required=True, help="FILE.md; the diagram goes beside it (FILE.svg)."
+@spec_argument()
+@output_option(
+    "FILE.md, or - for standard output; the diagram goes beside FILE (FILE.svg), or inline for -.",
+    required=True,
 )
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 if the page or diagram is stale."
@@ -98,9 +89,14 @@ def docs(spec: str, output: str, check: bool) -> None:
     from .page import marker, page, stamp_svg
 
     path = Path(output)
-    if path.suffix.lower() != ".md":
-        raise render.ViewError("flag", path, "-o must name a Markdown file ending in .md")
+    if output != STDIO and path.suffix.lower() != ".md":
+        raise render.ViewError("flag", path, "-o must name a Markdown file ending in .md or be -")
+    if output == STDIO and check:
+        raise click.UsageError("--check needs -o FILE.md")
     graph = build_graph(spec)
+    if output == STDIO:  # the page alone, saying how to draw its picture
+        emit(page(graph, None), output)
+        return
     render.require_graphviz()
     from .diagram import dot_source
 

@@ -21,6 +21,7 @@ from .. import report
 from ..ir import ops
 from ..ir.graph import Graph, Node, Row
 from ..ir.shapes import size
+from ..spec.paths import spec_label
 
 #: Fill colours by op: convs blue, pools orange, linear green, the rest grey.
 _FILL = {
@@ -124,7 +125,7 @@ def _base(graph: Graph, collapse: bool) -> graphviz.Digraph:
     g = graphviz.Digraph(name=graph.name)
     view = "one box per row" if collapse else "one box per layer"
     g.attr(
-        label=f"<<b>{escape(graph.name)}</b> ({escape(graph.spec_path)}): {view}>",
+        label=f"<<b>{escape(graph.name)}</b> ({escape(spec_label(graph.spec_path))}): {view}>",
         labelloc="t",
         fontname="Helvetica",
         rankdir="TB",
