@@ -62,13 +62,14 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix compiler backends tests bench
 	$(BIN)/ruff format compiler backends tests bench
 
-# mypy checks the package under its installed names (incept.compiler, incept.backends,
+# mypy checks the package under its installed names (incept, incept.compiler, incept.backends,
 # incept.runtime): build/typecheck/incept/ holds symlinks laid out as the wheel installs them,
 # so a backend's `from incept.compiler.ir.graph import Graph` is checked, never Any.
 TYPECHECK := build/typecheck
 typecheck: $(VENV)/.dev
-	@rm -rf $(TYPECHECK)/incept && mkdir -p $(TYPECHECK)/incept/backends
-	@ln -s ../../../compiler $(TYPECHECK)/incept/compiler
+	@rm -rf $(TYPECHECK)/incept && mkdir -p $(TYPECHECK)/incept/backends $(TYPECHECK)/incept/compiler
+	@for f in compiler/api/*.py; do ln -s ../../../$$f $(TYPECHECK)/incept/; done
+	@for f in compiler/*; do [ $$f = compiler/api ] || ln -s ../../../../$$f $(TYPECHECK)/incept/compiler/; done
 	@ln -s ../../../backends/runtime $(TYPECHECK)/incept/runtime
 	@for f in backends/*; do [ $$f = backends/runtime ] || ln -s ../../../../$$f $(TYPECHECK)/incept/backends/; done
 	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p incept

@@ -25,7 +25,7 @@ def import_generated(graph: Any, backend: str, options: tuple[str, ...] = ()) ->
     and import the module the way `incept train` does (the directory lives until the
     process ends: tracebacks and torch.compile read it)."""
     from incept.backends import get_backend
-    from incept.runtime.modules import import_source
+    from incept.runtime.model_source import import_source
 
     directory = Path(tempfile.mkdtemp(prefix="incept-bench-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)

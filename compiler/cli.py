@@ -68,10 +68,17 @@ dump_ir_option = click.option(
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", package_name="incept", prog_name="incept")
 @click.option("--debug", is_flag=True, help="Print the traceback of an internal error.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show the frameworks' start-up logs (TensorFlow's)."
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Compile declarative Inception architecture specs (YAML) to PyTorch or Keras."""
     ctx.meta[DEBUG] = debug
+    if verbose:
+        import os
+
+        os.environ["INCEPT_VERBOSE"] = "1"  # read where the frameworks load (runtime)
 
 
 @main.command()
@@ -267,5 +274,6 @@ LAZY_COMMANDS = {
     "schema": "incept.compiler.views.cli:schema",
     "docs": "incept.compiler.views.cli:docs",
     "bench": "incept.compiler.benchcli:bench",
+    "list": "incept.compiler.listcli:list_models",
 }
 main.lazy.update(LAZY_COMMANDS)  # type: ignore[attr-defined]

@@ -1,5 +1,12 @@
 """Writing files whole: readers see the old file or the new one, never half of it.
 
+The one atomic writer of the package (compiler, backends' caches, runtime): data goes to
+a temporary file beside the target, is synced, gets the mode the user's umask gives
+(mkstemp's own 0600 would hide checkpoints and logs from a group), and is moved into
+place with os.replace. A failure at any point, a full disk or a kill included, leaves
+the previous file untouched and no temporary file behind (a kill leaves at most a
+hidden `.NAME.*.tmp`, which nothing reads).
+
 Imports nothing beyond the standard library, so the backends (their caches) and the
 runtime can use it without loading the CLI.
 """
@@ -8,25 +15,55 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write via a temporary file in the same directory and os.replace, so readers see
-    the old file or the whole new one, never half of it. Text is written as UTF-8."""
+def write_atomic(path: Path, data: str | bytes | Callable[[IO[bytes]], object]) -> None:
+    """Write `data` (text as UTF-8, bytes, or a function that writes to a binary
+    stream) to `path` atomically."""
+    with staged(path) as tmp, tmp.open("wb") as out:
+        if callable(data):
+            data(out)
+        else:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def staged(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file name beside `path` for writers that want a name (Keras insists
+    on `.keras`, ONNX on a path): moved into place when the block ends without an
+    error, removed otherwise."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8") if isinstance(text, str) else text)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)  # mkstemp makes 0600 files; give the usual 0666 & ~umask
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        yield tmp
+        _sync(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+            tmp.unlink()
+
+
+def _sync(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    umask = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(umask)
+    return umask
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """`source`'s bytes to `target`, atomically (best.* from last.*)."""
+    with Path(source).open("rb") as src:
+        write_atomic(Path(target), lambda out: shutil.copyfileobj(src, out))

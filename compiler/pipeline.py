@@ -1,4 +1,5 @@
-"""spec file -> validated spec -> IR -> passes: the front half of every command."""
+"""spec (a file, a model name or a mapping) -> validated spec -> IR -> passes: the front
+half of every command and of the Python API."""
 
 from __future__ import annotations
 
@@ -6,20 +7,20 @@ import hashlib
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 from .ir.graph import Graph
 from .ir.lower import lower
 from .passes import run_passes
-from .spec import load_spec
+from .spec.load import SpecInput, read_spec, validate
 from .spec.schema import Spec
+from .spec.source import Source
 
 #: Called with each stage's name and verified graph (passes.run_passes).
 StageHook = Callable[[str, Graph], None]
 
 
 def build_graph(
-    path: str | Path, after: StageHook | None = None, optimize: Collection[str] = ()
+    path: SpecInput, after: StageHook | None = None, optimize: Collection[str] = ()
 ) -> Graph:
     """Load, validate, lower, infer (and optimize); raise SpecError on the first problem."""
     return compile_spec(path, after, optimize).graph
@@ -43,8 +44,15 @@ class Compiled:
 
 
 def compile_spec(
-    path: str | Path, after: StageHook | None = None, optimize: Collection[str] = ()
+    path: SpecInput, after: StageHook | None = None, optimize: Collection[str] = ()
 ) -> Compiled:
     """Like build_graph, keeping the validated spec (its recipe) beside the graph."""
-    spec, source = load_spec(path)
+    return compile_source(read_spec(path), after, optimize)
+
+
+def compile_source(
+    source: Source, after: StageHook | None = None, optimize: Collection[str] = ()
+) -> Compiled:
+    """compile_spec for a spec already read and resolved (spec.load.read_spec)."""
+    spec = validate(source)
     return Compiled(spec, run_passes(lower(spec, source), after, optimize))

@@ -10,17 +10,26 @@ from pathlib import Path
 import torch
 
 from incept.runtime import cli
-from incept.runtime.commands import make_job
-from incept.runtime.torch.train import run
+from incept.runtime.driver import train
+from incept.runtime.torch.session import TorchSession
+from incept.runtime.train import make_job
 
 
 def main(argv: list[str]) -> None:
     params = dict(cli.train.make_context("train", argv).params)
     spec = params.pop("spec")
-    recipe_flags = {k: params.pop(k) for k in cli.RECIPE_FLAGS}
-    trained = run(make_job(spec, params, recipe_flags))
-    weights = {k: v.detach().clone() for k, v in trained.model.named_parameters()}
-    torch.save(weights, Path(params["out"]) / f"rank{os.environ['RANK']}.params.pt")
+    params["run_dir"] = params["run_dir"] or params.pop("run_dir_alias")
+    sessions: list[TorchSession] = []
+    original = TorchSession.__init__
+
+    def keep(self: TorchSession, job: object) -> None:
+        original(self, job)  # type: ignore[arg-type]
+        sessions.append(self)
+
+    TorchSession.__init__ = keep  # type: ignore[method-assign]
+    train(make_job(spec, params))
+    weights = {k: v.detach().clone() for k, v in sessions[0].raw.named_parameters()}
+    torch.save(weights, Path(params["run_dir"]) / f"rank{os.environ['RANK']}.params.pt")
 
 
 if __name__ == "__main__":

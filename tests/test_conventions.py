@@ -185,4 +185,5 @@ def test_output_is_the_same_from_any_folder(tmp_path, monkeypatch):
     for name, data in relative.items():
         assert data == absolute[name], name
         assert str(ROOT).encode() not in data, name
-        assert b"specs/googlenet-bn.yaml" in data, name
+        label = b"specs/googlenet-bn.yaml"  # Graphviz's SVG writes '-' as &#45;
+        assert label in data or label.replace(b"-", b"&#45;") in data, name

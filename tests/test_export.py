@@ -11,7 +11,7 @@ from runchecks import incept
 
 from incept.compiler.pipeline import compile_spec
 from incept.runtime.export import onnx as onnx_export
-from incept.runtime.export.source import Target, open_target, torch_model
+from incept.runtime.export.source import Target, open_target
 from incept.runtime.torch import checkpoint as torch_ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ LITE = ROOT / "specs" / "googlenet-fmnist-lite.yaml"
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_onnx_export_matches_torch(spec, tmp_path):
     target = open_target(str(spec), None)
-    model = torch_model(target)
+    model = target.torch_model
     assert not model.training and model.aux_logits is False
     shape = tuple(target.compiled.graph.input.shape)
     out = tmp_path / "m.onnx"
@@ -43,7 +43,7 @@ def trained_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
     """A torch checkpoint of the lite spec with weights no fresh build has (aux included)."""
     compiled = compile_spec(LITE)
     torch.manual_seed(123)
-    model = torch_model(Target(compiled))
+    model = Target(compiled).torch_model
     full = type(model)(aux_logits=True)
     with torch.no_grad():
         for p in full.parameters():
@@ -91,7 +91,7 @@ def test_checkpoint_exports_its_trained_weights_to_onnx_and_saved_model(tmp_path
     loaded = tf.saved_model.load(str(sm_out))  # kept: its functions use its variables
     served = loaded.serve(tf.constant(x.permute(0, 2, 3, 1).numpy()))
     assert onnx_export.relative_error(np.asarray(served), want) <= 1e-4  # weights carried across
-    fresh = torch_model(open_target(str(LITE), None))
+    fresh = open_target(str(LITE), None).torch_model
     with torch.no_grad():
         assert onnx_export.relative_error(fresh(x).numpy(), want) > 1e-2  # not a fresh model
 

@@ -28,8 +28,8 @@ from incept.compiler.pipeline import compile_spec  # noqa: E402
 from incept.compiler.spec.schema import Augment, Training  # noqa: E402
 from incept.runtime.data import ArraySplit  # noqa: E402
 from incept.runtime.errors import InputError  # noqa: E402
+from incept.runtime.evaluation import test_probs as probs_of  # noqa: E402
 from incept.runtime.journal import Journal  # noqa: E402
-from incept.runtime.report import test_probs as probs_of  # noqa: E402
 from incept.runtime.rundir import RunDir  # noqa: E402
 from incept.runtime.schedule import lr_factor  # noqa: E402
 
@@ -37,18 +37,20 @@ pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="Keras training runs on TensorFlow"
 )
 
+from incept.runtime import checkpoints  # noqa: E402
 from incept.runtime.keras import checkpoint  # noqa: E402
-from incept.runtime.keras import report as keras_report  # noqa: E402
 from incept.runtime.keras.batches import Batches  # noqa: E402
-from incept.runtime.keras.model import build_model, preflight  # noqa: E402
+from incept.runtime.keras.model import (  # noqa: E402
+    build_model,
+    logits_function,  # noqa: E402
+    preflight,
+)
 from incept.runtime.keras.optim import (  # noqa: E402
     CrossEntropy,
     LRSchedule,
     TorchSGD,
     compile_model,
 )
-from incept.runtime.keras.train import logits_function  # noqa: E402
-from incept.runtime.torch import report as torch_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "tests/data/train/tiny.yaml"
@@ -110,7 +112,7 @@ def test_run_folder_holds_every_artifact(trained: RunDir) -> None:
 
 def test_checkpoint_is_a_normal_keras_file(trained: RunDir) -> None:
     """keras.models.load_model reads it, optimizer state included, once model.py is imported."""
-    from incept.runtime.modules import import_source
+    from incept.runtime.model_source import import_source
 
     import_source(trained.model_source.read_text(), trained.model_source)
     model = keras.models.load_model(trained.last)
@@ -303,7 +305,7 @@ class Killed(BaseException):
 
 
 def _weights(path: Path, tmp: Path) -> list[np.ndarray]:
-    model, _, _ = keras_report.load_model(path, None)
+    model = checkpoints.load(path, None, "cpu").model
     return [np.asarray(w) for w in model.weights]
 
 
@@ -327,7 +329,7 @@ def test_resume_continues_from_the_saved_epoch_and_optimizer(
     saved = checkpoint.read_state(broken.last)
     assert saved["epoch"] == 2 and len(broken.read_metrics()) == 2
     # the optimizer state is in the checkpoint: step count and momentum buffers
-    from incept.runtime.modules import import_source
+    from incept.runtime.model_source import import_source
 
     import_source(broken.model_source.read_text(), broken.model_source)
     full = keras.models.load_model(broken.last)
@@ -353,7 +355,7 @@ def test_predict_names_the_class_of_a_png(trained: RunDir, tmp_path: Path) -> No
 
 
 def _test_split(toy: Path) -> ArraySplit:
-    from incept.runtime.commands import open_data
+    from incept.runtime.data.sources import open_data
 
     return open_data("fashion-mnist", str(toy)).test  # type: ignore[return-value]
 
@@ -373,8 +375,8 @@ def test_keras_checkpoint_converted_to_torch_predicts_the_same(
     assert evals[".pt"]["confusion"] == evals[".keras"]["confusion"]
     assert evals[".pt"]["loss"] == pytest.approx(evals[".keras"]["loss"], rel=1e-4)
     split = _test_split(toy)
-    pk, yk = probs_of(keras_report.load(trained.last, None, "cpu"), split, crops=1, batch_size=64)
-    pt, yt = probs_of(torch_report.load(out, None, "cpu"), split, crops=1, batch_size=64)
+    pk, yk = probs_of(checkpoints.load(trained.last, None, "cpu"), split, crops=1, batch_size=64)
+    pt, yt = probs_of(checkpoints.load(out, None, "cpu"), split, crops=1, batch_size=64)
     assert np.array_equal(yk, yt) and np.array_equal(pk.argmax(1), pt.argmax(1))
     assert np.abs(pk - pt).max() < PROB_TOL
 
@@ -395,10 +397,8 @@ def test_torch_checkpoint_converted_to_keras_predicts_the_same(toy: Path, tmp_pa
     ]
     assert evals[0]["top1"] == evals[1]["top1"] and evals[0]["confusion"] == evals[1]["confusion"]
     split = _test_split(toy)
-    pt, _ = probs_of(
-        torch_report.load(RunDir(run).last, None, "cpu"), split, crops=1, batch_size=64
-    )
-    pk, _ = probs_of(keras_report.load(out, None, "cpu"), split, crops=1, batch_size=64)
+    pt, _ = probs_of(checkpoints.load(RunDir(run).last, None, "cpu"), split, crops=1, batch_size=64)
+    pk, _ = probs_of(checkpoints.load(out, None, "cpu"), split, crops=1, batch_size=64)
     assert np.abs(pk - pt).max() < PROB_TOL
 
 
@@ -441,7 +441,7 @@ def test_convert_refuses_bad_targets(trained: RunDir, tmp_path: Path) -> None:
     code, output = incept(
         "convert", str(trained.last), "--to", "torch", "-o", str(tmp_path / "x.keras")
     )
-    assert code == 2 and output.startswith("-o: error[flag]: ")
+    assert code == 2 and output.startswith("--output: error[flag]: ")
 
 
 def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from incept.compiler.cli import main
 from incept.compiler.pipeline import compile_spec
 from incept.runtime.errors import InputError
 from incept.runtime.rundir import RunDir
-from incept.runtime.torch.loop import training_loss
+from incept.runtime.torch.loss import training_loss
 from incept.runtime.torch.model import build_model, preflight
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,12 +306,12 @@ def test_a_usage_error_is_one_line(tmp_path: Path) -> None:
 def test_a_bug_in_the_runtime_is_one_internal_line(
     monkeypatch: pytest.MonkeyPatch, toy: Path, tmp_path: Path
 ) -> None:
-    from incept.runtime import commands
+    from incept.runtime import train as job
 
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(commands, "make_job", broken)
+    monkeypatch.setattr(job, "make_job", broken)
     code, output = train_toy(toy, tmp_path / "r")
     assert code == 3
     assert output.startswith(f"{TINY}: error[internal]: RuntimeError: boom (a bug in incept")

@@ -12,48 +12,52 @@ from typing import Any
 
 import click
 
-from incept.compiler.guard import one_line_errors
-
-RECIPE_FLAGS = {
-    # flag name -> recipe key
-    "optimizer": "optimizer",
-    "lr": "lr",
-    "momentum": "momentum",
-    "nesterov": "nesterov",
-    "weight_decay": "weight_decay",
-    "label_smoothing": "label_smoothing",
-    "batch_size": "batch_size",
-    "epochs": "epochs",
-    "schedule": "schedule",
-    "warmup_epochs": "warmup_epochs",
-    "aux": "aux",
-    "crop_padding": "augment.crop_padding",
-    "flip": "augment.flip",
-    "erasing": "augment.erasing",
-}
+from incept.compiler.command_errors import one_line_errors
 
 
 def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Flags that override the spec's `training:` section (unset: the spec's value)."""
+    spec = " [default: the spec's training: section]"
     options = [
-        click.option("--epochs", type=int, help="Epochs to train."),
-        click.option("--batch-size", type=int, help="Images per step (per process)."),
-        click.option("--optimizer", type=click.Choice(["sgd", "adamw"])),
-        click.option("--lr", type=float, help="Peak learning rate."),
-        click.option("--momentum", type=float),
-        click.option("--nesterov/--no-nesterov", default=None),
-        click.option("--weight-decay", type=float),
-        click.option("--label-smoothing", type=float),
-        click.option("--schedule", type=click.Choice(["paper", "cosine", "onecycle", "constant"])),
-        click.option("--warmup-epochs", type=float),
-        click.option("--aux/--no-aux", default=None, help="Train the aux heads."),
-        click.option("--crop-padding", type=int, help="Random-crop padding in pixels."),
-        click.option("--flip/--no-flip", default=None, help="Random horizontal flips."),
-        click.option("--erasing", type=float, help="Random-erasing probability."),
+        click.option("--epochs", type=int, help="Epochs to train." + spec),
+        click.option("--batch-size", type=int, help="Images per step (per process)." + spec),
+        click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Optimizer." + spec),
+        click.option("--lr", type=float, help="Peak learning rate." + spec),
+        click.option("--momentum", type=float, help="SGD momentum." + spec),
+        click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum." + spec),
+        click.option("--weight-decay", type=float, help="Weight decay (weights only)." + spec),
+        click.option("--label-smoothing", type=float, help="Label smoothing." + spec),
+        click.option(
+            "--schedule",
+            type=click.Choice(["paper", "cosine", "onecycle", "constant"]),
+            help="Learning-rate schedule." + spec,
+        ),
+        click.option("--warmup-epochs", type=float, help="Linear warm-up epochs." + spec),
+        click.option("--aux/--no-aux", default=None, help="Train the aux heads." + spec),
+        click.option("--crop-padding", type=int, help="Random-crop padding in pixels." + spec),
+        click.option("--flip/--no-flip", default=None, help="Random horizontal flips." + spec),
+        click.option("--erasing", type=float, help="Random-erasing probability." + spec),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _format_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--format text|json (and the old --json, hidden, for one release)."""
+    command = click.option("--json", "as_json", is_flag=True, hidden=True)(command)
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Print a table, or JSON.",
+    )(command)
+
+
+def _format(flags: dict[str, Any]) -> str:
+    return "json" if flags.pop("as_json", False) else str(flags.pop("output_format"))
 
 
 @click.command()
@@ -62,8 +66,18 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "--data", "source", required=True, help="fashion-mnist | cifar10:DIR | imagefolder:DIR"
 )
 @click.option("--data-dir", help="Folder of the Fashion-MNIST IDX files [$INCEPT_DATA].")
-@click.option("--out", help="Run folder [default: runs/<spec name>].")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False),
+    help="Run folder [default: runs/<spec name>].",
+)
+@click.option("--out", "run_dir_alias", type=click.Path(file_okay=False), hidden=True)
+@click.option("--resume", is_flag=True, help="Continue the run in --run-dir from where it stopped.")
+@click.option(
+    "--init-from",
+    metavar="RUN|CKPT",
+    help="Start a new run from the weights of another run or checkpoint (same architecture).",
+)
 @click.option(
     "--backend",
     type=click.Choice(["torch", "keras"]),
@@ -93,10 +107,22 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @one_line_errors
 def train(spec: str, **flags: Any) -> None:
-    """Train SPEC on a data set; write metrics, checkpoints and pictures to the run folder."""
-    from .commands import train_command
+    """Train SPEC on a data set; write metrics, checkpoints and pictures to the run folder.
 
-    train_command(spec, flags, {k: flags.pop(k) for k in RECIPE_FLAGS})
+    SIGTERM or SIGINT (Ctrl-C) finishes the current step, saves the run's place and
+    exits with 128 + the signal number; --resume continues exactly there. A loss or
+    weights that turn NaN or infinite stop the run with exit status 4, and no checkpoint
+    is ever overwritten with them. Exit status 2: bad input or a file that could not be
+    written (the previous one is intact).
+    """
+    from .frameworks import require
+
+    require(flags["backend"], spec)  # a missing extra is one line, before anything loads
+    from .train import train_command
+
+    flags["run_dir"] = flags["run_dir"] or flags.pop("run_dir_alias")
+    flags.pop("run_dir_alias", None)
+    train_command(spec, flags)
 
 
 @click.command(name="eval")
@@ -108,34 +134,59 @@ def train(spec: str, **flags: Any) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--limit-test", type=int, help="Use only the first N test images.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_format_options
 @one_line_errors
 def evaluate(target: str, **flags: Any) -> None:
     """Evaluate a run folder (its last checkpoint) or a checkpoint on the test split."""
-    from .commands import eval_command
+    import json
 
-    eval_command(target, flags)
+    from .frameworks import require
+
+    require("train", target)
+    from .evaluation import evaluate, print_summary
+
+    summary = evaluate(target, flags)
+    if _format(flags) == "json":
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        print_summary(summary)
 
 
 @click.command()
-@click.argument("checkpoint")
+@click.argument("target")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
 @click.option("--top", type=int, default=5, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@_format_options
 @one_line_errors
-def predict(checkpoint: str, images: tuple[str, ...], **flags: Any) -> None:
-    """Print the top classes with probabilities for each image (PNG, JPEG, ...)."""
-    from .commands import predict_command
+def predict(target: str, images: tuple[str, ...], **flags: Any) -> None:
+    """Print the top classes of each image (PNG, JPEG, ...) by a run folder (its best
+    checkpoint) or a checkpoint file."""
+    import json
+    from pathlib import Path
 
-    predict_command(checkpoint, images, flags)
+    from .frameworks import require
+
+    require("train", target)
+    from .evaluation import predict
+
+    results = predict(target, [Path(i) for i in images], flags)
+    if _format(flags) == "json":
+        click.echo(json.dumps(results, indent=2))
+        return
+    for item in results:
+        ranked = "  ".join(f"{p['class']} {p['probability']:.3f}" for p in item["top"])
+        click.echo(f"{item['image']}: {ranked}")
 
 
 @click.command()
 @click.argument("checkpoint")
 @click.option("--to", "target", type=click.Choice(["torch", "keras"]), required=True)
-@click.option("-o", "--out", required=True, help="The new checkpoint (.pt for torch, .keras).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="The new checkpoint (.pt, .keras)."
+)
+@click.option("--out", "output_alias", type=click.Path(dir_okay=False), hidden=True)
 @click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
 @one_line_errors
 def convert(checkpoint: str, **flags: Any) -> None:
@@ -148,7 +199,10 @@ def convert(checkpoint: str, **flags: Any) -> None:
     """
     from .convert import convert_checkpoint
 
-    out = convert_checkpoint(checkpoint, flags["target"], flags["out"], flags["spec"])
+    output = flags["output"] or flags["output_alias"]
+    if not output:
+        raise click.UsageError("Missing option '-o' / '--output'.")
+    out = convert_checkpoint(checkpoint, flags["target"], output, flags["spec"])
     click.echo(f"wrote {out}")
 
 

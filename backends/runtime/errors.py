@@ -20,6 +20,10 @@ class Code(StrEnum):
     IMAGE = "image"  # an image file cannot be read
     FLAG = "flag"  # a command-line value is out of range or contradicts another
     PREFLIGHT = "preflight"  # the built model disagrees with the IR's shapes or counts
+    MISSING = "missing-extra"  # an optional dependency of the command is not installed
+    WRITE = "write"  # a file could not be written (full disk, no permission)
+    NON_FINITE = "non-finite"  # the loss or the weights became NaN or infinite: exit 4
+    STOPPED = "stopped"  # SIGTERM / SIGINT: the run saved its place and stopped: exit 128 + N
 
 
 class InputError(UserError):
@@ -35,10 +39,46 @@ class InputError(UserError):
         return one_line(f"{self.where}: error[{self.code.value}]: {self.message}")
 
 
+#: Exit statuses besides 0, 2 (bad input) and 3 (a bug): documented in docs/training.md.
+EXIT_NON_FINITE = 4
+
+
+class NonFinite(InputError):
+    """Training produced NaN or infinity; nothing non-finite was saved."""
+
+    exit_status = EXIT_NON_FINITE
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(Code.NON_FINITE, where, message)
+
+
+class Stopped(InputError):
+    """A signal stopped training after its place was saved; exit 128 + the signal."""
+
+    def __init__(self, where: str, message: str, signum: int) -> None:
+        super().__init__(Code.STOPPED, where, message)
+        self.exit_status = 128 + signum
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first sentence of an exception's message (frameworks write paragraphs)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    first = text.split(". ")[0].split("\n")[0]
+    return first[:160].rstrip(".")
+
+
 def unreadable_checkpoint(path: object, framework: str, exc: BaseException) -> InputError:
-    """The error for a checkpoint its framework cannot read, with the first line of why."""
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return InputError(Code.CHECKPOINT, path, f"not a readable {framework} checkpoint ({reason})")
+    """The error for a checkpoint its framework cannot read, with the first clause of why."""
+    return InputError(
+        Code.CHECKPOINT, path, f"not a readable {framework} checkpoint ({short_reason(exc)})"
+    )
+
+
+def write_failed(path: object, exc: OSError) -> InputError:
+    """A file that could not be written; the previous version, if any, is intact."""
+    return InputError(
+        Code.WRITE, path, f"cannot be written ({exc.strerror or exc}); the previous file is intact"
+    )
 
 
 def check_format(state: object, expected: str, path: object) -> None:

@@ -1,7 +1,7 @@
 """A training job, backend-neutral: what to train, on what, how, and where to write.
 
-`commands.make_job` checks and resolves every input into a Job before anything is
-written; a backend's `run(job)` then trains it. `identity(job)` is what a run *is*
+`incept.runtime.train.make_job` checks and resolves every input into a Job before
+anything is written; `incept.runtime.driver.train(job)` then trains it. `identity(job)` is what a run *is*
 (spec, recipe, data) and is stored in config.json and in every checkpoint, whichever
 framework trained it.
 """
@@ -12,13 +12,16 @@ import platform
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incept.compiler.pipeline import Compiled
 from incept.compiler.spec.schema import Training
 
 from .data import Dataset
 from .rundir import RunDir
+
+if TYPE_CHECKING:
+    from .checkpoints import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Job:
     run: RunDir
     options: Options
     resume: bool
+    init_from: Checkpoint | None = None  # a new run's weights come from this checkpoint
 
 
 def identity(job: Job) -> dict[str, Any]:
@@ -55,8 +59,9 @@ def identity(job: Job) -> dict[str, Any]:
     graph = job.compiled.graph
     return {
         "backend": job.backend,
+        **({"init_from": str(job.init_from.path)} if job.init_from else {}),
         "spec": {
-            "path": job.spec_path,
+            "path": graph.spec_path,  # the file read (a model's name resolved to its file)
             "name": graph.name,
             "sha256": graph.spec_sha256,
             "arch_sha256": job.compiled.arch_sha256,

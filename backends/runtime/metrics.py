@@ -18,6 +18,33 @@ import numpy as np
 _MIN_PROB = 1e-12
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row softmax in float64: the one way logits become probabilities (training's test
+    pass, eval and predict, in both frameworks)."""
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def mean_nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The mean negative log-likelihood of the true classes (the test loss)."""
+    true_prob = probs[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.maximum(true_prob, _MIN_PROB))))
+
+
+def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Test loss, top-1 and top-5 of N x K logits: what metrics.csv's test columns hold,
+    computed exactly as eval.json's are (`summarize` of one crop's probabilities)."""
+    probs, labels = np.asarray(softmax(logits)), np.asarray(labels, np.int64)
+    k = probs.shape[1]
+    return {
+        "loss": mean_nll(probs, labels),
+        "acc": topk_correct(probs, labels, 1) / len(labels),
+        "top5": topk_correct(probs, labels, min(5, k)) / len(labels),
+    }
+
+
 @dataclass(frozen=True)
 class Summary:
     top1: float
@@ -49,11 +76,10 @@ def summarize(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> 
     support = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.diag(confusion) / support  # NaN where a class has no images
-    true_prob = probs[np.arange(len(labels)), labels]
     return Summary(
-        top1=float(np.mean(predicted == labels)),
+        top1=topk_correct(probs, labels, 1) / len(labels),
         top5=topk_correct(probs, labels, min(5, k)) / len(labels),
-        loss=float(-np.mean(np.log(np.maximum(true_prob, _MIN_PROB)))),
+        loss=mean_nll(probs, labels),
         per_class={name: float(acc) for name, acc in zip(classes, per_class, strict=True)},
         confusion=confusion,
         count=len(labels),

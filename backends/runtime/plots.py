@@ -1,15 +1,12 @@
 """Pictures of a run as PNG files: training curves, confusion matrix, prediction grid.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot: no display, no global
-figure state), written to a temporary file beside the target and renamed into place, so
-a reader never sees half a PNG. Nothing time-dependent is drawn or stored in the file.
+figure state), written with incept's one atomic writer, so a reader never sees half a PNG. Nothing time-dependent is drawn or stored in the file.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -18,6 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from incept.compiler.files import write_atomic
 
 TRAIN, TEST, WRONG = "tab:blue", "tab:orange", "tab:red"
 Row = Mapping[str, float | str]  # one metrics.csv row: numbers, or strings from csv.DictReader
@@ -180,17 +179,9 @@ def _number(row: Row, key: str) -> float:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    """Write the PNG atomically: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the PNG atomically (incept's one writer: umask mode, os.replace)."""
     FigureCanvasAgg(fig)
-    # open(..., "xb") rather than mkstemp: the PNG gets the umask's mode, not 0600.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as out:
-            # No "Software" entry: the bytes depend on the figure alone, not the version.
-            fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # No "Software" entry: the bytes depend on the figure alone, not the version.
+    write_atomic(
+        Path(path), lambda out: fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
+    )

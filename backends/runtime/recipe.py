@@ -8,18 +8,45 @@ addressed as `augment.flip` and so on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from pydantic import ValidationError
-
-from incept.compiler.spec.messages import constraint, expected
-from incept.compiler.spec.schema import Training
+from typing import TYPE_CHECKING, Any
 
 from .errors import Code, InputError
+
+if TYPE_CHECKING:
+    from incept.compiler.spec.schema import Training
+
+#: `incept train`'s flags that override the spec's `training:` section: flag -> key.
+#: (This module loads pydantic only when a recipe is resolved: the CLI imports it.)
+RECIPE_FLAGS = {
+    "optimizer": "optimizer",
+    "lr": "lr",
+    "momentum": "momentum",
+    "nesterov": "nesterov",
+    "weight_decay": "weight_decay",
+    "label_smoothing": "label_smoothing",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "schedule": "schedule",
+    "warmup_epochs": "warmup_epochs",
+    "aux": "aux",
+    "crop_padding": "augment.crop_padding",
+    "flip": "augment.flip",
+    "erasing": "augment.erasing",
+}
+
+
+def from_flags(training: Training, flags: Mapping[str, Any]) -> Training:
+    """`training` with the RECIPE_FLAGS among `flags` applied (None: the spec's value)."""
+    return resolve(training, {key: flags[flag] for flag, key in RECIPE_FLAGS.items()})
 
 
 def resolve(training: Training, overrides: Mapping[str, Any]) -> Training:
     """`training` with every override that is not None applied and validated."""
+    from pydantic import ValidationError
+
+    from incept.compiler.spec.messages import constraint, expected
+    from incept.compiler.spec.schema import Training
+
     data = training.model_dump()
     for key, value in overrides.items():
         if value is None:

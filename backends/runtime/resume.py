@@ -9,79 +9,66 @@ framework wrote the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from incept.compiler.pipeline import Compiled, compile_spec
 from incept.compiler.spec.schema import Training
 
 from . import recipe as recipes
-from .data import Dataset
+from .checkpoints import check_architecture
 from .errors import Code, InputError
 from .job import Job
 
-
-def check_architecture(
-    state: Mapping[str, Any], arch_sha256: str, where: object, code: Code
-) -> None:
-    saved = state["spec"]["arch_sha256"]
-    if saved != arch_sha256:
-        raise InputError(
-            code,
-            where,
-            f"was trained from {state['spec']['path']} (architecture {saved[:12]}), "
-            f"which differs from this spec's architecture ({arch_sha256[:12]})",
-        )
+#: Schedules whose learning rate at a step does not depend on the run's length: a run
+#: of them may be extended with a larger --epochs on --resume.
+EXTENSIBLE = ("constant", "paper")
 
 
 def resume_state(job: Job, load: Callable[[Path], dict[str, Any]]) -> dict[str, Any] | None:
     """The checkpoint to continue from (read by `load`), after checking it belongs to
     this run: None for a fresh run; InputError(resume) for --resume with nothing to
     resume, a run folder in use without --resume, another architecture or a changed
-    recipe."""
+    recipe (a larger --epochs is allowed where the schedule does not depend on it)."""
     last = job.run.last
     if not job.resume:
         if last.exists():
             raise InputError(
                 Code.RESUME,
                 job.run.path,
-                "holds a run already; pass --resume to continue it or choose another --out",
+                "holds a run already; pass --resume to continue it or choose another --run-dir",
             )
         return None
     if not last.exists():
         raise InputError(Code.RESUME, job.run.path, f"nothing to resume: no {last.name} here")
     state = load(last)
     check_architecture(state, job.compiled.arch_sha256, last, Code.RESUME)
-    changed = recipes.differences(Training.model_validate(state["recipe"]), job.recipe)
-    if changed:
+    saved = Training.model_validate(state["recipe"])
+    changed = recipes.differences(saved, job.recipe)
+    if changed == ["epochs"]:
+        _check_extension(saved, job.recipe, last)
+    elif changed:
         raise InputError(
             Code.RESUME,
             last,
             "resume continues the saved recipe, but these differ: "
             + ", ".join(changed)
-            + " (start a new run with another --out to change them)",
+            + " (start a new run from its weights to change them: --init-from "
+            + f"{job.run.path} --run-dir NEW)",
         )
     return state
 
 
-def checkpoint_spec(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
-    """The spec a checkpoint was trained from (or `spec`), compiled and checked."""
-    spec_path = spec or state["spec"]["path"]
-    if not Path(spec_path).is_file():
+def _check_extension(saved: Training, wanted: Training, last: Path) -> None:
+    if wanted.epochs < saved.epochs:
         raise InputError(
-            Code.CHECKPOINT, path, f"was trained from {spec_path}, which is not here; pass --spec"
+            Code.RESUME, last, f"--epochs {wanted.epochs} is fewer than the run's {saved.epochs}"
         )
-    compiled = compile_spec(spec_path)
-    check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
-    return compiled
-
-
-def check_classes(data: Dataset, state: Mapping[str, Any], path: Path) -> None:
-    trained = list(state["data"]["classes"])
-    if list(data.classes) != trained:
+    if saved.schedule not in EXTENSIBLE:
         raise InputError(
-            Code.DATA,
-            path,
-            f"was trained on classes {trained[:4]}..., the data set has {list(data.classes)[:4]}...",
+            Code.RESUME,
+            last,
+            f"the {saved.schedule} schedule is laid out over the run's {saved.epochs} epochs, so "
+            f"--epochs cannot grow on --resume; train further from its weights in a new run: "
+            f"--init-from {last.parent.parent} --run-dir NEW",
         )

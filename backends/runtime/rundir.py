@@ -9,21 +9,21 @@
       checkpoints/best.* the weights of the epoch with the best test accuracy
       curves.png confusion.png predictions.png eval.json
 
-Every file is written through a temporary file and os.replace, so a run killed at
-any moment leaves each file either old or new, never half-written.
+Every file is written by `incept.compiler.files.write_atomic` (a temporary file, then
+os.replace, with the umask's mode), so a run killed at any moment leaves each file
+either old or new, never half-written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from incept.compiler.files import write_atomic
 
 #: metrics.csv columns, in order.
 METRICS = (
@@ -40,44 +40,8 @@ METRICS = (
 )
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Call write(file) on a temporary file beside `path`, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def staged_file(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary file name beside `path`, for writers that want a name rather than a
-    stream (Keras, the ONNX exporter): moved into place (mode 0644) when the block ends
-    without an error, removed otherwise."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
 def write_text(path: Path, text: str) -> None:
-    write_atomic(path, lambda out: out.write(text.encode("utf-8")))
+    write_atomic(path, text)
 
 
 class RunDir:

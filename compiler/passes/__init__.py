@@ -27,9 +27,6 @@ class Pass:
     establishes: frozenset[str] = frozenset()
     #: An optimization whose module only infers (it cannot train as the spec says).
     inference_only: bool = False
-    #: Whether an exported (ONNX) graph gains from it (all do; backends/runtime/export/cli.py
-    #: still reads it).
-    exported: bool = True
 
 
 #: The IR straight from the spec, before any pass: a name for `--dump-ir`.

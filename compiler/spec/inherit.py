@@ -5,6 +5,9 @@ Rules (docs/spec-language.md has the user's version):
   A base must lie inside the project of the spec being compiled (paths.py: the nearest
   folder above it with `.git` or `pyproject.toml`, else its own folder; symbolic links
   resolved), be a YAML mapping, and chains hold at most `limits.MAX_EXTENDS` bases.
+  `extends: googlenet` (a name: no folder, no .yaml, no such file beside the spec) is a
+  model of the catalog (catalog.py: INCEPT_PATH, then the shipped specs); the bases a
+  named spec extends by path must lie inside that spec's own project.
 - Mappings merge key by key, recursively; any other value (a list, a scalar)
   given by the spec replaces the base's whole. So `blocks: {inception: {branches:
   {branch3: [...]}}}` replaces one branch and keeps the rest of the template.
@@ -27,6 +30,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import Code, Loc, SpecError
+from . import catalog
 from .messages import did_you_mean
 from .paths import inside, project_root
 from .source import DataPath, Source, read_source
@@ -219,16 +223,43 @@ def _rename(patcher: _Patcher, row: _Node, arg: _Node) -> None:
                 other.value["from"] = (tap[0], _Node(new, tap[1].loc))
 
 
-def _base_path(source: Source, loc: Loc, chain: tuple[str, ...]) -> str:
-    """The file `extends:` names, refused if it leaves the top spec's project."""
+def _beside(spec_path: str, ref: str) -> str:
+    return os.path.normpath(os.path.join(os.path.dirname(spec_path), ref))
+
+
+def base_file(spec_path: str, ref: str) -> str | None:
+    """The file `extends: ref` means in the spec at `spec_path`: the path beside the spec,
+    or, for a name with no such file there, the catalog's model (None if it has none)."""
+    beside = _beside(spec_path, ref)
+    if catalog.is_name(ref) and not os.path.lexists(beside):
+        found = catalog.find(ref)
+        return None if found is None else str(found)
+    return beside
+
+
+def _base_path(source: Source, loc: Loc, chain: tuple[str, ...], root: str) -> tuple[str, str]:
+    """The file `extends:` names and the project its own bases must stay inside.
+
+    A path is resolved beside the spec and refused if it leaves `root`; a name
+    (`extends: googlenet`: no folder, no .yaml, no such file beside the spec) is a model
+    on the catalog's search path, whose own bases stay inside its project."""
     ref = source.data["extends"]
     if not isinstance(ref, str):
         raise _fail(Code.TYPE, f"extends: expected a spec path, got {ref!r}", loc)
     if len(chain) > limits.MAX_EXTENDS:
         raise _fail(Code.LIMIT, f"extends chains more than {limits.MAX_EXTENDS} bases", loc)
-    base_path = os.path.normpath(os.path.join(os.path.dirname(source.path), ref))
+    base_path = base_file(source.path, ref)
+    if base_path is None:
+        raise _fail(
+            Code.EXTENDS,
+            f"base spec {ref!r} not found: no such file beside the spec, and "
+            + catalog.unknown(ref),
+            loc,
+        )
+    if base_path != _beside(source.path, ref):  # a model by name: its bases stay in its project
+        root = project_root(base_path)
     real = os.path.realpath(base_path)
-    if not inside(project_root(chain[0]), real):
+    if not inside(root, real):
         raise _fail(
             Code.EXTENDS,
             f"base spec {ref!r} is outside the spec's project (the folder above it holding "
@@ -240,10 +271,10 @@ def _base_path(source: Source, loc: Loc, chain: tuple[str, ...]) -> str:
         raise _fail(Code.EXTENDS, f"extends forms a cycle: {cycle}", loc)
     if not os.path.isfile(base_path):
         raise _fail(Code.EXTENDS, f"base spec {ref!r} not found (looked for {base_path})", loc)
-    return base_path
+    return base_path, root
 
 
-def resolve(source: Source, _chain: tuple[str, ...] = ()) -> Source:
+def resolve(source: Source, _chain: tuple[str, ...] = (), _root: str | None = None) -> Source:
     """The spec with every `extends` merged in and every `patch` applied."""
     data = source.data
     if not isinstance(data, dict) or ("extends" not in data and "patch" not in data):
@@ -253,7 +284,9 @@ def resolve(source: Source, _chain: tuple[str, ...] = ()) -> Source:
     if "extends" in data:
         loc = source.loc(("extends",))
         chain = (*_chain, os.path.realpath(source.path))
-        base = resolve(read_source(_base_path(source, loc, chain)), chain)
+        root = project_root(source.path) if _root is None else _root
+        base_path, base_root = _base_path(source, loc, chain, root)
+        base = resolve(read_source(base_path), chain, base_root)
         if not isinstance(base.data, dict):
             raise _fail(
                 Code.EXTENDS,

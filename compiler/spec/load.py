@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..errors import Code, SpecError
+from . import catalog
 from .inherit import resolve
 from .messages import allowed_keys, constraint, describe, did_you_mean, expected
 from .schema import PRIMITIVES, Name, Ref, Spec
-from .source import DataPath, Source, read_source
+from .source import DataPath, Source, mapping_source, read_source
 
 _CODES = {
     "extra_forbidden": Code.UNKNOWN_KEY,
@@ -191,6 +193,17 @@ def validate(source: Source) -> Spec:
         raise min(located, key=lambda t: (t[0], t[1]))[2] from None
 
 
-def load_spec(path: str | Path) -> tuple[Spec, Source]:
-    source = resolve(read_source(path))
+#: What names a spec: a file path, a model name (catalog.py) or the spec as a mapping.
+SpecInput = str | Path | Mapping[str, Any]
+
+
+def read_spec(spec: SpecInput) -> Source:
+    """The spec's source with `extends:` merged and `patch:` applied."""
+    if isinstance(spec, Mapping):
+        return resolve(mapping_source(spec))
+    return resolve(read_source(catalog.locate(spec)))
+
+
+def load_spec(spec: SpecInput) -> tuple[Spec, Source]:
+    source = read_spec(spec)
     return validate(source), source

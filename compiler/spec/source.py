@@ -11,6 +11,8 @@ and positions in a fraction of the time; anything else, errors included, is ruam
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,41 @@ def read_source(path: str | Path) -> Source:
     positions: dict[DataPath, Loc] = {(): Loc(shown, 1, 1)}
     data = _plain(_load(raw, shown), (), positions, shown)
     return Source(shown, data, sha256, positions)
+
+
+#: How a spec given as a mapping is named in errors and generated headers.
+MAPPING = "<mapping>"
+
+
+def mapping_source(data: Mapping[str, Any], shown: str = MAPPING) -> Source:
+    """A spec given as Python data (`incept.create_model({...})`), copied to plain data
+    and checked as a file's values are: mappings with string keys, lists (tuples become
+    lists), strings, numbers, booleans and null, at most MAX_DEPTH deep, every scalar
+    through check_scalar. It has no positions: errors point at `<mapping>:1:1` and name
+    the row. Its hash is that of its canonical JSON."""
+    where = Loc(shown, 1, 1)
+
+    def plain(value: Any, depth: int) -> Any:
+        if depth > limits.MAX_DEPTH:
+            raise SpecError(
+                Code.LIMIT, f"the spec nests deeper than {limits.MAX_DEPTH} levels", where
+            )
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise SpecError(Code.TYPE, f"mapping keys are strings, got {key!r}", where)
+                out[check_scalar(key, where)] = plain(item, depth + 1)
+            return out
+        if isinstance(value, list | tuple):
+            return [plain(item, depth + 1) for item in value]
+        if value is None or isinstance(value, str | bool | int | float):
+            return check_scalar(value, where)
+        raise SpecError(Code.TYPE, f"a spec holds plain data, got {type(value).__name__}", where)
+
+    copied = plain(data, 1)
+    text = json.dumps(copied, sort_keys=True, separators=(",", ":"))
+    return Source(shown, copied, hashlib.sha256(text.encode()).hexdigest(), {(): where})
 
 
 def _load(raw: bytes, shown: str) -> Any:

@@ -10,12 +10,12 @@ same page; docs/specs/ holds one per shipped spec (make regen, make check-genera
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 from .. import report
 from ..ir.graph import Graph
 from ..ir.shapes import size
+from ..spec.inherit import base_file
 from ..spec.paths import spec_label
 from ..spec.source import read_source
 
@@ -48,7 +48,7 @@ def chain(spec: str) -> list[tuple[str, str, int]]:
         out.append((spec_label(path), str(data.get("name", "")), len(data.get("patch") or [])))
         if "extends" not in data:
             return out
-        path = os.path.normpath(os.path.join(os.path.dirname(path), str(data["extends"])))
+        path = base_file(path, str(data["extends"])) or ""
 
 
 def _cell(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,25 @@ def _stats(counts: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     mean = counts @ values / total
     var = (counts * (values[None, :] - mean[:, None]) ** 2).sum(axis=1) / total
     return tuple(float(m) for m in mean), tuple(float(s) for s in np.sqrt(var))
+
+
+def _limit(split: Split, n: int | None, flag: str) -> Split:
+    if n is None:
+        return split
+    if n < 1:
+        raise InputError(Code.FLAG, flag, f"must be at least 1, got {n}")
+    if isinstance(split, ArraySplit):
+        return ArraySplit(split.images[:n], split.labels[:n])
+    return FileSplit(split.paths[:n], split.labels[:n])
+
+
+def open_data(
+    source: str, data_dir: str | None, limit_train: int | None = None, limit_test: int | None = None
+) -> Dataset:
+    """`open_dataset`, cut to the first --limit-train / --limit-test images."""
+    data = open_dataset(source, data_dir)
+    return replace(
+        data,
+        train=_limit(data.train, limit_train, "--limit-train"),
+        test=_limit(data.test, limit_test, "--limit-test"),
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from incept.compiler.guard import one_line_errors
+from incept.compiler.command_errors import one_line_errors
 
 
 def _check_folder(flag: str, out: str | None) -> None:
@@ -67,9 +67,9 @@ def export(
 
 
 def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
-    """--opt as pass names in pipeline order; it shapes the ONNX export only. `all` means
-    the passes an exported graph gains from (not separable_maxpool, a trick for torch's
-    eager CPU pooling: ONNX runtimes pool with their own kernels)."""
+    """--opt as pass names in pipeline order; it shapes the ONNX export only (torch's
+    emit options such as separable_maxpool are not passes: ONNX runtimes pool with their
+    own kernels)."""
     from incept.compiler.passes import optimizations, parse_optimizations
 
     from ..errors import Code, InputError
@@ -80,8 +80,4 @@ def _optimizations(value: str | None, onnx_path: str | None) -> tuple[str, ...]:
         raise InputError(Code.FLAG, "--opt", str(exc)) from None
     if chosen and not onnx_path:
         raise InputError(Code.FLAG, "--opt", "applies to the ONNX export: give --onnx FILE.onnx")
-    asked = {n.strip() for n in (value or "").split(",")}
-    for p in chosen:
-        if not p.exported and p.name in asked:
-            raise InputError(Code.FLAG, "--opt", f"{p.name} is for torch's eager kernels, not ONNX")
-    return tuple(p.name for p in chosen if p.exported)
+    return tuple(p.name for p in chosen)

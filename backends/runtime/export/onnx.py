@@ -15,8 +15,9 @@ import io
 from pathlib import Path
 from typing import Any
 
+from incept.compiler.files import staged
+
 from ..errors import Code, InputError
-from ..rundir import staged_file
 
 OPSET = 18
 RTOL = 1e-4
@@ -70,7 +71,7 @@ def export_onnx(model: Any, shape: tuple[int, ...], out: Path) -> float:
     """Export, check and rename into `out`; returns the checked relative error."""
     import torch
 
-    with staged_file(out) as tmp:
+    with staged(out) as tmp:
         example = torch.zeros(CHECK_BATCH, *shape)
         _export(model, example, tmp)
         error = check(tmp, model, shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..commands import load_frameworks
+from .. import frameworks
 from .source import open_target
 
 
@@ -18,14 +18,16 @@ def run_export(
 ) -> Iterator[str]:
     """Export to each requested format; yield one line per file written. `optimize`:
     the passes the ONNX (torch) model is compiled with."""
-    t = open_target(target, spec)
-    load_frameworks(keras=bool(saved_model) or t.backend == "keras")
+    if onnx_path:
+        frameworks.require("onnx", "--onnx")
+    if saved_model:
+        frameworks.require("keras", "--saved-model")
+    t = open_target(target, spec, optimize)
     shape = tuple(int(d) for d in t.compiled.graph.input.shape or ())
     if onnx_path:
         from .onnx import OPSET, export_onnx
-        from .source import torch_model
 
-        error = export_onnx(torch_model(t, optimize), shape, Path(onnx_path))
+        error = export_onnx(t.torch_model, shape, Path(onnx_path))
         opts = f"--opt {','.join(optimize)}; " if optimize else ""
         yield (
             f"wrote {onnx_path} (opset {OPSET}, input images N x {' x '.join(map(str, shape))}; "
@@ -33,9 +35,8 @@ def run_export(
         )
     if saved_model:
         from .saved_model import export_saved_model
-        from .source import keras_model
 
-        error = export_saved_model(keras_model(t), Path(saved_model))
+        error = export_saved_model(t.keras_model, Path(saved_model))
         c, h, w = shape
         yield (
             f"wrote {saved_model} (SavedModel, endpoint serve, input N x {h} x {w} x {c}; "

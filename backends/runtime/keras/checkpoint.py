@@ -16,13 +16,13 @@ optimizer, schedule and loss classes) are imported.
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from incept.compiler.files import staged
+
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
-from ..rundir import staged_file, write_atomic
 
 FORMAT = "incept-keras-checkpoint/1"
 IDENTITY = "incept.json"
@@ -30,16 +30,10 @@ IDENTITY = "incept.json"
 
 def save(path: Path, model: Any, state: dict[str, Any]) -> None:
     """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically."""
-    with staged_file(path, suffix=".keras") as tmp:  # Keras insists on the suffix
+    with staged(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))
-
-
-def copy(source: Path, target: Path) -> None:
-    """`source` copied to `target` atomically (best.keras from last.keras)."""
-    with source.open("rb") as src:
-        write_atomic(target, lambda out: shutil.copyfileobj(src, out))
 
 
 def read_state(path: Path) -> dict[str, Any]:

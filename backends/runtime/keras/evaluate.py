@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from incept.runtime.crops import HW, Crop, resized_hw
+from incept.runtime.metrics import softmax
 
 
 def apply_crop(images: Any, crop: Crop, input_hw: HW) -> Any:
@@ -47,13 +48,6 @@ def predict_probs(
     if not probs:
         return np.zeros((0, 0)), np.zeros(0, np.int64)
     return np.concatenate(probs), np.concatenate(labels)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row softmax in float64."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _resize_short(images: Any, short_side: int) -> Any:

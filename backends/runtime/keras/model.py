@@ -17,7 +17,7 @@ from incept.compiler.ir.graph import Graph
 from incept.compiler.pipeline import Compiled
 
 from ..errors import Code, InputError
-from ..modules import import_source
+from ..model_source import import_source
 from ..preflight import check_parameters, check_shapes
 
 
@@ -75,3 +75,18 @@ def preflight(model: Any, graph: Graph, where: str) -> None:
         name: tuple(int(d) for d in out.shape[1:]) for name, out in zip(expected, outs, strict=True)
     }
     check_shapes(seen, expected, where, " (H x W x C)")
+
+
+def logits_function(model: Any, jit_compile: bool = False) -> Any:
+    """x -> the main output's float32 logits in inference mode (aux heads unused)."""
+    import keras
+    import tensorflow as tf
+
+    main = keras.Model(model.input, model.outputs[0]) if has_aux(model) else model
+    spec = tf.TensorSpec((None, *main.input.shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[spec], jit_compile=jit_compile)
+    def logits(x: Any) -> Any:
+        return tf.cast(main(x, training=False), tf.float32)
+
+    return logits

@@ -1,7 +1,3 @@
-"""The PyTorch side of the runtime: what `incept train / eval / predict` call for
-`--backend torch` (every backend folder exposes these four names)."""
-
-from .report import evaluate_checkpoint, predict_images, write_report
-from .train import run
-
-__all__ = ["evaluate_checkpoint", "predict_images", "run", "write_report"]
+"""The PyTorch side of the runtime: batches on the device, the training session (DDP
+under torchrun), `.pt` checkpoints, evaluation. Loaded through
+incept.runtime.frameworks; `adapter.ADAPTER` is what the shared runtime uses."""

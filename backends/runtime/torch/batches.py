@@ -41,7 +41,9 @@ ERASE_TRIES = 10  # rectangles drawn per image; the first that fits is erased
 class Batches(Protocol):
     def __len__(self) -> int: ...  # batches per epoch on this rank
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches from batch `start` on (a resumed epoch skips the rest)."""
+        ...
 
 
 def make_batches(
@@ -218,8 +220,9 @@ class _ArrayBatches:
     def __len__(self) -> int:
         return len(self.order)
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for index, rows in enumerate(self.order.batches(epoch, self.images.device)):
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rows_of = self.order.batches(epoch, self.images.device)
+        for index, rows in enumerate(rows_of[start:], start):
             raw = self.images.index_select(0, rows)
             yield self.finish(raw, epoch, index), self.labels.index_select(0, rows)
 
@@ -290,9 +293,9 @@ class _FileBatches:
     def __len__(self) -> int:
         return len(self.order)
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        self.sampler.batches = [rows.tolist() for rows in self.order.batches(epoch)]
-        for index, batch in enumerate(self.loader):
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.sampler.batches = [rows.tolist() for rows in self.order.batches(epoch)[start:]]
+        for index, batch in enumerate(self.loader, start):
             if isinstance(batch, _Failed):
                 raise InputError(batch.code, batch.where, batch.message)
             images, labels = batch

@@ -8,20 +8,26 @@ scaler states, the RNG states and the metrics history.
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from incept.compiler.files import copy_atomic, write_atomic
+
 from ..errors import Code, InputError, check_format, unreadable_checkpoint
-from ..rundir import write_atomic
 
 FORMAT = "incept-torch-checkpoint/1"
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
     write_atomic(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+
+
+def copy(source: Path, target: Path) -> None:
+    copy_atomic(source, target)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -31,9 +37,32 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise unreadable_checkpoint(path, "torch", exc) from None
+        raise _refused(path, exc) from None
     check_format(state, FORMAT, path)
     return state
+
+
+def _refused(path: Path, exc: Exception) -> InputError:
+    """One short line for a file torch.load refused (torch explains in paragraphs)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pickle.UnpicklingError) and "unsupported GLOBAL" in text:
+        return InputError(
+            Code.CHECKPOINT,
+            path,
+            "holds Python objects beyond tensors and plain data; incept loads weights only "
+            "(weights_only=True) and runs no code from a file",
+        )
+    if "inline_container" in text or "PytorchStreamReader" in text:
+        return InputError(
+            Code.CHECKPOINT, path, "not a torch checkpoint (an archive without torch's data.pkl)"
+        )
+    if isinstance(exc, OSError | EOFError) or "zip" in text.lower():
+        return InputError(
+            Code.CHECKPOINT, path, "not a readable torch checkpoint (truncated or damaged file)"
+        )
+    _, found, detail = text.partition("WeightsUnpickler error: ")
+    detail = detail.split(" Check the documentation")[0]
+    return unreadable_checkpoint(path, "torch", ValueError(detail) if found else exc)
 
 
 def rng_state() -> dict[str, Any]:

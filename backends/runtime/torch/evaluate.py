@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from incept.runtime.crops import HW, Crop, resized_hw
+from incept.runtime.metrics import softmax
 
 
 def apply_crop(images: torch.Tensor, crop: Crop, input_hw: HW) -> torch.Tensor:
@@ -42,7 +43,7 @@ def predict_probs(
     labels: list[np.ndarray] = []
     for images, target in batches:
         x = images if device is None else images.to(device, non_blocking=True)
-        probs.append(_mean_softmax(model, x, plan, input_hw, autocast).cpu().numpy())
+        probs.append(_mean_softmax(model, x, plan, input_hw, autocast))
         labels.append(target.cpu().numpy().astype(np.int64))
     if not probs:
         return np.zeros((0, 0)), np.zeros(0, np.int64)
@@ -51,8 +52,8 @@ def predict_probs(
 
 def _mean_softmax(
     model: torch.nn.Module, images: torch.Tensor, plan: Sequence[Crop], input_hw: HW, autocast: bool
-) -> torch.Tensor:
-    total: torch.Tensor | None = None
+) -> np.ndarray:
+    total: np.ndarray | None = None
     cached: tuple[int, torch.Tensor] | None = None  # plans are grouped by scale: resize once
     for crop in plan:
         if cached is None or cached[0] != crop.short_side:
@@ -61,7 +62,7 @@ def _mean_softmax(
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(x)
         logits = out[0] if isinstance(out, tuple | list) else out  # (logits, aux...) if aux on
-        p = logits.double().softmax(dim=1)  # N x K is small: fp64 keeps the average exact
+        p = softmax(logits.double().cpu().numpy())  # N x K is small: fp64 keeps the mean exact
         total = p if total is None else total + p
     assert total is not None
     return total / len(plan)
@@ -95,3 +96,24 @@ def _device(model: torch.nn.Module) -> torch.device | None:
     """Where the model's weights are; None (leave the images where they are) if it has none."""
     tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
     return None if tensor is None else tensor.device
+
+
+@torch.inference_mode()
+def test_logits(
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    dtype: torch.dtype | None,
+    memory_format: torch.memory_format,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N x K float64 logits, N int64 labels) of one centre view, eval mode; the
+    metrics are computed from them by incept.runtime.metrics, as eval's are."""
+    model.eval()
+    logits: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for images, target in batches:
+        images = images.contiguous(memory_format=memory_format)
+        with torch.autocast(images.device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(images)
+        logits.append(out.double().cpu().numpy())
+        labels.append(target.cpu().numpy().astype(np.int64))
+    return np.concatenate(logits), np.concatenate(labels)

@@ -9,6 +9,7 @@ count with what the compiler inferred: if they differ, nothing is trained.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -17,7 +18,8 @@ from torch import nn
 from incept.compiler.ir.graph import Graph
 from incept.compiler.pipeline import Compiled
 
-from ..modules import import_source
+from ..errors import Code, InputError
+from ..model_source import import_source
 from ..preflight import check_parameters, check_shapes
 
 
@@ -32,6 +34,25 @@ def build_model(compiled: Compiled, folder: Path, *, aux: bool) -> nn.Module:
     module = import_source(model_source(compiled.graph), folder / "model.py")
     model: nn.Module = module.build(aux_logits=aux and bool(compiled.graph.aux_heads))
     return model
+
+
+def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], where: object) -> None:
+    """`weights` into `model` (strict), or one line naming the first tensor that differs."""
+    have = model.state_dict()
+    for key, tensor in have.items():
+        if key not in weights:
+            raise InputError(Code.CHECKPOINT, where, f"has no tensor {key!r} for the model")
+        if tuple(weights[key].shape) != tuple(tensor.shape):
+            shape = "x".join(map(str, weights[key].shape))
+            raise InputError(
+                Code.CHECKPOINT,
+                where,
+                f"tensor {key!r} is {shape}, the model's is {'x'.join(map(str, tensor.shape))}",
+            )
+    extra = sorted(set(weights) - set(have))
+    if extra:
+        raise InputError(Code.CHECKPOINT, where, f"has a tensor the model lacks: {extra[0]!r}")
+    model.load_state_dict(weights)
 
 
 def _row_outputs(graph: Graph, aux: bool) -> dict[str, tuple[int, ...]]:

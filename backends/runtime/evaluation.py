@@ -1,53 +1,36 @@
-"""Evaluation, prediction and the end-of-training report, for every backend.
+"""Evaluation, prediction and the end-of-training report, for every framework.
 
-A backend supplies only a loader: checkpoint path -> a `Loaded` model that turns a
-test split into softmax probabilities averaged over a crop plan. Everything else —
-which spec and data a checkpoint belongs to, the crop plans, the metrics, eval.json,
-the confusion matrix and the prediction grid — is decided here, once.
+A framework supplies only a `Loaded` model (incept.runtime.adapter) that turns a split
+into softmax probabilities averaged over a crop plan; which checkpoint, spec and data
+it belongs to, the crop plans, the metrics, eval.json, the confusion matrix and the
+prediction grid are decided here, once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from incept.compiler.files import write_atomic
 from incept.compiler.pipeline import Compiled
 
-from .crops import HW, Crop, crop_plan
+from . import checkpoints
+from .crops import HW, crop_plan
 from .data import ArraySplit, Dataset, Split
+from .data.sources import open_data
 from .errors import Code, InputError
 from .metrics import summarize
-from .resume import check_classes
-from .rundir import RunDir, write_text
+from .rundir import RunDir
+
+if TYPE_CHECKING:
+    from .adapter import Loaded
 
 #: How many test images the prediction grid shows.
 GRID = 32
-
-
-class Loaded(Protocol):
-    """A checkpoint's model in eval mode, its compiled spec and its identity."""
-
-    @property
-    def compiled(self) -> Compiled: ...
-
-    @property
-    def state(self) -> Mapping[str, Any]:  # job.identity(...): spec, recipe, data, history
-        ...
-
-    def probs(
-        self, split: Split, *, start_hw: HW, plan: Sequence[Crop], batch_size: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(N x K float64 softmax averaged over `plan`, N int64 labels); the images are
-        resized to `start_hw` and normalised with the checkpoint's mean/std first."""
-        ...
-
-
-#: (checkpoint, --spec or None, --device) -> the loaded model
-Loader = Callable[[Path, str | None, str], Loaded]
 
 
 def input_hw(compiled: Compiled) -> HW:
@@ -74,39 +57,48 @@ def test_probs(
     return loaded.probs(split, start_hw=start_hw, plan=plan, batch_size=batch_size)
 
 
-def evaluate_checkpoint(path: Path, flags: Mapping[str, Any], load: Loader) -> dict[str, Any]:
-    """`incept eval`: top-1/top-5/loss/per-class accuracy on the test split."""
-    from .commands import open_data
+def _positive(flag: str, value: int) -> None:
+    if value < 1:
+        raise InputError(Code.FLAG, flag, f"must be at least 1, got {value}")
 
-    if flags["batch_size"] < 1:
+
+def check_classes(data: Dataset, state: Mapping[str, Any], path: Path) -> None:
+    trained = list(state["data"]["classes"])
+    if list(data.classes) != trained:
         raise InputError(
-            Code.FLAG, "--batch-size", f"must be at least 1, got {flags['batch_size']}"
+            Code.DATA,
+            path,
+            f"was trained on classes {trained[:4]}..., the data set has {list(data.classes)[:4]}...",
         )
-    loaded = load(path, flags["spec"], flags["device"])
-    state = loaded.state
+
+
+def evaluate(target: str, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """`incept eval`: top-1/top-5/loss/per-class accuracy on the test split. A run
+    folder is evaluated at its last weights; name checkpoints/best.* for those."""
+    _positive("--batch-size", flags["batch_size"])
+    ckpt = checkpoints.open_checkpoint(target, flags["spec"])
+    state = ckpt.state
     source = flags["source"] or state["data"]["source"]
     data_dir = flags["data_dir"] or (None if flags["source"] else state["data"].get("data_dir"))
     data = open_data(source, data_dir, None, flags["limit_test"])
-    check_classes(data, state, path)
+    check_classes(data, state, ckpt.path)
+    loaded = ckpt.load(flags["device"])
     crops = int(flags["crops"])
     probs, labels = test_probs(loaded, data.test, crops=crops, batch_size=flags["batch_size"])
     summary = summarize(probs, labels, data.classes).as_dict()
-    return {"checkpoint": str(path), "data": source, "crops": crops, **summary}
+    return {"checkpoint": str(ckpt.path), "data": source, "crops": crops, **summary}
 
 
-def write_report(
-    last: Path, run: RunDir, data: Dataset, *, spec: str, device: str, load: Loader
-) -> None:
-    """After training: eval.json, the confusion matrix and the prediction grid."""
+def write_report(run: RunDir, data: Dataset, *, spec: str, device: str) -> None:
+    """After training: eval.json, the confusion matrix and the prediction grid, from the
+    run's last checkpoint."""
     from .plots import plot_confusion, plot_predictions
 
-    loaded = load(last, spec, device)
+    loaded = checkpoints.load(run.path, spec, device)
     probs, labels = test_probs(loaded, data.test, crops=1, batch_size=256)
     summary = summarize(probs, labels, data.classes)
-    write_text(
-        run.evaluation,
-        json.dumps({"checkpoint": str(last), "crops": 1, **summary.as_dict()}, indent=2) + "\n",
-    )
+    report = {"checkpoint": str(run.last), "crops": 1, **summary.as_dict()}
+    write_atomic(run.evaluation, json.dumps(report, indent=2) + "\n")
     plot_confusion(summary.confusion, data.classes, run.confusion)
     pick = np.linspace(0, len(labels) - 1, num=min(GRID, len(labels))).astype(int)
     images = _grid_images(data.test, pick, loaded.compiled)
@@ -130,23 +122,39 @@ def _grid_images(split: Split, pick: np.ndarray, compiled: Compiled) -> np.ndarr
     return np.stack(out)
 
 
-def predict_images(
-    path: Path, images: Sequence[Path], flags: Mapping[str, Any], load: Loader
-) -> list[dict[str, Any]]:
-    """`incept predict`: the top classes of each image, read with Pillow."""
+def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`incept predict`: the top classes of each image (read with Pillow) from a run
+    folder (its best checkpoint) or a checkpoint file."""
     from .data.images import read_image
 
-    if flags["top"] < 1:
-        raise InputError(Code.FLAG, "--top", f"must be at least 1, got {flags['top']}")
-    loaded = load(path, flags["spec"], flags["device"])
-    channels = loaded.compiled.graph.input.shape[0]  # type: ignore[index]
+    _positive("--top", flags["top"])
+    ckpt = checkpoints.open_checkpoint(target, flags["spec"], best=True)
+    channels = ckpt.compiled.graph.input.shape[0]  # type: ignore[index]
     arrays = [read_image(p, channels=channels) for p in images]  # all read before any output
+    loaded = ckpt.load(flags["device"])
     classes = loaded.state["data"]["classes"]
     results = []
     for image_path, array in zip(images, arrays, strict=True):
         split = ArraySplit(array[None], np.zeros(1, dtype=np.int64))
         probs, _ = test_probs(loaded, split, crops=1, batch_size=1)
-        order = np.argsort(-probs[0])[: min(flags["top"], len(classes))]
+        order = np.argsort(-probs[0], kind="stable")[: min(flags["top"], len(classes))]
         top = [{"class": classes[i], "probability": float(probs[0][i])} for i in order]
         results.append({"image": str(image_path), "top": top})
     return results
+
+
+def print_summary(summary: Mapping[str, Any]) -> None:
+    """The evaluation summary as a rich table on the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{summary['checkpoint']}: {summary['count']:,} test images, {summary['crops']} crop(s): "
+        f"top-1 {summary['top1']:.4f}  top-5 {summary['top5']:.4f}  loss {summary['loss']:.4f}",
+        highlight=False,
+    )
+    table = Table("class", "accuracy", title="per-class accuracy")
+    for name, acc in summary["per_class"].items():
+        table.add_row(name, f"{acc:.4f}")
+    console.print(table)

@@ -1,0 +1,118 @@
+"""The one checkpoint path: locate -> read -> check -> build -> load.
+
+A run folder or a checkpoint file is located (a run folder means its last or best
+checkpoint), read by its framework's adapter without building anything, checked
+(an incept checkpoint, of this spec's architecture), and only then is a model built
+and the weights loaded into it. eval, predict, convert, export, resume and
+fine-tuning all come through here.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incept.compiler.pipeline import Compiled, compile_spec
+from incept.compiler.spec import catalog
+
+from . import frameworks
+from .errors import Code, InputError
+
+if TYPE_CHECKING:
+    from .adapter import Adapter, Loaded
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file that was read and checked, not yet loaded into a model."""
+
+    path: Path
+    framework: str
+    state: dict[str, Any]
+    compiled: Compiled
+
+    @property
+    def adapter(self) -> Adapter:
+        return frameworks.adapter(self.framework, str(self.path))
+
+    @property
+    def aux(self) -> bool:
+        """Whether it was trained with (and holds) aux heads."""
+        return bool(self.state["recipe"].get("aux")) and bool(self.compiled.graph.aux_heads)
+
+    @property
+    def folder(self) -> Path:
+        """Where its model's source goes: its run folder, else a temporary folder."""
+        if self.path.parent.name == "checkpoints":
+            return self.path.parent.parent
+        return Path(tempfile.gettempdir()) / f"incept-models-{self.framework}"
+
+    def load(self, device: str = "auto") -> Loaded:
+        return self.adapter.load(self.path, self.state, self.compiled, self.folder, device)
+
+
+def locate(target: Path, best: bool = False) -> tuple[Path, str]:
+    """A checkpoint file, or a run folder's last (or best) one, and its framework."""
+    if not target.exists():
+        raise InputError(Code.CHECKPOINT, target, "no such run folder or checkpoint file")
+    if not target.is_dir():
+        return target, frameworks.framework_of(target)
+    config = target / "config.json"
+    if not config.is_file():
+        raise InputError(Code.CHECKPOINT, target, "is not a run folder (no config.json)")
+    try:
+        framework = str(json.loads(config.read_text(encoding="utf-8")).get("backend", "torch"))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise InputError(Code.CHECKPOINT, config, f"is not readable JSON ({exc})") from None
+    if framework not in frameworks.FRAMEWORKS:
+        raise InputError(Code.CHECKPOINT, config, f"names an unknown backend {framework!r}")
+    name = "best" if best else "last"
+    return target / "checkpoints" / f"{name}{frameworks.SUFFIX[framework]}", framework
+
+
+def read(path: Path, framework: str) -> dict[str, Any]:
+    """The checkpoint's state (identity, history, weights as its framework reads them)."""
+    return frameworks.adapter(framework, str(path)).read_state(path)
+
+
+def check_architecture(
+    state: Mapping[str, Any], arch_sha256: str, where: object, code: Code
+) -> None:
+    saved = state["spec"]["arch_sha256"]
+    if saved != arch_sha256:
+        raise InputError(
+            code,
+            where,
+            f"was trained from {state['spec']['path']} (architecture {saved[:12]}), "
+            f"which differs from this spec's architecture ({arch_sha256[:12]})",
+        )
+
+
+def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
+    """The spec a checkpoint was trained from (or `spec`), compiled and checked."""
+    spec_path = spec or state["spec"]["path"]
+    if not Path(spec_path).is_file() and not (spec and catalog.is_name(spec)):
+        raise InputError(
+            Code.CHECKPOINT, path, f"was trained from {spec_path}, which is not here; pass --spec"
+        )
+    compiled = compile_spec(spec_path)
+    check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
+    return compiled
+
+
+def open_checkpoint(target: str | Path, spec: str | None = None, best: bool = False) -> Checkpoint:
+    """Locate, read and check: everything short of building the model."""
+    path, framework = locate(Path(target), best)
+    state = read(path, framework)
+    return Checkpoint(path, framework, state, spec_of(state, spec, path))
+
+
+def load(
+    target: str | Path, spec: str | None = None, device: str = "auto", best: bool = False
+) -> Loaded:
+    """A run folder's or checkpoint's model, built and loaded, in eval mode."""
+    return open_checkpoint(target, spec, best).load(device)

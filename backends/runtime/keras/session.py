@@ -1,0 +1,190 @@
+"""The Keras side of a training run: model, optimizer, batches, one step.
+
+The driver (incept.runtime.driver) owns the epoch loop, as for torch. A step is one
+tf.function (XLA with --compile) that computes the compiled loss (every output,
+weighted [1, aux...]), applies the recipe's optimizer and adds the batch's loss and
+hits to running sums held in variables on the device; nothing is read back per
+step. The model is compiled with the recipe (optimizer, schedule, loss), so a
+`.keras` checkpoint holds the optimizer's variables and loads with load_model.
+
+Dropout masks come from each layer's SeedGenerator; Keras does not save those
+states, so they are set from (seed, epoch) at every epoch's start and saved in the
+checkpoint mid-epoch: a resumed run draws the masks an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from incept.compiler.files import copy_atomic
+
+from ..errors import Code, InputError
+from ..job import Job
+from ..seeds import mix_seed
+from . import checkpoint
+from .batches import Batches
+from .device import setup
+from .model import build_model, has_aux, logits_function, preflight
+from .optim import compile_model
+
+if TYPE_CHECKING:
+    from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
+
+
+def _batches(job: Job, train: bool) -> Batches:
+    return Batches(
+        job.data.train if train else job.data.test,
+        train=train,
+        batch_size=job.recipe.batch_size,
+        size=tuple(job.compiled.graph.input.shape[1:]),  # type: ignore[arg-type,index]
+        mean=job.mean,
+        std=job.std,
+        augment=job.recipe.augment if train else None,
+        seed=job.options.seed,
+        workers=job.options.workers,
+    )
+
+
+def _seed_states(model: Any) -> list[Any]:
+    return [g.state for layer in model.layers for g in getattr(layer, "_seed_generators", ())]
+
+
+def reseed_dropout(model: Any, seed: int, epoch: int) -> None:
+    """Set every layer's random state (Dropout's SeedGenerator) from (seed, epoch)."""
+    for index, layer in enumerate(model.layers):
+        for generator in getattr(layer, "_seed_generators", ()):
+            state = generator.state
+            value = mix_seed(seed, epoch, 2, index) & 0x7FFF_FFFF
+            state.assign(np.array([value, 0], dtype=state.dtype))
+
+
+class KerasSession:
+    is_main, world = True, 1  # one process: Keras runs are not distributed here
+
+    def __init__(self, job: Job) -> None:
+        rt = setup(job.options)
+        keras.utils.set_random_seed(job.options.seed)
+        self.seed = job.options.seed
+        model = self.model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
+        preflight(model, job.compiled.graph, job.spec_path)
+        self.train_batches, self.test_batches = _batches(job, True), _batches(job, False)
+        self.steps = len(self.train_batches)
+        heads = job.compiled.graph.aux_heads if has_aux(model) else ()
+        compile_model(
+            model, job.recipe, max(self.steps, 1), [h.loss_weight or 0.0 for h in heads],
+            jit_compile=rt.jit_compile,
+        )  # fmt: skip
+        model.optimizer.build(model.trainable_variables)
+        self.batch_size = job.recipe.batch_size
+        self.loss_sum = tf.Variable(0.0, dtype=tf.float32, trainable=False)
+        self.correct = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.seen = 0
+        self._step = tf.function(self._train_step, jit_compile=rt.jit_compile)
+        self._logits = logits_function(model, rt.jit_compile)
+        self.runtime = {
+            "device": rt.device,
+            "autocast": {"float32": "fp32", "mixed_bfloat16": "bfloat16"}.get(rt.policy, rt.policy),
+            "compile": rt.jit_compile,
+            "keras_backend": keras.backend.backend(),
+            "world_size": 1,
+        }
+        self.versions = {"keras": keras.__version__, "tensorflow": tf.__version__}
+
+    def _train_step(self, images: Any, labels: Any) -> None:
+        model = self.model
+        outputs = len(model.outputs)
+        with tf.GradientTape() as tape:
+            out = model(images, training=True)
+            y = (labels,) * outputs if outputs > 1 else labels
+            loss = model.compute_loss(x=images, y=y, y_pred=out, training=True)
+            scaled = model.optimizer.scale_loss(loss)
+        weights = model.trainable_variables
+        model.optimizer.apply(tape.gradient(scaled, weights), weights)
+        logits = out[0] if outputs > 1 else out
+        hits = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
+        n = tf.cast(tf.shape(labels)[0], tf.float32)
+        self.loss_sum.assign_add(tf.cast(loss, tf.float32) * n)
+        self.correct.assign_add(tf.reduce_sum(tf.cast(hits, tf.int64)))
+
+    def restore(self, state: Mapping[str, Any], path: Path) -> None:
+        checkpoint.load_weights(self.model, path)
+        for variable, value in zip(
+            _seed_states(self.model), state.get("dropout", ()), strict=False
+        ):
+            variable.assign(np.array(value, dtype=variable.dtype))
+        self._restored_seeds = "partial" in state
+
+    def init_from(self, source: Checkpoint) -> None:
+        if source.framework != "keras":
+            raise InputError(
+                Code.FLAG, "--init-from", f"{source.path} is a {source.framework} checkpoint; "
+                "convert it first: incept convert SOURCE --to keras -o FILE.keras",
+            )  # fmt: skip
+        fresh = build_model(source.compiled, source.folder, aux=source.aux)
+        checkpoint.load_weights(fresh, source.path)
+        by_name = {w.path: w for w in fresh.weights}
+        for weight in self.model.weights:
+            if weight.path in by_name:
+                weight.assign(by_name[weight.path])
+
+    def begin_epoch(self, epoch: int) -> None:
+        if getattr(self, "_restored_seeds", False):
+            self._restored_seeds = False  # a resumed epoch keeps the saved dropout states
+            return
+        reseed_dropout(self.model, self.seed, epoch)
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]:
+        data = self.train_batches.epoch(epoch).skip(start)
+        try:
+            yield from data
+        except tf.errors.OpError:
+            self.train_batches.raise_failed()
+            raise
+
+    def step(self, batch: tuple[Any, Any]) -> None:
+        self._step(*batch)
+        self.seen += self.batch_size
+
+    def sums(self) -> tuple[float, float, int]:
+        return float(self.loss_sum.numpy()), float(self.correct.numpy()), self.seen
+
+    def set_sums(self, loss_sum: float, correct: float, seen: int) -> None:
+        self.loss_sum.assign(loss_sum)
+        self.correct.assign(int(correct))
+        self.seen = seen
+
+    def rank_mean(self, values: Sequence[float]) -> list[float]:
+        return list(values)
+
+    def any_rank(self, flag: bool) -> bool:
+        return flag
+
+    def lr(self) -> float:
+        return float(self.model.optimizer.learning_rate)
+
+    def weights_finite(self) -> bool:
+        return all(bool(np.isfinite(w).all()) for w in self.model.get_weights())
+
+    def test_logits(self) -> tuple[np.ndarray, np.ndarray]:
+        logits, labels = [], []
+        try:
+            for images, target in self.test_batches.epoch(0):
+                logits.append(np.asarray(self._logits(images), np.float64))
+                labels.append(np.asarray(target, np.int64))
+        except tf.errors.OpError:
+            self.test_batches.raise_failed()
+            raise
+        return np.concatenate(logits), np.concatenate(labels)
+
+    def save(self, path: Path, state: Mapping[str, Any]) -> None:
+        seeds = [np.asarray(v).tolist() for v in _seed_states(self.model)]
+        checkpoint.save(path, self.model, {**state, "dropout": seeds})
+
+    def copy(self, source: Path, target: Path) -> None:
+        copy_atomic(source, target)

@@ -1,0 +1,95 @@
+"""`incept train` after the flags parse: resolve the job, drive it, report, and say
+where everything is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from incept.compiler.pipeline import compile_spec
+
+from . import recipe as recipes
+from .checkpoints import check_architecture, open_checkpoint
+from .data.sources import channel_stats, check_fits, open_data
+from .errors import Code, InputError
+from .frameworks import SUFFIX
+from .job import Job, Options
+from .rundir import RunDir
+
+
+def train_command(spec: str, flags: Mapping[str, Any]) -> None:
+    from .driver import train
+    from .evaluation import write_report
+
+    job = make_job(spec, flags)
+    journal = train(job)
+    if not journal.history or not _is_main():
+        return
+    write_report(job.run, job.data, spec=spec, device=flags["device"])
+    run = job.run
+    best = max(journal.history, key=lambda r: r["test_acc"])
+    click.echo(
+        "\n".join(
+            [
+                f"run folder   {run.path}",
+                f"checkpoints  {run.last} (last), {run.best} (best: epoch {int(best['epoch'])},"
+                f" test accuracy {best['test_acc']:.4f})",
+                f"metrics      {run.metrics}, {run.evaluation}, TensorBoard: {run.tensorboard}",
+                f"pictures     {run.curves}, {run.confusion}, {run.predictions}",
+                f"next         incept eval {run.path}  |  incept predict {run.path} IMAGE  |  "
+                f"incept export {run.path} --onnx model.onnx",
+            ]
+        ),
+        err=True,
+    )
+
+
+def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
+    """Everything checked and resolved before training starts: spec, recipe, data, the
+    checkpoint a new run starts from."""
+    compiled = compile_spec(spec)
+    graph = compiled.graph
+    recipe = recipes.from_flags(compiled.spec.training, flags)
+    init_from = None
+    if flags.get("init_from"):
+        if flags["resume"]:
+            raise InputError(Code.FLAG, "--init-from", "starts a new run; --resume continues one")
+        init_from = open_checkpoint(flags["init_from"], spec)
+        check_architecture(init_from.state, compiled.arch_sha256, init_from.path, Code.CHECKPOINT)
+    data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
+    check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
+    mean, std = channel_stats(data.train)
+    options = Options(
+        device=flags["device"],
+        precision=flags["precision"],
+        compile=flags["compile_"],
+        channels_last=flags["channels_last"],
+        seed=flags["seed"],
+        workers=flags["workers"],
+        progress=flags["progress"],
+    )
+    folder = flags["run_dir"] or Path("runs") / graph.name
+    return Job(
+        backend=flags["backend"],
+        compiled=compiled,
+        spec_path=spec,
+        recipe=recipe,
+        data=data,
+        data_source=flags["source"],
+        data_dir=str(Path(flags["data_dir"]).resolve()) if flags["data_dir"] else None,
+        mean=mean,
+        std=std,
+        run=RunDir(folder, SUFFIX[flags["backend"]]),
+        options=options,
+        resume=flags["resume"],
+        init_from=init_from,
+    )
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

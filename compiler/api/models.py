@@ -1,0 +1,160 @@
+"""incept's Python face: models by name, compiled and built in memory.
+
+    import incept
+    incept.list_models("*fmnist*")          # ['googlenet-fmnist', 'googlenet-fmnist-lite']
+    source = incept.compile("googlenet", backend="keras")   # the generated module's text
+    model = incept.create_model("googlenet-fmnist-lite", num_classes=7)   # an nn.Module
+
+A spec is a model name (compiler/spec/catalog.py: INCEPT_PATH, then the shipped specs),
+a path to a YAML file, or the spec itself as a mapping. These run the commands' own
+pipeline (compiler/pipeline.py) and backends; create_model imports the generated source
+as a module in memory (nothing is written, generated/ is not read) and calls its
+`build()`. This module imports only the standard library: the compiler loads on the
+first call, torch or keras when a model is built.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import linecache
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from incept.compiler.spec.source import Source
+
+#: A spec: a model name, a YAML file's path, or the spec as a mapping.
+SpecLike = str | Path | Mapping[str, Any]
+
+#: Modules of generated source, by (spec hash, backend, num_classes): a process compiles
+#: and imports each model once.
+_MODULES: dict[tuple[str, str, int | None], types.ModuleType] = {}
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """The model names `create_model` accepts, sorted: INCEPT_PATH's specs and the
+    shipped ones. `pattern` filters them: a glob (`"*fmnist*"`) or a substring."""
+    from incept.compiler.spec import catalog
+
+    return list(catalog.models(pattern))
+
+
+def compile(  # noqa: A001  (incept.compile, as `incept compile`)
+    spec: SpecLike, backend: str = "torch", optimize: str | Iterable[str] | None = None
+) -> str:
+    """The source of the generated `backend` module for `spec`, as `incept compile` writes
+    it (nothing is written here). `optimize`: optimization names as for `--opt`
+    (`"all"`, `"fuse_siblings,fold_bn"` or a list of names; docs/passes.md).
+
+    Raises SpecError (one located line) for a bad spec or unknown name, ValueError for an
+    unknown backend or optimization."""
+    from incept.backends import get_backend
+    from incept.compiler.passes import parse_optimizations, pass_names
+    from incept.compiler.pipeline import compile_spec
+
+    module = get_backend(backend)
+    text = optimize if optimize is None or isinstance(optimize, str) else ",".join(optimize)
+    names = parse_optimizations(text, module.OPTIONS)
+    passes = pass_names(names)
+    graph = compile_spec(spec, None, passes).graph
+    rendered: str = module.render(graph, tuple(n for n in names if n not in passes))
+    return rendered
+
+
+def create_model(
+    spec: SpecLike,
+    backend: str = "torch",
+    num_classes: int | None = None,
+    aux_logits: bool | None = None,
+    pretrained: str | Path | None = None,
+    **builder_args: Any,
+) -> Any:
+    """A freshly initialised model for `spec`: a torch `nn.Module` (backend="torch") or a
+    `keras.Model` (backend="keras"), built by the generated module's `build()`.
+
+    num_classes: the classifier's width; None keeps the spec's. Another number compiles
+        the spec with that `num_classes` (every layer written `$num_classes` follows).
+    aux_logits: attach the aux heads; None keeps the spec's choice.
+    pretrained: not available yet (NotImplementedError); incept has no weight sources.
+    builder_args: further keyword arguments of the generated `build()`.
+
+    The spec is compiled and its module imported once per process for each spec hash,
+    backend and num_classes; every call builds a new model from it."""
+    if pretrained is not None:
+        raise NotImplementedError(
+            f"create_model(pretrained={pretrained!r}): pretrained weights are not available "
+            "in this version of incept; build with pretrained=None and load a state_dict "
+            "(torch) or weights file (keras) yourself"
+        )
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
+        raise ValueError(f"num_classes must be a positive integer, received {num_classes!r}")
+    module = _module(spec, backend, num_classes)
+    return module.build(aux_logits=aux_logits, **builder_args)
+
+
+def _module(spec: SpecLike, backend: str, num_classes: int | None) -> types.ModuleType:
+    """The generated module for `spec`, from the cache or compiled and imported now."""
+    from incept.backends import get_backend
+    from incept.compiler.spec.load import read_spec
+
+    renderer = get_backend(backend)  # ValueError for an unknown backend, before any reading
+    source = read_spec(spec)
+    if isinstance(source.data, dict) and source.data.get("num_classes") == num_classes:
+        num_classes = None  # the spec's own: the same module as without
+    key = (source.sha256, backend, num_classes)
+    if key not in _MODULES:
+        if num_classes is None:
+            graph = _graph(source)
+        else:
+            graph = _graph(_with_classes(source, num_classes), num_classes)
+        _MODULES[key] = _import_text(renderer.render(graph), f"{graph.name}_{backend}")
+    return _MODULES[key]
+
+
+def _with_classes(source: Source, num_classes: int) -> Source:
+    """The spec with `num_classes` set: its own hash, its other values and positions kept."""
+    data = {**source.data, "num_classes": num_classes}
+    digest = hashlib.sha256(f"{source.sha256}\nnum_classes={num_classes}".encode()).hexdigest()
+    return replace(source, data=data, sha256=digest)
+
+
+def _graph(source: Source, wanted: int | None = None) -> Any:
+    """The spec's graph; with `wanted`, checked to end in that many classes."""
+    from incept.compiler.pipeline import compile_source
+
+    graph = compile_source(source).graph
+    if wanted is not None and tuple(graph.output.shape or ()) != (wanted,):
+        raise ValueError(
+            f"{source.path}: its last row gives {graph.output.shape}, not num_classes = "
+            f"{wanted}: write the classifier's width as $num_classes to change it"
+        )
+    return graph
+
+
+def _import_text(text: str, label: str) -> types.ModuleType:
+    """Generated source as a module, in memory. Its text is registered with linecache
+    under a pseudo file name, so tracebacks, `inspect.getsource` and torch.jit.script see
+    its lines. The module is named by its text's hash as the runtime names the modules it
+    imports (backends/runtime/modules.py), so both share one module per source."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    name = f"incept_generated_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    filename = f"<incept {label} {digest}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module  # before running it: NamedTuple and dataclasses look it up
+    try:
+        exec(builtins.compile(text, filename, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
