@@ -35,8 +35,18 @@ _BN: Table = (
     ("running_var", "moving_variance", None),
 )
 _LINEAR: Table = (("weight", "kernel", (1, 0)), ("bias", "bias", None))
+# A separable convolution: torch's depthwise conv1 (C, 1, kh, kw) <-> depthwise_kernel
+# (kh, kw, C, 1); its pointwise 1x1 <-> pointwise_kernel (1, 1, C, out), one Keras layer.
+_DEPTHWISE: Table = (("weight", "depthwise_kernel", (2, 3, 0, 1)),)
+_POINTWISE: Table = (("weight", "pointwise_kernel", (2, 3, 1, 0)), ("bias", "bias", None))
 #: Each kind of weight-holding part the backends name (weight_modules, weight_layers).
-_TABLES: dict[str, Table] = {"conv": _CONV, "bn": _BN, "linear": _LINEAR}
+_TABLES: dict[str, Table] = {
+    "conv": _CONV,
+    "bn": _BN,
+    "linear": _LINEAR,
+    "depthwise": _DEPTHWISE,
+    "pointwise": _POINTWISE,
+}
 
 
 class TransferError(ValueError):

@@ -31,6 +31,9 @@ class Code(StrEnum):
     CONCAT = "concat"  # branches of a block disagree on spatial size
     RANK = "rank"  # a layer gets a flat tensor where it needs an image, or the reverse
     POOL_PADDING = "pool-padding"  # pool padding larger than half the kernel
+    GROUPS = "groups"  # a grouped conv's channels do not divide by its groups
+    RESIDUAL = "residual"  # a residual branch and its shortcut disagree on shape
+    REPEAT = "repeat"  # a repeated block changes its input's shape
     EXTENDS = "extends"  # a base spec is missing, or `extends` chains form a cycle
     PATCH = "patch"  # a `patch:` edit names a row that does not exist or is malformed
     LIMIT = "limit"  # a documented size limit is exceeded (compiler/limits.py)

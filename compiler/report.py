@@ -27,7 +27,13 @@ TOLERANCE = 0.02
 #: Width used when stdout is not a terminal, so files and pipes get unwrapped lines.
 FILE_WIDTH = 240
 
-_TYPES = {"maxpool": "max pool", "avgpool": "avg pool", "adaptive_avgpool": "adaptive avg pool"}
+_TYPES = {
+    "maxpool": "max pool",
+    "avgpool": "avg pool",
+    "adaptive_avgpool": "adaptive avg pool",
+    "sepconv": "separable conv",
+    "bn": "batch norm",
+}
 
 MAC_NOTE = (
     "ops are MACs: multiply-accumulates of convolution and linear weights, counted once per "
@@ -41,7 +47,7 @@ def _patch_stride(graph: Graph, row: Row) -> str:
     if row.template is not None or len(row.nodes) != 1:
         return ""
     attrs = graph.nodes[row.nodes[0]].attrs
-    if not isinstance(attrs, ops.Conv | ops.Pool):
+    if not isinstance(attrs, ops.Conv | ops.SepConv | ops.Pool):
         return ""
     (kh, kw), (sh, sw) = attrs.kernel, attrs.stride
     return f"{kh}x{kw}/{sh if sh == sw else f'{sh}x{sw}'}"
@@ -53,7 +59,9 @@ def _depth(graph: Graph, row: Row) -> int:
     for name in row.nodes:  # nodes are in topological order
         node = graph.nodes[name]
         before = max((depth.get(i, 0) for i in node.inputs), default=0)
-        depth[name] = before + (1 if isinstance(node.attrs, ops.Conv | ops.Linear) else 0)
+        depth[name] = before + (
+            1 if isinstance(node.attrs, ops.Conv | ops.SepConv | ops.Linear) else 0
+        )
     return max(depth.values(), default=0)
 
 
@@ -81,7 +89,8 @@ def _row(graph: Graph, row: Row, aux: bool) -> dict[str, Any]:
     ]
     return {
         "name": row.name,
-        "type": row.template or _TYPES.get(row.op, row.op),
+        "type": (row.template or _TYPES.get(row.op, row.op))
+        + (f" x{row.repeat}" if row.repeat > 1 else ""),
         "patch_stride": _patch_stride(graph, row),
         "out_shape": list(shape),
         "depth": _depth(graph, row),

@@ -62,7 +62,8 @@ def randomize(model: torch.nn.Module, seed: int = 0) -> None:
                 n = module.num_features
                 module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
                 module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                if module.weight is not None:  # None: a norm without scale
+                    module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
                 module.bias.copy_(torch.randn(n, generator=gen) * 0.1)
 
 

@@ -52,6 +52,44 @@ _AUX = {
     }
 }
 
+_RES = {
+    "params": ["scale", "act"],
+    "branches": {
+        "a": [{"op": "conv", "out": 4, "kernel": 1, "norm": "bn"}],
+        "b": [
+            {"op": "conv", "out": 3, "kernel": 1, "norm": "bn"},
+            {"op": "conv", "out": 5, "kernel": [1, 3], "padding": [0, 1], "norm": "bn"},
+        ],
+    },
+    "after": [{"op": "conv", "name": "up", "out": "$in_channels", "kernel": 1, "act": "none"}],
+    "residual": {"scale": "$scale", "act": "$act"},
+}
+_XBLOCK = {
+    "params": ["out"],
+    "branches": {
+        "rep": [
+            {"op": "relu"},
+            {
+                "op": "sepconv",
+                "out": "$out",
+                "kernel": 3,
+                "padding": 1,
+                "bias": False,
+                "act": "none",
+            },
+            {"op": "bn"},
+            {"op": "maxpool", "kernel": 3, "stride": 2, "padding": 1, "ceil_mode": False},
+        ]
+    },
+    "residual": {
+        "shortcut": [
+            {"op": "conv", "name": "skip", "out": "$out", "kernel": 1, "stride": 2, "act": "none"},
+            {"op": "bn", "name": "skipbn"},
+        ]
+    },
+}
+
+
 CASES: dict[str, Spec] = {
     # max pooling: ceil mode with padding (-inf padding), ceil mode alone ("same"), floor
     "max_ceil_pad": _spec("max_ceil_pad", [_pool("max", 3, 2, 1)]),
@@ -108,6 +146,23 @@ CASES: dict[str, Spec] = {
         aux_logits=True,
         aux_heads=[{"name": "aux1", "from": "down1", "op": "aux", "loss_weight": 0.3}],
     ),
+    # residual blocks: a scaled projection back to $in_channels, repeated, with the
+    # activation as an argument; a strided Xception block with a projection shortcut
+    "residual_repeat": _spec(
+        "residual_repeat",
+        [
+            {"op": "conv", "name": "stem", "out": 6, "kernel": 3, "padding": 1, "norm": "bn"},
+            {"op": "res", "name": "stage", "scale": 0.3, "act": "relu", "repeat": 3},
+            {"op": "res", "name": "last", "scale": 1.0, "act": "none"},
+        ],
+        blocks={"res": _RES},
+        defaults={"bn": {"eps": 0.001, "scale": False}},
+    ),
+    "residual_sepconv": _spec(
+        "residual_sepconv",
+        [{"op": "xblock", "name": "block1", "out": 8}, {"op": "relu", "name": "act"}],
+        blocks={"xblock": _XBLOCK},
+    ),
 }
 
 
@@ -140,4 +195,6 @@ EXPECT = {
     "avg_global": 'layers.GlobalAveragePooling2D(name="avgpool0")',
     "max_global": 'layers.GlobalMaxPooling2D(name="maxpool0")',
     "block_two_sizes": "pads=",
+    "residual_repeat": 'name=f"stage_{i}"',
+    "residual_sepconv": "layers.SeparableConv2D(out, 3",
 }

@@ -224,7 +224,8 @@ def test_missing_op(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {name: c, out: 8, kernel: 3}\n"
     assert fails(tmp_path, monkeypatch, text) == (
         "bad.yaml:5:5: error[missing-key]: a layer needs `op:` (one of conv, maxpool, avgpool, "
-        "adaptive_avgpool, lrn, dropout, flatten, linear, or a block name from `blocks:`)"
+        "adaptive_avgpool, lrn, dropout, flatten, linear, sepconv, bn, relu, "
+        "or a block name from `blocks:`)"
     )
 
 
@@ -345,7 +346,7 @@ def test_unknown_op(tmp_path, monkeypatch):
     text = BLOCK + "layers:\n  - {name: f, op: flaten}\n"
     assert fails(tmp_path, monkeypatch, text) == (
         "bad.yaml:13:19: error[unknown-op]: unknown op 'flaten': not a layer (conv, maxpool, "
-        "avgpool, adaptive_avgpool, lrn, dropout, flatten, linear) nor a block (mix) "
+        "avgpool, adaptive_avgpool, lrn, dropout, flatten, linear, sepconv, bn, relu) nor a block (mix) "
         "(did you mean 'flatten'?)"
     )
 
@@ -356,7 +357,7 @@ def test_unknown_op_nested_block(tmp_path, monkeypatch):
     text += "layers:\n  - {name: mix1, op: mix, a: 4, b: 4}\n"
     assert fails(tmp_path, monkeypatch, text) == (
         "bad.yaml:9:16: error[unknown-op]: unknown op 'mix' in a block template: template "
-        "layers are conv, maxpool, avgpool, adaptive_avgpool, lrn, dropout, flatten, linear"
+        "layers are conv, maxpool, avgpool, adaptive_avgpool, lrn, dropout, flatten, linear, sepconv, bn, relu"
     )
 
 
@@ -391,7 +392,7 @@ def test_unknown_ref_in_template(tmp_path, monkeypatch):
         BLOCK.replace("out: $b,", "out: $bb,") + "layers:\n  - {name: mix1, op: mix, a: 4, b: 4}\n"
     )
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:11:37: error[unknown-ref]: unknown reference $bb (known: $num_classes, $a, $b) "
+        "bad.yaml:11:37: error[unknown-ref]: unknown reference $bb (known: $num_classes, $a, $b, $in_channels) "
         "(did you mean '$b'?)"
     )
 
@@ -399,7 +400,7 @@ def test_unknown_ref_in_template(tmp_path, monkeypatch):
 def test_unknown_ref_outside_template(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {op: conv, out: $a, kernel: 1}\n"
     assert fails(tmp_path, monkeypatch, text) == (
-        "bad.yaml:5:21: error[unknown-ref]: unknown reference $a (known: $num_classes)"
+        "bad.yaml:5:21: error[unknown-ref]: unknown reference $a (known: $num_classes, $in_channels)"
     )
 
 
@@ -530,6 +531,70 @@ def test_pool_padding(tmp_path, monkeypatch):
     text = HEAD + "layers:\n  - {name: p, op: maxpool, kernel: 3, padding: 2}\n"
     assert fails(tmp_path, monkeypatch, text) == (
         "bad.yaml:5:5: error[pool-padding]: p: pool padding 2x2 exceeds half the 3x3 kernel"
+    )
+
+
+#: Lines 1-12: a residual template whose branches give $a + $b channels, projected back.
+RESIDUAL = """\
+name: tiny
+input: {channels: 3, size: 8}
+num_classes: 10
+blocks:
+  res:
+    params: [a, b, s, f]
+    branches:
+      left: [{op: conv, name: c1, out: $a, kernel: 1}]
+      right: [{op: conv, name: c3, out: $b, kernel: 3, padding: 1}]
+    after: [{op: conv, name: up, out: $in_channels, kernel: 1}]
+    residual: {scale: $s, act: $f}
+"""
+
+
+def test_groups(tmp_path, monkeypatch):
+    text = HEAD + "layers:\n  - {name: dw, op: conv, out: 8, kernel: 3, groups: 2}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:5:5: error[groups]: dw: 2 groups need input and output channels divisible "
+        "by 2, got 3 in and 8 out"
+    )
+
+
+def test_residual_shape_mismatch(tmp_path, monkeypatch):
+    # the projection gives 6 channels where the shortcut (the block's input) has 3
+    text = RESIDUAL.replace("out: $in_channels", "out: 6")
+    text += "layers:\n  - {name: r1, op: res, a: 4, b: 4, s: 0.5, f: relu}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:13:5: error[residual]: r1: the residual branch gives 8x8x6 but the shortcut 8x8x3"
+    )
+
+
+def test_repeat_changes_shape(tmp_path, monkeypatch):
+    text = BLOCK + "layers:\n  - {name: mix1, op: mix, a: 4, b: 4, repeat: 3}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:13:5: error[repeat]: mix1: a repeated block must keep its input's shape, "
+        "but it turns 8x8x3 into 8x8x8"
+    )
+
+
+def test_residual_scale_argument_type(tmp_path, monkeypatch):
+    text = RESIDUAL + "layers:\n  - {name: r1, op: res, a: 4, b: 4, s: big, f: relu}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:13:40: error[type]: s: expected a positive number (a scale), got 'big'"
+    )
+
+
+def test_residual_act_argument_value(tmp_path, monkeypatch):
+    text = RESIDUAL + "layers:\n  - {name: r1, op: res, a: 4, b: 4, s: 1, f: rleu}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:13:46: error[value]: f: expected an activation, 'relu' or 'none', got "
+        "'rleu' (did you mean 'relu'?)"
+    )
+
+
+def test_scale_parameter_used_as_channels(tmp_path, monkeypatch):
+    text = RESIDUAL.replace("out: $a", "out: $s")
+    text += "layers:\n  - {name: r1, op: res, a: 4, b: 4, s: 0.5, f: relu}\n"
+    assert fails(tmp_path, monkeypatch, text) == (
+        "bad.yaml:8:40: error[type]: $s is a scale, not a channel count"
     )
 
 

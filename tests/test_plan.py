@@ -29,7 +29,11 @@ def params(b: BlockPlan) -> list[tuple[str, str]]:
 
 def test_googlenet_blocks_units_and_rows():
     p = plan("googlenet.yaml")
-    assert p.units == {(False, True, False): ConvUnit(bn=False, relu=True, folded=False, norm=None)}
+    assert p.units == {
+        (False, True, False, True): ConvUnit(
+            bn=False, relu=True, folded=False, scale=True, norm=None
+        )
+    }
     assert [(b.template.name, b.layout, len(b.rows)) for b in p.blocks] == [
         ("reduce_conv", "sequence", 1),
         ("inception", "branches", 9),
@@ -82,8 +86,10 @@ def test_googlenet_symbolic_channels_and_comments():
 
 def test_googlenet_torchvision_units_carry_the_first_norm():
     p = plan("googlenet-torchvision.yaml")
-    unit = ConvUnit(bn=True, relu=True, folded=False, norm=BatchNorm(eps=0.001, momentum=0.1))
-    assert p.units == {(True, True, False): unit}
+    unit = ConvUnit(
+        bn=True, relu=True, folded=False, scale=True, norm=BatchNorm(eps=0.001, momentum=0.1)
+    )
+    assert p.units == {(True, True, False, True): unit}
     assert [b.template.name for b in p.blocks] == ["inception", "inception_aux"]
     assert [r.name for r in block(p, "inception").rows][:2] == ["inception3a", "inception3b"]
 

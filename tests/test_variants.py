@@ -20,6 +20,15 @@ PINNED = {
     "googlenet-w050.yaml": (2_010_560, 6_193_168, (3, 224, 224)),
     # torchvision's inception_v3 totals (REFERENCE.md): aux head 3,326,696
     "inception-v3.yaml": (23_834_568, 27_161_264, (3, 299, 299)),
+    # The family after Inception-v3 (no aux heads); references: tests/test_family.py
+    "inception-v3-keras.yaml": (23_817_352, 23_817_352, (3, 299, 299)),
+    "inception-v4.yaml": (42_679_816, 42_679_816, (3, 299, 299)),
+    "inception-resnet-v1.yaml": (24_357_096, 24_357_096, (3, 299, 299)),
+    "inception-resnet-v1-cifar.yaml": (5_527_322, 5_527_322, (3, 32, 32)),
+    "inception-resnet-v2.yaml": (55_843_464, 55_843_464, (3, 299, 299)),
+    "inception-resnet-v2-keras.yaml": (55_813_192, 55_813_192, (3, 299, 299)),
+    "xception.yaml": (22_855_952, 22_855_952, (3, 299, 299)),
+    "xception-keras.yaml": (22_855_952, 22_855_952, (3, 299, 299)),
 }
 
 
@@ -41,11 +50,13 @@ def test_torch_counts_and_shapes(spec, tmp_path):
     graph = shipped(spec)
     module = torch_module(graph, tmp_path, f"gen_variant_{spec[:-5].replace('-', '_')}")
     without, with_aux, shape = PINNED[spec]
-    for aux, expected in ((False, without), (True, with_aux)):
+    heads = bool(graph.aux_heads)  # build() refuses aux heads a spec does not define
+    for aux, expected in ((False, without), (True, with_aux))[: 1 + heads]:
         model = module.build(aux_logits=aux)
         assert sum(p.numel() for p in model.parameters()) == expected
-    model = module.build(aux_logits=True).train()
+    model = module.build(aux_logits=heads).train()
     out = model(torch.randn(2, *shape))
+    out = out if heads else [out]
     assert [tuple(t.shape) for t in out] == [(2, graph.num_classes)] * (1 + len(graph.aux_heads))
     with torch.no_grad():
         assert model.eval()(torch.randn(1, *shape)).shape == (1, graph.num_classes)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from incept.compiler.ir import ops
 from incept.compiler.ir.shapes import batch_comment
 
-from ..common import Namespace, py_text
+from ..common import Namespace, float_literal, py_text
 from ..plan import IN_CHANNELS, BlockPlan, Column, Param
 from .layers import Layers
 from .statements import Call, Line
@@ -111,11 +111,13 @@ def block_fn(
 ) -> tuple[BlockFn, list[tuple[str, ...]]]:
     """One function for every row of a template, and each row's arguments after x."""
     g, tpl = lay.graph, block.template
+    if tpl.after or tpl.residual:
+        return _graph_fn(lay, name, block, reserved)
     # One branch: no concatenation, whatever the layout (torch keeps `flat` attributes).
     sequence, flat = len(tpl.branches) == 1, block.layout == "flat"
     body = _Body(lay, block, reserved)
     branch_vars = {b: "x" if sequence else body.local(b) for b in tpl.branches if not flat}
-    output = block.rows[0].output
+    output = block.rows[0].instance(0)[-1]  # a repeated row: its first instance's
     columns = [c for c in block.columns if sequence or c.node.name != output]
     var = {block.rows[0].input: "x"}  # node -> the variable holding its value
     for col in columns:
@@ -132,10 +134,10 @@ def block_fn(
     ends: list[str] = []
     if not sequence:
         for r in block.rows:
-            concat = g.nodes[r.output]
+            concat = g.nodes[r.instance(0)[-1]]
             lay.out_layer[concat.name] = lay.claim(concat)
         ends = [var[n] for n in g.nodes[output].inputs]
-    params = [(body.names[p.name], _type(p)) for p in block.params]
+    params = [(body.names[p.name], _type(p, block)) for p in block.params]
     doc = py_text(tpl.doc or f"The `{tpl.name}` block.")
     fn = BlockFn(
         name, doc, params, body.lines, ends, 'f"{name}_output"', var[columns[-1].node.name]
@@ -143,12 +145,83 @@ def block_fn(
     return fn, [_arguments(block, body, r) for r in range(len(block.rows))]
 
 
-def _type(p: Param) -> str:
+def _graph_fn(
+    lay: Layers, name: str, block: BlockPlan, reserved: frozenset[str]
+) -> tuple[BlockFn, list[tuple[str, ...]]]:
+    """A block with layers after its merge or a residual add: one variable per node (the
+    layer's name), the graph followed in order; the add is `<row>_output`."""
+    tpl = block.template
+    body = _Body(lay, block, reserved)
+    var = {block.rows[0].input: "x"}
+    widths = [c.cout for c in block.columns if c.node.op in ("conv", "sepconv")]
+    if any(w and IN_CHANNELS in w.terms for w in widths):
+        body.names[IN_CHANNELS] = body.local("in_channels")  # `$in_channels`: x's channels
+        body.lines.append(Line(body.names[IN_CHANNELS], Call("int", ("x.shape[-1]",))))
+    for col in block.columns:
+        node = col.node
+        if node.op == "slice":  # fuse_siblings: split out of its fused convolution
+            continue
+        target = body.local(node.layer or f"layer{col.index}", prefix="layer_")
+        if isinstance(node.attrs, ops.Add):
+            _add(lay, body, col, [var[n] for n in node.inputs], target)
+        else:
+            body.add(col, var[node.inputs[0]], target, var)
+        var[node.name] = target
+        parts = block.parts(col)
+        if parts:
+            body.split(target, parts, {}, var)
+    params = [(body.names[p.name], _type(p, block)) for p in block.params]
+    doc = py_text(tpl.doc or f"The `{tpl.name}` block.")
+    fn = BlockFn(name, doc, params, body.lines, result=var[block.columns[-1].node.name])
+    return fn, [_arguments(block, body, r) for r in range(len(block.rows))]
+
+
+def _add(lay: Layers, body: _Body, col: Column, ins: list[str], target: str) -> None:
+    """`target = act(shortcut + scale * residual)`: Rescaling, Add and ReLU layers named
+    `<node>_scale`, `<node>` and `<node>_relu`."""
+    tpl, node = body.block.template, col.node
+    attrs = node.attrs
+    assert isinstance(attrs, ops.Add)
+    residual, short = ins
+    layer = node.layer or "output"
+    names = {n.name: lay.claim(n) for n in col.nodes}
+    lines: list[Line] = []
+    scale = body.names[tpl.scale_ref] if tpl.scale_ref else None
+    if scale or attrs.scale != 1:
+        for n in col.nodes:
+            lay.claim(n, "_scale")
+        factor = scale or float_literal(attrs.scale)
+        rescale = Call("layers.Rescaling", (factor, f'name=f"{{name}}_{layer}_scale"'), residual)
+        lines.append(Line(target, rescale))
+        residual = target
+    pair = f"[{short}, {residual}]"
+    lines.append(Line(target, Call("layers.Add", (f'name=f"{{name}}_{layer}"',), pair)))
+    act = body.names[tpl.act_ref] if tpl.act_ref else None
+    if act or attrs.act == "relu":
+        for n in col.nodes:
+            names[n.name] = lay.claim(n, "_relu")
+        fn = f'"relu" if {act} == "relu" else "linear"' if act else '"relu"'
+        relu = Call("layers.Activation", (fn, f'name=f"{{name}}_{layer}_relu"'), target)
+        lines.append(Line(target, relu))
+    lay.out_layer.update(names)
+    body.lines += [*lines[:-1], lines[-1].commented(comment(col))]
+
+
+def _type(p: Param, block: BlockPlan | None = None) -> str:
+    if p.kind == "arg" and block is not None:  # channels, or a residual's scale or act
+        return type(block.rows[0].args[p.name]).__name__
     return py_type(p.values[0]) if p.kind == "derived" else "int"
 
 
 def _arguments(block: BlockPlan, body: _Body, r: int) -> tuple[str, ...]:
-    values = [str(v) for p, v in block.arguments(r) if p.kind == "arg"]
+    values = [_literal(v) for p, v in block.arguments(r) if p.kind == "arg"]
     values += [f"{p.name}={p.name}" for p, _ in block.arguments(r) if p.kind == "global"]
     values += [f"{body.names[p.name]}={v!r}" for p, v in block.arguments(r) if p.kind == "derived"]
     return (*values, f'name="{block.rows[r].name}"')
+
+
+def _literal(value: object) -> str:
+    """A block argument: channels and scales as numbers, an activation quoted."""
+    if isinstance(value, float):
+        return float_literal(value)
+    return repr(value) if isinstance(value, str) else str(value)

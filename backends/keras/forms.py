@@ -38,7 +38,7 @@ def keras_momentum(torch_momentum: float) -> str:
 def conv_padding(node: Node, in_shape: tuple[int, ...]) -> str | None:
     """The Conv2D `padding` argument, or None for "valid" (the default)."""
     conv = node.attrs
-    assert isinstance(conv, ops.Conv) and node.shape is not None
+    assert isinstance(conv, ops.Conv | ops.SepConv) and node.shape is not None
     if conv.padding == (0, 0):
         return None
     if same_windows(in_shape[1:3], conv.kernel, conv.stride, conv.padding, node.shape[1:3]):

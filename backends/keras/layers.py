@@ -30,20 +30,31 @@ class ConvHelper:
     epsilon: str
     momentum: str  # Keras convention: 1 - torch's momentum
     explicit_padding: bool = False  # some call passes torch-style padding
+    scale: bool = True  # False: BatchNormalization(scale=False)
+    grouped: bool = False  # some call passes groups
 
 
 def conv_helper(unit: ConvUnit) -> ConvHelper:
-    name = "folded_" * unit.folded + "conv" + "_bn" * (unit.bn or unit.folded) + "_relu" * unit.relu
+    bn = "_bn" * (unit.bn or unit.folded) + "_noscale" * (not unit.scale)
+    name = "folded_" * unit.folded + "conv" + bn + "_relu" * unit.relu
     eps, momentum = (unit.norm.eps, unit.norm.momentum) if unit.norm else (1e-3, 0.01)
     return ConvHelper(
-        name, unit.bn, unit.relu, unit.bias, float_literal(eps), keras_momentum(momentum)
+        name,
+        unit.bn,
+        unit.relu,
+        unit.bias,
+        float_literal(eps),
+        keras_momentum(momentum),
+        scale=unit.scale,
     )
 
 
 class Layers:
     """Spells nodes as Keras calls and records the layer names each node owns."""
 
-    def __init__(self, graph: Graph, helpers: dict[tuple[bool, bool, bool], ConvHelper]) -> None:
+    def __init__(
+        self, graph: Graph, helpers: dict[tuple[bool, bool, bool, bool], ConvHelper]
+    ) -> None:
         self.graph = graph
         self.helpers = helpers
         self.custom: set[str] = set()
@@ -88,6 +99,14 @@ class Layers:
             self.out_layer[n.name] = self.claim(n)
         if isinstance(a, ops.Conv):
             return [self.conv(nodes, a, ins, src, nm, cout)]
+        if isinstance(a, ops.SepConv):
+            return self.sepconv(nodes, a, ins, src, dst, nm, cout)
+        if isinstance(a, ops.Norm):
+            for n in nodes:
+                self.weight_layers[n.name] = {"bn": n.name}
+            return [Call("layers.BatchNormalization", (*_norm_args(a.norm), f"name={nm('')}"), src)]
+        if isinstance(a, ops.Act):
+            return [Call("layers.ReLU", (f"name={nm('')}",), src)]
         if isinstance(a, ops.Pool):
             return self.pool(nodes, ins, src, dst, nm, value)
         if isinstance(a, ops.AdaptiveAvgPool):
@@ -139,6 +158,9 @@ class Layers:
                 h.explicit_padding = True
                 for n in nodes:
                     self.claim(n, "_pad")
+        if a.groups != 1:
+            h.grouped = True
+            args.append(f"groups={a.groups}")
         if a.bias != h.bias:
             args.append(f"use_bias={a.bias}")
         if a.norm and float_literal(a.norm.eps) != h.epsilon:
@@ -153,6 +175,46 @@ class Layers:
                 self.out_layer[n.name] = self.claim(n, "_relu")
             self.weight_layers[n.name] = names
         return Call(h.name, (*args, f"name={nm('')}"))
+
+    def sepconv(
+        self,
+        nodes: list[Node],
+        a: ops.SepConv,
+        ins: list[Shape],
+        src: str,
+        dst: str,
+        nm: Namer,
+        cout: str,
+    ) -> list[Call]:
+        """SeparableConv2D (depthwise, then pointwise), then its batch norm and ReLU."""
+        calls: list[Call] = []
+        args = [cout, pair_literal(a.kernel)]
+        if a.stride != (1, 1):
+            args.append(f"strides={pair_literal(a.stride)}")
+        paddings = {conv_padding(n, s) for n, s in zip(nodes, ins, strict=True)}
+        padding = paddings.pop() if len(paddings) == 1 else pair_literal(a.padding)
+        if padding == '"same"':
+            args.append('padding="same"')
+        elif padding:  # torch's symmetric padding
+            for n in nodes:
+                self.claim(n, "_pad")
+            calls.append(Call("layers.ZeroPadding2D", (padding, f"name={nm('_pad')}"), src))
+            src = dst
+        args.append(f"use_bias={a.bias}")
+        calls.append(Call("layers.SeparableConv2D", (*args, f"name={nm('')}"), src))
+        for n in nodes:
+            names = {"depthwise": self.claim(n), "pointwise": self.claim(n)}
+            if a.norm:
+                names["bn"] = self.out_layer[n.name] = self.claim(n, "_bn")
+            if a.act == "relu":
+                self.out_layer[n.name] = self.claim(n, "_relu")
+            self.weight_layers[n.name] = names
+        if a.norm:
+            norm = (*_norm_args(a.norm), f"name={nm('_bn')}")
+            calls.append(Call("layers.BatchNormalization", norm, dst))
+        if a.act == "relu":
+            calls.append(Call("layers.ReLU", (f"name={nm('_relu')}",), dst))
+        return calls
 
     def adaptive(
         self, nodes: list[Node], a: ops.AdaptiveAvgPool, ins: list[Shape], src: str, nm: Namer
@@ -209,3 +271,8 @@ class Layers:
         return [
             Call("PaddedAveragePooling2D", (kernel, stride, pads, include, f"name={nm('')}"), src)
         ]
+
+
+def _norm_args(norm: ops.BatchNorm) -> tuple[str, ...]:
+    args = (f"epsilon={float_literal(norm.eps)}", f"momentum={keras_momentum(norm.momentum)}")
+    return args if norm.scale else (*args, "scale=False")

@@ -34,9 +34,10 @@ class Line:
     call: Call
     comment: str = ""
     aux: bool = False
+    repeat: int = 0  # a repeated row: the call runs in `for i in range(repeat):`
 
     def commented(self, comment: str) -> Line:
-        return Line(self.target, self.call, comment, self.aux)
+        return Line(self.target, self.call, comment, self.aux, self.repeat)
 
 
 def _literal(hint: str, values: list[object]) -> str:
@@ -52,7 +53,11 @@ def row_lines(
     aux = {a.row.name: a for a in plan.aux}
     for row in plan.rows:
         node = row.node
-        if row.block:
+        if row.block and row.row.repeat > 1:  # instance i named `<row>_<i>`, as its IR nodes
+            args = (*calls[row.row.name][:-1], f'name=f"{row.row.name}_{{i}}"')
+            call = Call(fn_names[row.block.template.name], (src, *args))
+            body.append(Line("x", call, _comment(row, False), repeat=row.row.repeat))
+        elif row.block:
             call = Call(fn_names[row.block.template.name], (src, *calls[row.row.name]))
             body.append(Line("x", call, _comment(row, False)))
         elif held and isinstance(node.attrs, ops.Flatten):

@@ -18,7 +18,7 @@ import builtins
 from dataclasses import dataclass
 
 from incept.compiler.ir import ops
-from incept.compiler.ir.graph import Graph, Node
+from incept.compiler.ir.graph import Graph, Node, Row
 
 from ..common import Namespace, opt_flag, py_text, spec_label
 from ..library_copy import definitions
@@ -36,7 +36,7 @@ PACKAGE = __name__.rpartition(".")[0]
 # emitted or not, so a template's function never changes name with the spec's contents).
 MODULE_RESERVED = frozenset(
     "keras layers ops math build compile_kwargs LOSS_WEIGHTS dense flatten_chw conv conv_bn aux_outputs "
-    "conv_relu conv_bn_relu LocalResponseNorm ConstantPadding2D PaddedAveragePooling2D "
+    "conv_relu conv_bn_relu conv_bn_noscale conv_bn_noscale_relu LocalResponseNorm ConstantPadding2D PaddedAveragePooling2D "
     "AdaptiveAveragePooling2D".split()
 )
 # Local names inside a block function or build(); builtins too (`float` is used, and a
@@ -96,8 +96,30 @@ def build_view(graph: Graph) -> ModelView:
         blocks.append(fn)
         calls.update({row.name: c for row, c in zip(block.rows, row_calls, strict=True)})
     lay.out_layer[graph.input.name] = lay.claim(graph.input)
+    for row in graph.rows:
+        if row.repeat > 1:
+            _instances(lay, row)
     body = row_lines(lay, plan, fn_names, calls)
     return _view(plan, lay, blocks, body)
+
+
+def _instances(lay: Layers, row: Row) -> None:
+    """The layers of a repeated row's instances 1..N-1: instance 0's, renamed from
+    `<row>_0_` to `<row>_<i>_` (the block function runs with name=f"<row>_{i}")."""
+    head = f"{row.name}_0_"
+    for i in range(1, row.repeat):
+        for n in row.instance(0):
+            m = _rename(n, head, i, row)
+            if n in lay.weight_layers:
+                lay.weight_layers[m] = {
+                    kind: _rename(w, head, i, row) for kind, w in lay.weight_layers[n].items()
+                }
+            if n in lay.out_layer:
+                lay.out_layer[m] = _rename(lay.out_layer[n], head, i, row)
+
+
+def _rename(layer: str, head: str, i: int, row: Row) -> str:
+    return f"{row.name}_{i}_" + layer[len(head) :] if layer.startswith(head) else layer
 
 
 def squeezed_pools(plan: ModulePlan) -> set[str]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
+from incept.compiler.ir.lower import IN_CHANNELS as IN_CHANNELS_REF
 from incept.compiler.ir.shapes import Dim
 
 from .model import (
@@ -53,7 +54,7 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
     """One block for all rows of a template: channel counts symbolic where a parameter set them."""
     g = plan.graph
     tpl = g.templates[template]
-    insts = [[g.nodes[n] for n in r.nodes] for r in rows]
+    insts = [[g.nodes[n] for n in r.instance(0)] for r in rows]  # a repeat: its first
     params = [Param(p, "arg") for p in tpl.params]
     index = {n.name: i for i, n in enumerate(insts[0])}
     chans: list[Chan | None] = []
@@ -62,7 +63,7 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
     for i, node in enumerate(insts[0]):
         ins = [chans[index[n]] if n in index else Chan((IN_CHANNELS,)) for n in node.inputs]
         out = _out_chan(node, ins, slices.get(node.name, ()))
-        if node.out_ref and node.out_ref not in tpl.params:
+        if node.out_ref and node.out_ref not in (*tpl.params, IN_CHANNELS_REF):
             _global(plan, node.out_ref)
             if all(p.name != node.out_ref for p in params):
                 params.append(Param(node.out_ref, "global"))
@@ -72,7 +73,7 @@ def _block(plan: ModulePlan, template: str, rows: list[Row]) -> BlockPlan:
         columns.append(Column(i, column_nodes, ins[0], out, shape))
         _add_unit(plan, node)
     layout: Layout = "flat" if tpl.layout == "flat" else "branches"
-    if layout == "branches" and len(tpl.branches) == 1:
+    if layout == "branches" and len(tpl.branches) == 1 and not (tpl.after or tpl.residual):
         layout = "sequence"
     return BlockPlan(tpl, layout, tuple(rows), tuple(columns), params)
 
@@ -95,8 +96,12 @@ def _out_chan(node: Node, ins: Sequence[Chan | None], slices: Sequence[Node] = (
         return Chan(tuple(terms))
     if isinstance(a, ops.Slice):
         return Chan((node.out_ref,)) if node.out_ref else Chan((a.size,))
-    if isinstance(a, ops.Conv | ops.Linear):
+    if node.out_ref == IN_CHANNELS_REF:
+        return Chan((IN_CHANNELS,))
+    if isinstance(a, ops.Conv | ops.SepConv | ops.Linear):
         return Chan((node.out_ref,)) if node.out_ref else Chan((a.out,))
+    if isinstance(a, ops.Add):  # the shortcut's channels
+        return ins[1]
     if isinstance(a, ops.Flatten):
         return None
     if isinstance(a, ops.Concat):
@@ -130,10 +135,12 @@ def _row(
     block = blocks.get(row.template or "")
     if block is None:
         _add_unit(plan, node)
-        cout = _out_chan(node, [cin])
-        if node.out_ref:
-            _global(plan, node.out_ref)
-        shape = comment_shape([node], cout, global_=node.out_ref is not None)
+        own = node.out_ref == IN_CHANNELS_REF and node.shape  # `$in_channels`: its value here
+        cout = Chan((node.shape[0],)) if own and node.shape else _out_chan(node, [cin])
+        global_ = node.out_ref is not None and node.out_ref != IN_CHANNELS_REF
+        if global_:
+            _global(plan, node.out_ref or "")
+        shape = comment_shape([node], cout, global_=global_)
         return RowPlan(row, node, None, 0, cin, cout, shape, taps)
     last = block.columns[-1] if block.columns else None
     global_ = last is not None and last.cout is not None and last.cout.symbol in plan.globals

@@ -106,6 +106,7 @@ class ConvUnit:
     bn: bool
     relu: bool
     folded: bool
+    scale: bool  # the norm learns a scale (False: keras' `scale=False`)
     norm: ops.BatchNorm | None
 
     @property
@@ -130,7 +131,7 @@ class RowPlan:
 @dataclass
 class ModulePlan:
     graph: Graph
-    units: dict[tuple[bool, bool, bool], ConvUnit]
+    units: dict[tuple[bool, bool, bool, bool], ConvUnit]
     blocks: list[BlockPlan]
     rows: list[RowPlan]
     aux: list[RowPlan]
@@ -140,5 +141,6 @@ class ModulePlan:
         return self.units[unit_key(conv)]
 
 
-def unit_key(conv: ops.Conv) -> tuple[bool, bool, bool]:
-    return conv.norm is not None, conv.act == "relu", conv.folded is not None
+def unit_key(conv: ops.Conv) -> tuple[bool, bool, bool, bool]:
+    scale = conv.norm.scale if conv.norm else True
+    return conv.norm is not None, conv.act == "relu", conv.folded is not None, scale

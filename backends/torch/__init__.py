@@ -31,13 +31,25 @@ def module_paths(graph: Graph) -> dict[str, str]:
 
 def weight_modules(graph: Graph) -> dict[str, dict[str, str]]:
     """IR node -> the submodules holding its weights, by kind: {"conv": ..., "bn": ...}
-    (bn only with a norm) or {"linear": ...} (backends/transfer.py's vocabulary). A conv
-    unit keeps its Conv2d as `.conv` and its BatchNorm2d as `.bn` (module.py.jinja)."""
+    (bn only with a norm), {"linear": ...}, {"bn": ...} (a bn layer) or {"depthwise": ...,
+    "pointwise": ..., "bn": ...} (a separable conv) (backends/transfer.py's vocabulary). A
+    conv unit keeps its Conv2d as `.conv` and its BatchNorm2d as `.bn` (module.py.jinja); a
+    conv without norm or activation is an nn.Conv2d; a separable conv with a norm or an
+    activation is an nn.Sequential whose first module is the SeparableConv2d."""
     out: dict[str, dict[str, str]] = {}
     for name, path in module_paths(graph).items():
         a = graph.nodes[name].attrs
         if isinstance(a, ops.Linear):
             out[name] = {"linear": path}
+        elif isinstance(a, ops.Norm):
+            out[name] = {"bn": path}
+        elif isinstance(a, ops.SepConv):
+            seq = a.norm is not None or a.act != "none"
+            conv = f"{path}.0" if seq else path
+            out[name] = {"depthwise": f"{conv}.conv1", "pointwise": f"{conv}.pointwise"}
+            out[name].update({"bn": f"{path}.1"} if a.norm else {})
+        elif isinstance(a, ops.Conv) and a.norm is None and a.act == "none" and not a.folded:
+            out[name] = {"conv": path}
         elif isinstance(a, ops.Conv):
             out[name] = {"conv": f"{path}.conv", **({"bn": f"{path}.bn"} if a.norm else {})}
     return out

@@ -4,17 +4,20 @@ Layout rules (they fix state_dict keys, so torchvision's weights load):
 - a block with several branches has one attribute per branch: the layer itself
   if the branch has one layer, else an nn.Sequential of its layers;
 - a block with one branch is a sequence: its layers are attributes named after them;
-- `layout: flat` gives one attribute per layer and one local variable per node.
+- `layout: flat` gives one attribute per layer and one local variable per node;
+- layers after the merge (`after:`) and a residual's shortcut layers are attributes
+  named after the layers (timm's `conv2d`, `skip`, `skipbn`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from incept.compiler.ir import ops
 from incept.compiler.ir.shapes import batch_comment
 
-from ..common import Namespace, py_text
+from ..common import Namespace, float_literal, py_text
 from ..plan import IN_CHANNELS, BlockPlan, Column, Param
 from .layers import Call, Step, linear_relu
 
@@ -44,7 +47,7 @@ class Member:
 class BlockClass:
     name: str
     doc: str
-    params: list[str]  # after in_channels
+    params: list[tuple[str, str]]  # (name, type) after in_channels
     members: list[Member]
     forward: list[Step]
     returns: Step  # forward() returns its value (`out` alone when no computation)
@@ -58,17 +61,26 @@ class BlockClass:
 # only its channel count, spelled with the class's argument names.
 Constructor = Callable[[Column], Call]
 Body = tuple[list[Member], list[Step], Step, dict[int, str]]
+Spell = Callable[[str], str]  # a template parameter -> the class's argument name
 
 
 def block_class(
     name: str, block: BlockPlan, arg: Callable[[Param], str], ctor: Constructor
 ) -> BlockClass:
     emit = {"sequence": _sequence, "branches": _branches, "flat": _flat}[block.layout]
-    members, forward, returns, paths = emit(block, ctor)
+    by_name = {p.name: p for p in block.params}
+    members, forward, returns, paths = emit(block, ctor, lambda name: arg(by_name[name]))
     unfused = _unfused(block, ctor, paths) if block.layout != "sequence" else {}
     doc = block.template.doc or f"The `{block.template.name}` block."
-    params = [arg(p) for p in block.params]
+    params = [(arg(p), _type(block, p)) for p in block.params]
     return BlockClass(name, py_text(doc), params, members, forward, returns, paths, unfused)
+
+
+def _type(block: BlockPlan, p: Param) -> str:
+    """A parameter's Python type: channels are int; a residual's scale float, its act str."""
+    if p.kind != "arg":
+        return "int"
+    return type(block.rows[0].args[p.name]).__name__
 
 
 def comment(column: Column) -> str:
@@ -76,7 +88,7 @@ def comment(column: Column) -> str:
     return batch_comment(shape)
 
 
-def _sequence(block: BlockPlan, ctor: Constructor) -> Body:
+def _sequence(block: BlockPlan, ctor: Constructor, spell: Spell) -> Body:
     """One branch: layers are attributes named after them, applied in turn to x."""
     names = Namespace(MODULE_RESERVED)
     members: list[Member] = []
@@ -92,11 +104,12 @@ def _sequence(block: BlockPlan, ctor: Constructor) -> Body:
 
 
 def _by_branch(block: BlockPlan) -> tuple[list[Column], dict[str, list[Column]]]:
-    """(fused convolutions, each branch's layers in order); a block's concat is neither."""
+    """(fused convolutions, each branch's layers in order); a block's concat is neither,
+    nor are layers after the merge, a shortcut's layers and the residual add."""
     fused: list[Column] = []
     by_branch: dict[str, list[Column]] = {}
     for col in block.columns:
-        if col.node.op == "concat":
+        if col.node.op in ("concat", "add") or col.node.part:
             continue
         if col.node.branch is None:
             fused.append(col)
@@ -105,7 +118,7 @@ def _by_branch(block: BlockPlan) -> tuple[list[Column], dict[str, list[Column]]]
     return fused, by_branch
 
 
-def _branches(block: BlockPlan, ctor: Constructor) -> Body:
+def _branches(block: BlockPlan, ctor: Constructor, spell: Spell) -> Body:
     """One attribute per branch: the layer itself, or an nn.Sequential of its layers. A
     convolution that fuse_siblings made from the branches' first layers comes first and
     is split into the branches' variables; a branch left with no layer is its slice."""
@@ -135,7 +148,75 @@ def _branches(block: BlockPlan, ctor: Constructor) -> Body:
         else:
             members.append(Member(attr, items=tuple(items)))
         forward.append(Step(attr, attr, attr if sliced else "x", comment=comment(cols[-1])))
-    return members, forward, Step("", cat=tuple(var.values())), paths
+    tpl = block.template
+    if not (tpl.after or tpl.residual):
+        return members, forward, Step("", cat=tuple(var.values())), paths
+    out = names("out")
+    if len(var) > 1:
+        merged = next(c for c in block.columns if c.node.op == "concat" and not c.node.branch)
+        forward.append(Step(out, cat=tuple(var.values()), comment=comment(merged)))
+    else:
+        out = next(iter(var.values()))
+    return _residual(block, ctor, spell, names, out, members, forward, paths)
+
+
+def _residual(
+    block: BlockPlan,
+    ctor: Constructor,
+    spell: Spell,
+    names: Namespace,
+    out: str,
+    members: list[Member],
+    forward: list[Step],
+    paths: dict[int, str],
+) -> Body:
+    """Layers after the merge, then the residual add: `out = out * scale + shortcut`."""
+    tpl = block.template
+    short = "x"
+    for col in block.columns:
+        part = col.node.part
+        if part not in ("after", "shortcut"):
+            continue
+        attr = names(col.node.layer or f"layer{col.index}")
+        members.append(Member(attr, ctor(col)))
+        paths[col.index] = attr
+        if part == "after":
+            forward.append(Step(out, attr, out, linear_relu(col.node), comment=comment(col)))
+        else:
+            src, short = short, names("shortcut") if short == "x" else short
+            forward.append(Step(short, attr, src, linear_relu(col.node), comment=comment(col)))
+    if tpl.residual:
+        add = next(c for c in block.columns if c.node.op == "add")
+        forward += _add_steps(block, add, out, short, members, names, spell)
+    return members, forward, Step(out), paths
+
+
+def _add_steps(
+    block: BlockPlan,
+    add: Column,
+    out: str,
+    short: str,
+    members: list[Member],
+    names: Namespace,
+    spell: Spell,
+) -> list[Step]:
+    """`out = out * scale + shortcut` with its ReLU, or the ReLU a parameter decides next."""
+    tpl, attrs = block.template, add.node.attrs
+    assert isinstance(attrs, ops.Add)
+    scale = act = ""
+    if tpl.scale_ref:  # a constructor argument, kept as an attribute
+        scale = f"self.{names('scale')}"
+        members.append(Member(scale[5:], value=spell(tpl.scale_ref)))
+    elif attrs.scale != 1:
+        scale = float_literal(attrs.scale)
+    if tpl.act_ref:
+        act = f"self.{names('act')}"
+        members.append(Member(act[5:], value=spell(tpl.act_ref)))
+    relu = not tpl.act_ref and attrs.act == "relu"
+    steps = [Step(out, src=out, short=short, scale=scale, relu=relu, comment=comment(add))]
+    if act:
+        steps.append(Step(out, src=out, act=act))
+    return steps
 
 
 def _items(
@@ -180,7 +261,7 @@ def _unfused(
     return out
 
 
-def _flat(block: BlockPlan, ctor: Constructor) -> Body:
+def _flat(block: BlockPlan, ctor: Constructor, spell: Spell) -> Body:
     """One attribute per layer; forward() follows the graph with one variable per node."""
     names, local = Namespace(MODULE_RESERVED), Namespace(LOCAL_RESERVED)
     var: dict[str, str] = {}
@@ -191,6 +272,12 @@ def _flat(block: BlockPlan, ctor: Constructor) -> Body:
     for col in block.columns:
         node = col.node
         ins = tuple(var.get(n, "x") for n in node.inputs)
+        if node.op == "add":
+            var[node.name] = local("out")
+            steps = _add_steps(block, col, ins[0], ins[1], members, names, spell)
+            forward.append(replace(steps[0], out=var[node.name]))
+            forward += [replace(s, out=var[node.name], src=var[node.name]) for s in steps[1:]]
+            continue
         if node.op == "concat":
             if col.index == last:  # the block's output
                 return members, forward, Step("", cat=ins), paths

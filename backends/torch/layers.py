@@ -33,6 +33,11 @@ class Step:
     comment: str = ""
     split: tuple[str, ...] = ()  # `a, b = torch.split(self.attr(src), self.sizes, 1)`
     sizes: str = ""
+    # A residual add, `out = src * scale + short`; relu: then a ReLU; act: the name of an
+    # activation argument deciding the ReLU at run time.
+    short: str = ""
+    scale: str = ""
+    act: str = ""
 
 
 @dataclass
@@ -46,11 +51,13 @@ class UnitView:
     eps: float
     momentum: float
     folded: bool = False  # the norm is folded into the conv (fold_bn); eps maps checkpoints
+    scale: bool = True  # False: the norm is a BatchNorm2dNoScale
+    grouped: bool = False  # some convolution of the unit has groups (the constructor takes it)
 
 
 def unit_view(name: str, unit: ConvUnit) -> UnitView:
     eps, momentum = (unit.norm.eps, unit.norm.momentum) if unit.norm else (1e-5, 0.1)
-    return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum, unit.folded)
+    return UnitView(name, unit.bn, unit.relu, unit.bias, eps, momentum, unit.folded, unit.scale)
 
 
 def constructor(
@@ -59,9 +66,14 @@ def constructor(
     """The layer's module; `cin`/`cout` are channel expressions (maybe parameters).
     `separable`: max pools are SeparableMaxPool2d (option separable_maxpool)."""
     a = node.attrs
-    if isinstance(a, ops.Conv):
-        assert unit is not None
-        return _conv(a, unit, cin, cout)
+    if isinstance(a, ops.Conv):  # without a unit: no norm, no activation
+        return _bare_conv(a, cin, cout) if unit is None else _conv(a, unit, cin, cout)
+    if isinstance(a, ops.SepConv):
+        return _sepconv(a, cin, cout)
+    if isinstance(a, ops.Norm):
+        return _norm(a.norm, cout)
+    if isinstance(a, ops.Act):
+        return Call("nn.ReLU")  # not in place: a residual block's input is its shortcut too
     if isinstance(a, ops.Pool):
         return _pool(a, separable)
     if isinstance(a, ops.AdaptiveAvgPool):
@@ -86,6 +98,8 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
         args.append(f"stride={pair_literal(a.stride)}")
     if a.padding != (0, 0):
         args.append(f"padding={pair_literal(a.padding)}")
+    if a.groups != 1:
+        args.append(f"groups={a.groups}")
     if a.bias != unit.bias:
         args.append(f"bias={a.bias}")
     norm = a.norm or a.folded
@@ -94,6 +108,43 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
     if a.norm and a.norm.momentum != unit.momentum:
         args.append(f"momentum={float_literal(a.norm.momentum)}")
     return Call(unit.name, tuple(args))
+
+
+def _bare_conv(a: ops.Conv, cin: str, cout: str) -> Call:
+    args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
+    if a.stride != (1, 1):
+        args.append(f"stride={pair_literal(a.stride)}")
+    if a.padding != (0, 0):
+        args.append(f"padding={pair_literal(a.padding)}")
+    if a.groups != 1:
+        args.append(f"groups={a.groups}")
+    if not a.bias:
+        args.append("bias=False")
+    return Call("nn.Conv2d", tuple(args))
+
+
+def _norm(norm: ops.BatchNorm, channels: str) -> Call:
+    args = [channels, f"eps={float_literal(norm.eps)}"]
+    if norm.momentum != 0.1:
+        args.append(f"momentum={float_literal(norm.momentum)}")
+    return Call("nn.BatchNorm2d" if norm.scale else "BatchNorm2dNoScale", tuple(args))
+
+
+def _sepconv(a: ops.SepConv, cin: str, cout: str) -> Call:
+    """SeparableConv2d; with a norm or an activation, an nn.Sequential of it and them."""
+    args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
+    if a.stride != (1, 1):
+        args.append(f"stride={pair_literal(a.stride)}")
+    if a.padding != (0, 0):
+        args.append(f"padding={pair_literal(a.padding)}")
+    if a.bias:
+        args.append("bias=True")
+    conv = Call("SeparableConv2d", tuple(args))
+    if a.norm is None and a.act == "none":
+        return conv
+    parts = [conv, *([_norm(a.norm, cout)] if a.norm else [])]
+    parts += [Call("nn.ReLU")] if a.act == "relu" else []
+    return Call("nn.Sequential", tuple(f"{p.callee}({', '.join(p.args)})" for p in parts))
 
 
 def _pool(a: ops.Pool, separable: bool) -> Call:

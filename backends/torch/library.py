@@ -105,3 +105,34 @@ class SeparableMaxPool2d(nn.Module):
         return F.max_pool2d(
             x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode
         )
+
+
+class BatchNorm2dNoScale(nn.BatchNorm2d):
+    """BatchNorm2d that learns a shift but no scale (keras' `scale=False`): no `weight`."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.register_parameter("weight", None)
+
+
+class SeparableConv2d(nn.Module):
+    """A depthwise separable convolution (Xception): a kernel_size convolution of each input
+    channel on its own (`conv1`), then a 1x1 convolution (`pointwise`); timm's names."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            in_channels, in_channels, kernel_size, stride, padding, groups=in_channels, bias=False
+        )
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.conv1(x))

@@ -9,7 +9,7 @@ Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`. Block layouts: blocks.py.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node
@@ -39,9 +39,12 @@ PACKAGE = __name__.rpartition(".")[0]
 FOLD_BN = ("_fold_bn",)
 LOAD_UNFUSED = ("_load_unfused",)
 SEPARABLE = ("_running_max", "_eager", "SeparableMaxPool2d")
+NO_SCALE = ("BatchNorm2dNoScale",)
+SEPCONV = ("SeparableConv2d",)
 
 CLASS_RESERVED = frozenset(
     {"NamedTuple", "Tensor", "build", "NUM_CLASSES", "AUX_LOGITS", "SeparableMaxPool2d"}
+    | {"BatchNorm2dNoScale", "SeparableConv2d"}
 )
 
 
@@ -77,6 +80,7 @@ class ModelView:
     opt_flag: str  # ` --opt a,b` for the header's compile command, or ""
     separable: bool  # some max pool is a SeparableMaxPool2d (option separable_maxpool)
     library: list[str]  # the source of the library.py helpers the model uses, in order
+    noscale: bool  # some batch norm has no learned scale (BatchNorm2dNoScale)
 
 
 class _Builder:
@@ -88,8 +92,15 @@ class _Builder:
         arguments = {p for t in graph.templates.values() for p in t.params}
         reserved = CLASS_RESERVED | arguments | {graph.class_name, f"{graph.class_name}Outputs"}
         self.classes = Namespace(reserved)
-        self.units = {
-            key: unit_view(self.classes(_unit_name(u)), u) for key, u in plan.units.items()
+        grouped = {
+            unit_key(n.attrs)
+            for n in graph.nodes.values()
+            if isinstance(n.attrs, ops.Conv) and n.attrs.groups != 1
+        }
+        self.units = {  # a bare convolution is an nn.Conv2d, no unit (timm's `conv2d`)
+            key: replace(unit_view(self.classes(_unit_name(u)), u), grouped=key in grouped)
+            for key, u in plan.units.items()
+            if u.bn or u.relu or u.folded
         }
         self.node_paths: dict[str, str] = {}
 
@@ -112,7 +123,7 @@ class _Builder:
 
     def layer(self, node: Node, cin: str, cout: str) -> Call:
         conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
-        unit = self.units[unit_key(conv)] if conv else None
+        unit = self.units.get(unit_key(conv)) if conv else None
         return constructor(node, unit, cin, cout, separable="separable_maxpool" in self.options)
 
     def block(self, block: BlockPlan) -> tuple[BlockClass, list[Call]]:
@@ -126,18 +137,30 @@ class _Builder:
         cls = block_class(cls_name, block, arg, lambda col: self.ctor(col, spelled, block))
         calls = []
         for r, row in enumerate(block.rows):
-            for i, path in cls.paths.items():
-                self.node_paths[block.columns[i].nodes[r].name] = f"{row.name}.{path}"
-            self.node_paths.setdefault(row.output, row.name)
+            self._paths(block, cls, r)
             cin = self.plan.graph.nodes[row.input].shape
             values = [str(cin[0]) if cin else ""]
             for p, v in block.arguments(r):
                 if p.kind == "arg":
-                    values.append(str(v))
+                    values.append(_literal(v))
                 else:  # a derived value, or a global: the model constructor's argument
                     values.append(f"{arg(p)}={p.name if v is None else v}")
-            calls.append(Call(cls.name, tuple(values)))
+            call = Call(cls.name, tuple(values))
+            if row.repeat > 1:  # one nn.Sequential of instances: keys <row>.<i>.<...>
+                inner = f"{cls.name}({', '.join(values)})"
+                call = Call("nn.Sequential", (f"*[{inner} for _ in range({row.repeat})]",))
+            calls.append(call)
         return cls, calls
+
+    def _paths(self, block: BlockPlan, cls: BlockClass, r: int) -> None:
+        """Each node's module path; instance i of a repeated row lives at `<row>.<i>`."""
+        row = block.rows[r]
+        size = len(row.nodes) // row.repeat
+        for k in range(row.repeat):
+            base = row.name if row.repeat == 1 else f"{row.name}.{k}"
+            for i, path in cls.paths.items():
+                self.node_paths[row.nodes[k * size + i]] = f"{base}.{path}"
+        self.node_paths.setdefault(row.output, row.name)
 
     def build(self) -> ModelView:
         g, plan = self.plan.graph, self.plan
@@ -183,7 +206,15 @@ class _Builder:
         separable = "separable_maxpool" in self.options and any(
             isinstance(n.attrs, ops.Pool) and n.attrs.kind == "max" for n in g.nodes.values()
         )
-        helpers = FOLD_BN * folded + LOAD_UNFUSED * fused + SEPARABLE * separable
+        sepconv = any(isinstance(n.attrs, ops.SepConv) for n in g.nodes.values())
+        noscale = any(_noscale(n) for n in g.nodes.values())
+        helpers = (
+            FOLD_BN * folded
+            + LOAD_UNFUSED * fused
+            + SEPARABLE * separable
+            + NO_SCALE * noscale
+            + SEPCONV * sepconv
+        )
         return ModelView(
             spec=spec_label(g),
             sha256=g.spec_sha256,
@@ -204,18 +235,35 @@ class _Builder:
             },
             input_size="x".join(str(d) for d in g.input.shape or ()),
             input_comment=batch_comment(g.input.shape),
-            uses_relu=any(s.relu for s in (*forward, *(s for b in blocks for s in b.forward))),
+            uses_relu=any(
+                s.relu or s.act for s in (*forward, *(s for b in blocks for s in b.forward))
+            ),
             node_paths=self.node_paths,
             optimized=optimized(g, self.options),
             opt_flag=opt_flag(g, self.options),
             separable=separable,
             library=definitions(PACKAGE, helpers),
+            noscale=noscale,
         )
 
 
+def _noscale(node: Node) -> bool:
+    norm = getattr(node.attrs, "norm", None)
+    return norm is not None and not norm.scale
+
+
 def _unit_name(unit: ConvUnit) -> str:
-    """ConvBNReLU, ConvReLU, ...; FoldedConvBNReLU where fold_bn folded the norm."""
-    return "Folded" * unit.folded + "Conv" + "BN" * (unit.bn or unit.folded) + "ReLU" * unit.relu
+    """ConvBNReLU, ConvReLU, ...; FoldedConvBNReLU where fold_bn folded the norm;
+    ConvBNNoScaleReLU where the norm learns no scale."""
+    bn = "BN" * (unit.bn or unit.folded) + "NoScale" * (not unit.scale)
+    return "Folded" * unit.folded + "Conv" + bn + "ReLU" * unit.relu
+
+
+def _literal(value: object) -> str:
+    """A block argument in code: channels and scales as numbers, an activation quoted."""
+    if isinstance(value, float):
+        return float_literal(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _render(chan: Chan | None) -> str:

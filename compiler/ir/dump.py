@@ -8,7 +8,8 @@ One line per node, grouped by row, in graph order:
 Shapes are C x H x W (or F), `?` before inference. Attributes appear in their dataclass
 order, floats in repr form, so two dumps of one graph are byte-identical and a diff of
 two stages shows exactly what a pass changed. Locations are left out on purpose: moving
-a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn.
+a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn;
+`groups=` and a batch norm's `scale=` only when not 1 / true.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _value(value: Any) -> str:
     if isinstance(value, tuple) and all(type(v) is int for v in value):
         return "x".join(map(str, value))  # a kernel 3x3, a shape 3x224x224
     if is_dataclass(value):
-        inner = ", ".join(f"{f.name}={_value(getattr(value, f.name))}" for f in fields(value))
+        inner = ", ".join(f"{f.name}={_value(getattr(value, f.name))}" for f in _shown(value))
         return f"{type(value).__name__.lower()}({inner})"
     if isinstance(value, bool) or value is None:
         return str(value).lower()
@@ -34,15 +35,19 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "?" if shape is None else "x".join(map(str, shape))
 
 
-_OPTIONAL = ("folded",)
+#: Attributes shown only when they differ from their default (an optimization or a newer
+#: language feature set them): dumps of graphs that do not use them stay as they were.
+_OPTIONAL = ("folded", "groups", "scale")
+
+
+def _shown(value: Any) -> list[Any]:
+    return [
+        f for f in fields(value) if f.name not in _OPTIONAL or getattr(value, f.name) != f.default
+    ]
 
 
 def node_line(node: Node) -> str:
-    # `folded` shows only where fold_bn set it: other dumps stay as they were.
-    shown = [
-        f for f in fields(node.attrs) if f.name not in _OPTIONAL or getattr(node.attrs, f.name)
-    ]
-    attrs = ", ".join(f"{f.name}={_value(getattr(node.attrs, f.name))}" for f in shown)
+    attrs = ", ".join(f"{f.name}={_value(getattr(node.attrs, f.name))}" for f in _shown(node.attrs))
     where = f" [{node.branch}]" if node.branch else ""
     line = f"{node.name}{where}: {node.op}({attrs}) <- {', '.join(node.inputs) or '-'}"
     line += f" -> {_shape(node.shape)}"

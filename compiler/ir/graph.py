@@ -25,6 +25,8 @@ class Node:
     branch: str | None = None  # the template branch, for nodes inside a block
     layer: str | None = None  # the layer's name inside its row ("3x3_reduce")
     out_ref: str | None = None  # the template parameter that set `out`, if any
+    # Outside the branches: "after" (layers on the merged branches) or "shortcut".
+    part: str | None = None
     # Filled by shape inference:
     shape: Shape | None = None
     params: int = 0
@@ -46,12 +48,20 @@ class Row:
     output: str  # the node whose value leaves the row
     loc: Loc
     template: str | None = None
-    args: Mapping[str, int] = field(default_factory=dict)
+    args: Mapping[str, int | float | str] = field(default_factory=dict)
     declared: tuple[int, int, int] | None = None  # the spec's `output`, as (C, H, W)
     paper_params: float | None = None  # in absolute units
     paper_ops: float | None = None
     tap: str | None = None  # aux heads: the row whose output they read
     loss_weight: float | None = None
+    #: Instances of the block in a row (`repeat:`), one after another: `nodes` holds them
+    #: in order, the same number each; instance i's nodes are named `<row>_<i>_<layer>`.
+    repeat: int = 1
+
+    def instance(self, index: int = 0) -> tuple[str, ...]:
+        """The nodes of one instance of a repeated row (the whole row if it does not repeat)."""
+        size = len(self.nodes) // self.repeat
+        return self.nodes[index * size : (index + 1) * size]
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,11 @@ class Template:
     branches: tuple[str, ...]
     loc: Loc
     layout: str = "branches"  # torch module layout: "branches" or "flat" (one attribute per layer)
+    after: tuple[str, ...] = ()  # layers applied to the merged branches
+    residual: bool = False  # the block ends in a residual add (its `output` node)
+    shortcut: tuple[str, ...] = ()  # the residual's projection layers; () = identity
+    scale_ref: str | None = None  # the parameter giving the residual's scale, if one does
+    act_ref: str | None = None  # the parameter giving the activation after the add
 
 
 @dataclass(frozen=True)

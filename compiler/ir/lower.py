@@ -20,6 +20,15 @@ from .graph import Graph, InitScheme, Node, Row, Template
 
 #: Names every template may reference besides its own parameters.
 GLOBALS = ("num_classes",)
+#: `$in_channels`: the channels entering the row (filled in by inference).
+IN_CHANNELS = "in_channels"
+#: A block argument: channels (int), a residual scale (float) or an activation (str).
+Arg = int | float | str
+Env = dict[str, Arg]
+
+
+def _kind(value: Arg) -> str:
+    return "activation" if isinstance(value, str) else "scale"
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -53,37 +62,54 @@ class _Lowering:
         self.nodes[node.name] = node
         return node.name
 
-    def resolve(
-        self, value: int | str, env: dict[str, int], path: DataPath
-    ) -> tuple[int, str | None]:
-        """A channel count, or a `$ref` looked up in the block's arguments."""
+    def resolve(self, value: int | str, env: Env, path: DataPath) -> tuple[int, str | None]:
+        """A channel count, or a `$ref` looked up in the block's arguments. `$in_channels`
+        resolves to 0 here: inference fills it in from the row's input."""
         if isinstance(value, int):
             return value, None
         ref = value[1:]
+        if ref == IN_CHANNELS:
+            return 0, ref
         if ref not in env:
-            known = ", ".join(f"${k}" for k in env) or "none"
-            hint = did_you_mean(value, [f"${k}" for k in env])
+            known = ", ".join(f"${k}" for k in (*env, IN_CHANNELS)) or "none"
+            hint = did_you_mean(value, [f"${k}" for k in (*env, IN_CHANNELS)])
             raise self.fail(
                 Code.UNKNOWN_REF, f"unknown reference {value} (known: {known}){hint}", path
             )
-        return env[ref], ref
+        found = env[ref]
+        if not isinstance(found, int):
+            raise self.fail(Code.TYPE, f"{value} is a {_kind(found)}, not a channel count", path)
+        return found, ref
 
-    def attrs(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> ops.Op:
+    def norm(self, scale: bool | None = None) -> ops.BatchNorm:
+        bn = self.spec.defaults.bn
+        return ops.BatchNorm(
+            float(bn.eps), float(bn.momentum), bn.scale if scale is None else scale
+        )
+
+    def attrs(self, layer: s.LayerBase, env: Env, path: DataPath) -> ops.Op:
         d = self.spec.defaults
-        if isinstance(layer, s.Conv):
+        if isinstance(layer, s.Conv | s.SepConv):
             out, ref = self.resolve(layer.out, env, (*path, "out"))
             if ref is None:  # block arguments arrive scaled already; globals never scale
                 out = self.scale(out, (*path, "out"))
             norm = layer.norm or d.conv.norm
-            return ops.Conv(
+            common = dict(
                 out=out,
                 kernel=_pair(layer.kernel),
                 stride=_pair(layer.stride),
                 padding=_pair(layer.padding),
                 bias=d.conv.bias if layer.bias is None else layer.bias,
-                norm=ops.BatchNorm(float(d.bn.eps), float(d.bn.momentum)) if norm == "bn" else None,
+                norm=self.norm() if norm == "bn" else None,
                 act=layer.act or d.conv.act,
             )
+            if isinstance(layer, s.SepConv):
+                return ops.SepConv(**common)  # type: ignore[arg-type]
+            return ops.Conv(**common, groups=layer.groups)  # type: ignore[arg-type]
+        if isinstance(layer, s.BatchNormLayer):
+            return ops.Norm(self.norm(layer.scale))
+        if isinstance(layer, s.ReLU):
+            return ops.Act()
         if isinstance(layer, s.MaxPool | s.AvgPool):
             return ops.Pool(
                 kind="max" if isinstance(layer, s.MaxPool) else "avg",
@@ -122,7 +148,7 @@ class _Lowering:
             )
         return scaled
 
-    def out_ref(self, layer: s.LayerBase, env: dict[str, int], path: DataPath) -> str | None:
+    def out_ref(self, layer: s.LayerBase, env: Env, path: DataPath) -> str | None:
         value = getattr(layer, "out", None)
         return None if value is None else self.resolve(value, env, (*path, "out"))[1]
 
@@ -176,73 +202,18 @@ class _Lowering:
                 + did_you_mean(call.op, [*s.PRIMITIVES, *self.spec.blocks]),
                 (*path, "op"),
             )
+        if call.repeat > 1 and isinstance(call, s.AuxHead):
+            raise self.fail(Code.VALUE, "an aux head cannot repeat", (*path, "repeat"))
         args = self.block_args(call, block, path)
-        env = {**{g: getattr(self.spec, g) for g in GLOBALS}, **args}
-        loc = self.src.loc(path)
+        env: Env = {**{g: getattr(self.spec, g) for g in GLOBALS}, **args}
         names: list[str] = []
-        locals_: set[str] = set()
+        out = feed
+        for i in range(call.repeat):
+            prefix = name if call.repeat == 1 else f"{name}_{i}"
+            out = _Instance(self, call, block, env, name, prefix, path).lower(out, names)
+        return self._row(call, name, call.op, tuple(names), feed, out, path, call.op, args)
 
-        def lower_branches(
-            branches: dict[str, list[Any]], bpath: DataPath, top: str | None, feed: str
-        ) -> list[str]:
-            """Lower each branch from `feed`; return the node ending each one."""
-            ends = []
-            for branch, layers in branches.items():
-                cur = feed
-                for j, layer in enumerate(layers):
-                    lpath = (*bpath, branch, j)
-                    local = layer.name or f"{branch}_{j}"
-                    if local in locals_:  # a template bug: point at the template, not the row
-                        raise self.fail(
-                            Code.DUPLICATE_NAME,
-                            f"block {call.op!r} has two layers named {local!r}",
-                            (*lpath, "name"),
-                        )
-                    locals_.add(local)
-                    if isinstance(layer, s.Split):
-                        if block.layout != "flat":
-                            raise self.fail(
-                                Code.VALUE,
-                                "a split inside a branch needs the block's `layout: flat`",
-                                (*lpath, "op"),
-                            )
-                        inner = lower_branches(
-                            layer.branches, (*lpath, "branches"), top or branch, cur
-                        )
-                        node = Node(
-                            f"{name}_{local}",
-                            ops.Concat(),
-                            tuple(inner),
-                            loc,
-                            row=name,
-                            branch=top or branch,
-                            layer=local,
-                        )
-                    else:
-                        node = Node(
-                            name=f"{name}_{local}",
-                            attrs=self.attrs(layer, env, lpath),
-                            inputs=(cur,),
-                            loc=loc,
-                            row=name,
-                            branch=top or branch,
-                            layer=local,
-                            out_ref=self.out_ref(layer, env, lpath),
-                        )
-                    cur = self.add(node, (*path, "name"))
-                    names.append(cur)
-                ends.append(cur)
-            return ends
-
-        ends = lower_branches(block.branches, ("blocks", call.op, "branches"), None, feed)
-        if len(ends) > 1:
-            concat = Node(
-                f"{name}_output", ops.Concat(), tuple(ends), loc, row=name, layer="output"
-            )
-            names.append(self.add(concat, (*path, "name")))
-        return self._row(call, name, call.op, tuple(names), feed, names[-1], path, call.op, args)
-
-    def block_args(self, call: s.BlockRow, block: s.BlockDef, path: DataPath) -> dict[str, int]:
+    def block_args(self, call: s.BlockRow, block: s.BlockDef, path: DataPath) -> dict[str, Arg]:
         given = call.args
         for key in given:
             if key not in block.params:
@@ -259,19 +230,38 @@ class _Lowering:
             raise self.fail(
                 Code.BLOCK_ARGS, f"block {call.op!r} needs {', '.join(missing)}", (*path, "op")
             )
+        kinds = _param_kinds(block)
+        args: dict[str, Arg] = {}
         for key, value in given.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            args[key] = self.block_arg(key, value, kinds.get(key, "channels"), (*path, key))
+        return args
+
+    def block_arg(self, key: str, value: Any, kind: str, path: DataPath) -> Arg:
+        """One argument, checked by what the template uses it for. Channel counts (Table
+        1's columns) scale with the width; a residual scale or an activation does not."""
+        if kind == "scale":
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not 0 < value <= limits.MAX_CHANNELS:
                 raise self.fail(
-                    Code.TYPE, f"{key}: expected a positive integer, got {value!r}", (*path, key)
+                    Code.TYPE, f"{key}: expected a positive number (a scale), got {value!r}", path
                 )
-            if value > limits.MAX_CHANNELS:
+            return float(value)
+        if kind == "act":
+            if value not in ("relu", "none"):
                 raise self.fail(
                     Code.VALUE,
-                    f"{key}: at most {limits.MAX_CHANNELS} channels, got {value}",
-                    (*path, key),
+                    f"{key}: expected an activation, 'relu' or 'none', got {value!r}"
+                    + did_you_mean(value, ("relu", "none")),
+                    path,
                 )
-        # Block arguments are channel counts (Table 1's columns): they scale with the width.
-        return {k: self.scale(v, (*path, k)) for k, v in given.items()}
+            return str(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(Code.TYPE, f"{key}: expected a positive integer, got {value!r}", path)
+        if value > limits.MAX_CHANNELS:
+            raise self.fail(
+                Code.VALUE, f"{key}: at most {limits.MAX_CHANNELS} channels, got {value}", path
+            )
+        return self.scale(value, path)
 
     def _row(
         self,
@@ -283,7 +273,7 @@ class _Lowering:
         output: str,
         path: DataPath,
         template: str | None = None,
-        args: dict[str, int] | None = None,
+        args: dict[str, Arg] | None = None,
     ) -> Row:
         paper_params, paper_ops = self.paper(layer)
         extra: dict[str, Any] = {}
@@ -299,6 +289,7 @@ class _Lowering:
             template=template,
             args=args or {},
             declared=layer.declared_output(),
+            repeat=getattr(layer, "repeat", 1),
             paper_params=paper_params,
             paper_ops=paper_ops,
             **extra,
@@ -349,6 +340,11 @@ class _Lowering:
                 branches=tuple(block.branches),
                 layout=block.layout,
                 loc=self.src.key_loc(("blocks", name)),
+                after=tuple(layer.name or f"after_{j}" for j, layer in enumerate(block.after)),
+                residual=block.residual is not None,
+                shortcut=_shortcut_names(block),
+                scale_ref=_ref(block.residual.scale if block.residual else None),
+                act_ref=_ref(block.residual.act if block.residual else None),
             )
             for name, block in spec.blocks.items()
         }
@@ -369,6 +365,128 @@ class _Lowering:
             aux_heads=tuple(heads),
             templates=templates,
         )
+
+
+def _ref(value: object) -> str | None:
+    """`$name` -> name; a literal -> None."""
+    return value[1:] if isinstance(value, str) and value.startswith("$") else None
+
+
+def _shortcut_names(block: s.BlockDef) -> tuple[str, ...]:
+    shortcut = block.residual.shortcut if block.residual else "identity"
+    if isinstance(shortcut, str):
+        return ()
+    return tuple(layer.name or f"shortcut_{j}" for j, layer in enumerate(shortcut))
+
+
+def _param_kinds(block: s.BlockDef) -> dict[str, str]:
+    """Template parameters that are not channel counts: a residual's scale and act."""
+    kinds: dict[str, str] = {}
+    res = block.residual
+    if res is not None:
+        if isinstance(res.scale, str):
+            kinds[res.scale[1:]] = "scale"
+        if res.act not in ("relu", "none"):
+            kinds[res.act[1:]] = "act"
+    return kinds
+
+
+class _Instance:
+    """One instance of a template in a row (a repeated row has several): its nodes are
+    named `<prefix>_<layer>`."""
+
+    def __init__(
+        self,
+        lowering: _Lowering,
+        call: s.BlockRow,
+        block: s.BlockDef,
+        env: Env,
+        row: str,
+        prefix: str,
+        path: DataPath,
+    ) -> None:
+        self.low, self.call, self.block, self.env = lowering, call, block, env
+        self.row, self.prefix, self.path = row, prefix, path
+        self.loc = lowering.src.loc(path)
+        self.locals: set[str] = set()
+        self.names: list[str] = []
+        self.tpath: DataPath = ("blocks", call.op)
+
+    def node(self, local: str, attrs: ops.Op, inputs: tuple[str, ...], **kw: Any) -> str:
+        node = Node(
+            f"{self.prefix}_{local}", attrs, inputs, self.loc, row=self.row, layer=local, **kw
+        )
+        name = self.low.add(node, (*self.path, "name"))
+        self.names.append(name)
+        return name
+
+    def local(self, layer: s.LayerBase, default: str, lpath: DataPath) -> str:
+        local = layer.name or default
+        if local in self.locals:  # a template bug: point at the template, not the row
+            raise self.low.fail(
+                Code.DUPLICATE_NAME,
+                f"block {self.call.op!r} has two layers named {local!r}",
+                (*lpath, "name"),
+            )
+        self.locals.add(local)
+        return local
+
+    def sequence(self, layers: list[Any], lpath: DataPath, seq: str, part: str, cur: str) -> str:
+        """Lower one sequence of layers from `cur`; return its last node. `seq` names the
+        sequence (a branch, a split's sub-branch, `after`, `shortcut`); `part` is the
+        template branch the layers belong to, or `after` / `shortcut`."""
+        branch = part if part in self.block.branches else None
+        for j, layer in enumerate(layers):
+            jpath = (*lpath, j)
+            local = self.local(layer, f"{seq}_{j}", jpath)
+            if isinstance(layer, s.Split):
+                if self.block.layout != "flat" or branch is None:
+                    raise self.low.fail(
+                        Code.VALUE,
+                        "a split inside a branch needs the block's `layout: flat`"
+                        if branch is not None
+                        else "a split belongs in a branch, not after the merge or in a shortcut",
+                        (*jpath, "op"),
+                    )
+                inner = [
+                    self.sequence(sub, (*jpath, "branches", key), key, part, cur)
+                    for key, sub in layer.branches.items()
+                ]
+                cur = self.node(local, ops.Concat(), tuple(inner), branch=branch)
+            else:
+                attrs = self.low.attrs(layer, self.env, jpath)
+                ref = self.low.out_ref(layer, self.env, jpath)
+                extra = {} if branch else {"part": part}
+                cur = self.node(local, attrs, (cur,), branch=branch, out_ref=ref, **extra)
+        return cur
+
+    def lower(self, feed: str, names: list[str]) -> str:
+        block, tpath = self.block, self.tpath
+        ends = [
+            self.sequence(layers, (*tpath, "branches", branch), branch, branch, feed)
+            for branch, layers in block.branches.items()
+        ]
+        res = block.residual
+        out = ends[0]
+        if len(ends) > 1:
+            merged = "concat" if block.after or res is not None else "output"
+            out = self.node(merged, ops.Concat(), tuple(ends))
+        out = (
+            self.sequence(block.after, (*tpath, "after"), "after", "after", out)
+            if block.after
+            else out
+        )
+        if res is not None:
+            short = feed
+            if not isinstance(res.shortcut, str):
+                rpath = (*tpath, "residual", "shortcut")
+                short = self.sequence(res.shortcut, rpath, "shortcut", "shortcut", feed)
+            scale = self.env[res.scale[1:]] if isinstance(res.scale, str) else res.scale
+            act = self.env[res.act[1:]] if res.act not in ("relu", "none") else res.act
+            add = ops.Add(float(scale), act)  # type: ignore[arg-type]
+            out = self.node("output", add, (out, short))
+        names.extend(self.names)
+        return out
 
 
 def lower(spec: s.Spec, source: Source) -> Graph:

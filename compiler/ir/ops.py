@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from .shapes import size
+
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
 
@@ -68,6 +70,10 @@ class Input:
 class BatchNorm:
     eps: float
     momentum: float  # torch convention: weight of the new batch statistic
+    scale: bool = True  # False: no learned gamma (keras' `scale=False`), only beta
+
+    def params(self, channels: int) -> int:
+        return channels * (2 if self.scale else 1)
 
 
 @dataclass(frozen=True)
@@ -86,21 +92,109 @@ class Conv:
     # The batch norm that the fold_bn pass folded into this convolution's weights and bias
     # (`norm` is then None and `bias` True): backends map unfolded checkpoints with its eps.
     folded: BatchNorm | None = None
+    groups: int = 1  # each group of in_channels / groups inputs feeds out / groups outputs
 
     def infer(self, shapes: list[Shape]) -> Shape:
-        _, h, w = _image("conv", shapes[0])
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-        _positive("conv", oh, ow, f"{kh}x{kw} kernel, padding {ph}x{pw}, on a {h}x{w} input")
-        return (self.out, oh, ow)
+        c, h, w = _image(self.op, shapes[0])
+        if c % self.groups or self.out % self.groups:
+            raise InferError(
+                "groups",
+                f"{self.groups} groups need input and output channels divisible by "
+                f"{self.groups}, got {c} in and {self.out} out",
+            )
+        return (self.out, *_window_out(self.op, self.kernel, self.stride, self.padding, h, w))
+
+    def weights(self) -> int:
+        return self.out * (self.in_channels // self.groups) * self.kernel[0] * self.kernel[1]
 
     def params(self) -> int:
-        weights = self.out * self.in_channels * self.kernel[0] * self.kernel[1]
-        return weights + (self.out if self.bias else 0) + (2 * self.out if self.norm else 0)
+        norm = self.norm.params(self.out) if self.norm else 0
+        return self.weights() + (self.out if self.bias else 0) + norm
 
     def macs(self, out_shape: Shape) -> int:
-        weights = self.out * self.in_channels * self.kernel[0] * self.kernel[1]
-        return weights * out_shape[1] * out_shape[2]
+        return self.weights() * out_shape[1] * out_shape[2]
+
+
+def _window_out(op: str, kernel: Pair, stride: Pair, padding: Pair, h: int, w: int) -> Pair:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    _positive(op, oh, ow, f"{kh}x{kw} kernel, padding {ph}x{pw}, on a {h}x{w} input")
+    return oh, ow
+
+
+@dataclass(frozen=True)
+class SepConv:
+    """A depthwise separable convolution: each input channel convolved on its own by a
+    `kernel` filter (with the stride and padding), then a 1x1 convolution to `out`; the
+    optional bias, batch norm and activation come after the 1x1."""
+
+    op: ClassVar[str] = "sepconv"
+    out: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    bias: bool
+    norm: BatchNorm | None
+    act: Literal["relu", "none"]
+    in_channels: int = 0  # filled by shape inference
+
+    def infer(self, shapes: list[Shape]) -> Shape:
+        _, h, w = _image(self.op, shapes[0])
+        return (self.out, *_window_out(self.op, self.kernel, self.stride, self.padding, h, w))
+
+    def params(self) -> int:
+        depthwise = self.in_channels * self.kernel[0] * self.kernel[1]
+        norm = self.norm.params(self.out) if self.norm else 0
+        return depthwise + self.in_channels * self.out + (self.out if self.bias else 0) + norm
+
+    def macs(self, out_shape: Shape) -> int:
+        depthwise = self.in_channels * self.kernel[0] * self.kernel[1]
+        return (depthwise + self.in_channels * self.out) * out_shape[1] * out_shape[2]
+
+
+@dataclass(frozen=True)
+class Norm:
+    """A batch norm layer of its own."""
+
+    op: ClassVar[str] = "bn"
+    norm: BatchNorm
+    channels: int = 0  # filled by shape inference
+
+    def infer(self, shapes: list[Shape]) -> Shape:
+        _image("bn", shapes[0])
+        return shapes[0]
+
+    def params(self) -> int:
+        return self.norm.params(self.channels)
+
+
+@dataclass(frozen=True)
+class Act:
+    """An activation layer of its own."""
+
+    op: ClassVar[str] = "relu"
+
+    def infer(self, shapes: list[Shape]) -> Shape:
+        return shapes[0]
+
+
+@dataclass(frozen=True)
+class Add:
+    """A residual add: act(inputs[1] + scale * inputs[0]), the merged branches first and
+    the shortcut second."""
+
+    op: ClassVar[str] = "add"
+    scale: float
+    act: Literal["relu", "none"]
+
+    def infer(self, shapes: list[Shape]) -> Shape:
+        residual, shortcut = shapes
+        if residual != shortcut:
+            raise InferError(
+                "residual",
+                f"the residual branch gives {size(residual)} but the shortcut {size(shortcut)}",
+            )
+        return shortcut
 
 
 @dataclass(frozen=True)
@@ -229,23 +323,40 @@ class Slice:
         return (self.size, h, w)
 
 
-Op = Input | Conv | Pool | AdaptiveAvgPool | LRN | Dropout | Flatten | Linear | Concat | Slice
+Op = (
+    Input
+    | Conv
+    | SepConv
+    | Norm
+    | Act
+    | Add
+    | Pool
+    | AdaptiveAvgPool
+    | LRN
+    | Dropout
+    | Flatten
+    | Linear
+    | Concat
+    | Slice
+)
 
 
 def bind_inputs(attrs: Op, shapes: list[Shape]) -> Op:
     """Record the input width on layers whose parameters depend on it."""
     from dataclasses import replace
 
-    if isinstance(attrs, Conv):
-        return replace(attrs, in_channels=_image("conv", shapes[0])[0])
+    if isinstance(attrs, Conv | SepConv):
+        return replace(attrs, in_channels=_image(attrs.op, shapes[0])[0])
+    if isinstance(attrs, Norm):
+        return replace(attrs, channels=_image("bn", shapes[0])[0])
     if isinstance(attrs, Linear):
         return replace(attrs, in_features=_flat("linear", shapes[0]))
     return attrs
 
 
 def params_of(attrs: Op) -> int:
-    return attrs.params() if isinstance(attrs, Conv | Linear) else 0
+    return attrs.params() if isinstance(attrs, Conv | SepConv | Norm | Linear) else 0
 
 
 def macs_of(attrs: Op, out_shape: Shape) -> int:
-    return attrs.macs(out_shape) if isinstance(attrs, Conv | Linear) else 0
+    return attrs.macs(out_shape) if isinstance(attrs, Conv | SepConv | Linear) else 0

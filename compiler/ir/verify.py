@@ -72,6 +72,8 @@ def _structure(graph: Graph, name: str, node: Node, seen: set[str]) -> None:
         fits, wanted = count == 0, "none"
     elif isinstance(node.attrs, ops.Concat):
         fits, wanted = count >= 2, "two or more"
+    elif isinstance(node.attrs, ops.Add):
+        fits, wanted = count == 2, "two"
     else:
         fits, wanted = count == 1, "one"
     if not fits:
@@ -169,9 +171,17 @@ def _expected_shape(attrs: ops.Op, ins: list[ops.Shape], out: ops.Shape) -> ops.
         if len(ins[0]) != 1 or attrs.in_features != ins[0][0]:
             raise _Broken(f"in_features {attrs.in_features} but its input is {ins[0]}")
         return (attrs.out,)
-    if isinstance(attrs, ops.Dropout):
+    if isinstance(attrs, ops.Dropout | ops.Act):
         return ins[0]
+    if isinstance(attrs, ops.Add):
+        if ins[0] != ins[1]:
+            raise _Broken(f"adds inputs of different shapes {ins}")
+        return ins[1]
     c, h, w = _image(ins)
+    if isinstance(attrs, ops.Norm):
+        if attrs.channels != c:
+            raise _Broken(f"normalizes {attrs.channels} channels but its input has {c}")
+        return (c, h, w)
     if isinstance(attrs, ops.Flatten):
         return (c * h * w,)
     if isinstance(attrs, ops.LRN):
@@ -182,7 +192,7 @@ def _expected_shape(attrs: ops.Op, ins: list[ops.Shape], out: ops.Shape) -> ops.
         if attrs.start + attrs.size > c:
             raise _Broken(f"slices channels {attrs.start}..{attrs.start + attrs.size} of {c}")
         return (attrs.size, h, w)
-    if isinstance(attrs, ops.Conv) and attrs.in_channels != c:
+    if isinstance(attrs, ops.Conv | ops.SepConv) and attrs.in_channels != c:
         raise _Broken(f"in_channels {attrs.in_channels} but its input has {c} channels")
     if len(out) != 3:
         raise _Broken(f"a {attrs.op} gives C x H x W, not {out}")
@@ -195,16 +205,25 @@ def _expected_shape(attrs: ops.Op, ins: list[ops.Shape], out: ops.Shape) -> ops.
                 f"shape {out}, but a {k}-wide window, stride {s}, padding {p} ({mode} mode) "
                 f"does not fit {out[1 + axis]} times on its input's {side} {size}"
             )
-    return (attrs.out if isinstance(attrs, ops.Conv) else c, out[1], out[2])
+    return (attrs.out if isinstance(attrs, ops.Conv | ops.SepConv) else c, out[1], out[2])
 
 
 def _counts(attrs: ops.Op, out: ops.Shape) -> tuple[int, int]:
     """(parameters, MACs): weights and biases of a conv (BN: gamma and beta) or linear
     layer; one MAC per weight per output position."""
+    norm = getattr(attrs, "norm", None)
+    gamma_beta = 0 if norm is None else 2 if norm.scale else 1
     if isinstance(attrs, ops.Conv):
-        weights = attrs.out * attrs.in_channels * attrs.kernel[0] * attrs.kernel[1]
-        extra = attrs.out * (int(attrs.bias) + (2 if attrs.norm is not None else 0))
+        taps = attrs.kernel[0] * attrs.kernel[1]
+        weights = sum(attrs.in_channels // attrs.groups * taps for _ in range(attrs.out))
+        extra = attrs.out * (int(attrs.bias) + gamma_beta)
         return weights + extra, weights * out[1] * out[2]
+    if isinstance(attrs, ops.SepConv):  # one filter per input channel, then a 1x1
+        weights = attrs.in_channels * (attrs.kernel[0] * attrs.kernel[1] + attrs.out)
+        extra = attrs.out * (int(attrs.bias) + gamma_beta)
+        return weights + extra, weights * out[1] * out[2]
+    if isinstance(attrs, ops.Norm):
+        return out[0] * gamma_beta, 0
     if isinstance(attrs, ops.Linear):
         weights = attrs.out * attrs.in_features
         return weights + (attrs.out if attrs.bias else 0), weights

@@ -20,8 +20,8 @@ NAME = "fold_bn"
 
 def _fold(node: Node) -> Node:
     a = node.attrs
-    if not isinstance(a, ops.Conv) or a.norm is None:
-        return node
+    if not isinstance(a, ops.Conv) or a.norm is None or not a.norm.scale:
+        return node  # a norm without a learned scale stays (checkpoints hold no gamma to fold)
     attrs = replace(a, norm=None, bias=True, folded=a.norm)
     return replace(node, attrs=attrs, params=ops.params_of(attrs))
 

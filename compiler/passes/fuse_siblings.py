@@ -24,14 +24,27 @@ NAME = "fuse_siblings"
 
 def _key(conv: ops.Conv) -> tuple[object, ...]:
     """What siblings must share to become one convolution (all but the filter count)."""
-    return (conv.kernel, conv.stride, conv.padding, conv.bias, conv.norm, conv.act, conv.folded)
+    return (
+        conv.kernel,
+        conv.stride,
+        conv.padding,
+        conv.bias,
+        conv.norm,
+        conv.act,
+        conv.folded,
+        conv.groups,
+    )
 
 
 def _groups(graph: Graph, row: Row) -> list[list[Node]]:
-    """Convolutions reading the row's input, grouped by `_key`; groups of two or more."""
+    """Convolutions of the branches reading the row's input, grouped by `_key`; groups of
+    two or more. A repeated row is left alone (only its first instance reads the row's
+    input, and the instances must stay one module), as are shortcut layers."""
     by_key: dict[tuple[object, ...], list[Node]] = {}
+    if row.repeat > 1:
+        return []
     for node in graph.row_nodes(row):
-        if isinstance(node.attrs, ops.Conv) and node.inputs == (row.input,):
+        if isinstance(node.attrs, ops.Conv) and node.inputs == (row.input,) and not node.part:
             by_key.setdefault(_key(node.attrs), []).append(node)
     return [group for group in by_key.values() if len(group) > 1]
 

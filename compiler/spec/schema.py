@@ -7,8 +7,10 @@ module: named branches, each a sequence of layers, concatenated on channels.
 Table 1's six-column row is just a block row whose template has the parameters
 ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5 and pool_proj.
 
-Inside a template, a channel count may be `$param` (a template parameter) or
-`$num_classes` (a global).
+Inside a template, a channel count may be `$param` (a template parameter),
+`$num_classes` (a global) or `$in_channels` (the channels entering the block). A
+template may go on after the concatenation (`after:`) and add the result to a shortcut
+(`residual:`: Inception-ResNet, Xception); a block row may repeat (`repeat: 10`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ PadPair = NonNegative | tuple[NonNegative, NonNegative]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
 Activation = Literal["relu", "none"]
 Norm = Literal["bn", "none"]
+#: A residual branch's scale: a number or a template parameter (Inception-ResNet's 0.17).
+Scale = Annotated[Number, Field(gt=0, le=MAX_CHANNELS)] | Ref
 
 _OUTPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 
@@ -126,6 +130,35 @@ class Conv(LayerBase):
     bias: StrictBool | None = None  # None: defaults.conv.bias
     norm: Norm | None = None  # None: defaults.conv.norm
     act: Activation | None = None  # None: defaults.conv.act
+    #: Channel groups: in and out channels must both divide by it (depthwise: groups = in).
+    groups: Annotated[StrictInt, Field(gt=0, le=MAX_CHANNELS)] = 1
+
+
+class SepConv(LayerBase):
+    """A depthwise separable convolution (Xception): a `kernel` convolution of each input
+    channel on its own, then a 1x1 convolution to `out` channels; nothing between them."""
+
+    op: Literal["sepconv"]
+    out: Count
+    kernel: Pair
+    stride: Pair = 1
+    padding: PadPair = 0
+    bias: StrictBool | None = None  # None: defaults.conv.bias
+    norm: Norm | None = None  # None: defaults.conv.norm
+    act: Activation | None = None  # None: defaults.conv.act
+
+
+class BatchNormLayer(LayerBase):
+    """A batch norm of its own (where a reference keeps it apart from the convolution)."""
+
+    op: Literal["bn"]
+    scale: StrictBool | None = None  # None: defaults.bn.scale
+
+
+class ReLU(LayerBase):
+    """A ReLU of its own: Xception applies it before a convolution."""
+
+    op: Literal["relu"]
 
 
 class MaxPool(LayerBase):
@@ -182,6 +215,9 @@ class BlockRow(LayerBase):
 
     model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     op: str
+    #: Instances of the block one after another (Inception-ResNet's Block35 x10); the
+    #: block must keep its input's shape. Backends emit a loop, not copies.
+    repeat: Annotated[StrictInt, Field(gt=0, le=MAX_ROWS)] = 1
 
     @property
     def args(self) -> dict[str, Any]:
@@ -197,6 +233,9 @@ PRIMITIVES: dict[str, type[LayerBase]] = {
     "dropout": Dropout,
     "flatten": Flatten,
     "linear": Linear,
+    "sepconv": SepConv,
+    "bn": BatchNormLayer,
+    "relu": ReLU,
 }
 
 
@@ -223,6 +262,9 @@ _MISSING_OP = dict(
 )
 _LAYERS = (
     Annotated[Conv, Tag("conv")]
+    | Annotated[SepConv, Tag("sepconv")]
+    | Annotated[BatchNormLayer, Tag("bn")]
+    | Annotated[ReLU, Tag("relu")]
     | Annotated[MaxPool, Tag("maxpool")]
     | Annotated[AvgPool, Tag("avgpool")]
     | Annotated[AdaptiveAvgPool, Tag("adaptive_avgpool")]
@@ -257,8 +299,19 @@ class Split(LayerBase):
     branches: Annotated[dict[Identifier, Branch], Field(min_length=2)]
 
 
+class Residual(Base):
+    """A residual connection: out = act(shortcut(x) + scale * merged(x)), where merged is
+    the branches' concatenation followed by the template's `after:` layers."""
+
+    #: identity: the block's input itself; else layers from the input (a projection).
+    shortcut: Literal["identity"] | Annotated[list[Primitive], Field(min_length=1)] = "identity"
+    scale: Scale = 1
+    act: Activation | Ref = "none"
+
+
 class BlockDef(Base):
-    """A block template: named branches of layers, concatenated on channels."""
+    """A block template: named branches of layers, concatenated on channels, then
+    optionally `after:` layers and a residual add."""
 
     doc: Text = ""
     params: list[Identifier] = []
@@ -267,12 +320,17 @@ class BlockDef(Base):
     #: flat:     one attribute per layer, named after the layer (torchvision's Inception-v3).
     layout: Literal["branches", "flat"] = "branches"
     branches: Annotated[dict[Identifier, Branch], Field(min_length=1)]
+    #: Layers applied to the concatenation (Inception-ResNet's 1x1 projection).
+    after: list[Primitive] = []
+    residual: Residual | None = None
 
     @field_validator("params")
     @classmethod
     def _params(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("params repeat a name")
+        if "repeat" in value:
+            raise ValueError("'repeat' is a row key (how often the row repeats), not a parameter")
         return value
 
 
@@ -300,6 +358,8 @@ class BatchNormDefaults(Base):
     eps: Annotated[Number, Field(gt=0)] = 1e-5
     #: torch's convention: new = (1 - momentum) * old + momentum * batch.
     momentum: Annotated[Number, Field(gt=0, lt=1)] = 0.1
+    #: false: no learned scale (gamma fixed at 1), as keras.applications' `scale=False`.
+    scale: StrictBool = True
 
 
 class PoolDefaults(Base):

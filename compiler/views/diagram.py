@@ -3,7 +3,9 @@
 Expanded (the default): one box per IR node, labelled with its layer name, op with
 kernel/stride, and output size (Table 1's HxWxC); every block row is a cluster whose
 branches are sub-clusters side by side; aux heads are dashed clusters hanging off the
-row they tap. Collapsed: one box per row, a block showing its Table-1 columns.
+row they tap. A residual add is a purple ellipse ("+ 0.17 x residual"); the edge from its
+shortcut is bold purple, so the skip connection reads apart from the branches.
+Collapsed: one box per row, a block showing its Table-1 columns.
 
 The result is DOT source text (deterministic for a given graph); rendering to SVG or
 PNG is views.render's job.
@@ -29,7 +31,10 @@ _FILL = {
     "adaptive_avgpool": "#fde4c8",
     "linear": "#d9f0d3",
     "concat": "#eeeeee",
+    "sepconv": "#dbe9f6",
+    "add": "#e8dcf4",
 }
+_SHORTCUT = {"color": "#7b4ea3", "penwidth": "2"}
 _OTHER = "#f4f4f4"
 _AUX_FILL = "#fffbea"
 #: Table 1's column headings for the template parameters in report.COLUMNS.
@@ -49,6 +54,16 @@ def op_text(node: Node) -> str:
     if isinstance(a, ops.Pool):
         (kh, kw), stride = a.kernel, _pair(a.stride)
         return f"{a.kind} pool {kh}x{kw}/{stride}"
+    if isinstance(a, ops.SepConv):
+        (kh, kw), stride = a.kernel, _pair(a.stride)
+        return f"sep conv {kh}x{kw}/{stride}" + (" BN" if a.norm else "")
+    if isinstance(a, ops.Norm):
+        return "BN" if a.norm.scale else "BN, no scale"
+    if isinstance(a, ops.Act):
+        return "ReLU"
+    if isinstance(a, ops.Add):
+        residual = "residual" if a.scale == 1 else f"{a.scale:g} x residual"
+        return f"shortcut + {residual}" + (", ReLU" if a.act == "relu" else "")
     if isinstance(a, ops.AdaptiveAvgPool):
         return f"adaptive avg pool to {a.size[0]}x{a.size[1]}"
     if isinstance(a, ops.Dropout):
@@ -74,7 +89,7 @@ def _add_node(g: graphviz.Digraph, node: Node) -> None:
         node.name,
         _node_label(node) if not small else f"<concat<br/>{size(node.shape)}>",
         fillcolor=_fill(node),
-        shape="box" if not small else "ellipse",
+        shape="box" if node.op not in ("concat", "add") else "ellipse",
     )
 
 
@@ -136,8 +151,10 @@ def expanded(graph: Graph) -> graphviz.Digraph:
                 _add_node(g, node)
     for node in graph.nodes.values():
         dashed = node.row in aux_rows and graph.nodes[node.inputs[0]].row not in aux_rows
-        for src in node.inputs:
-            g.edge(src, node.name, **({"style": "dashed"} if dashed else {}))
+        for i, src in enumerate(node.inputs):
+            style = {"style": "dashed"} if dashed else {}
+            shortcut = _SHORTCUT if node.op == "add" and i == 1 else {}
+            g.edge(src, node.name, **style, **shortcut)
     return g
 
 

@@ -31,7 +31,14 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: Where the committed copy lives (relative to the project root); README.md, `incept schema`.
 COMMITTED = "specs/incept.schema.json"
 _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
-_BLOCK_ARG = {"type": "integer", "exclusiveMinimum": 0, "maximum": MAX_CHANNELS}
+#: A block argument: a channel count, a residual's scale, or its activation.
+_BLOCK_ARG = {
+    "anyOf": [
+        {"type": "integer", "exclusiveMinimum": 0, "maximum": MAX_CHANNELS},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_CHANNELS},
+        {"enum": ["relu", "none"]},
+    ]
+}
 _NOT_PRIMITIVE = {"not": {"enum": sorted(PRIMITIVES)}}
 _ROW_NAME = {"type": "string", "description": "the name of a row in layers or aux_heads, or *"}
 _PATCH = {
