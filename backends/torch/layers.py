@@ -92,7 +92,8 @@ def constructor(
     raise AssertionError(f"no torch module for {node.op}")
 
 
-def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
+def _conv_geometry(a: ops.Conv, cin: str, cout: str) -> list[str]:
+    """nn.Conv2d's channel, kernel, stride, padding and groups arguments (defaults left out)."""
     args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
     if a.stride != (1, 1):
         args.append(f"stride={pair_literal(a.stride)}")
@@ -100,6 +101,11 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
         args.append(f"padding={pair_literal(a.padding)}")
     if a.groups != 1:
         args.append(f"groups={a.groups}")
+    return args
+
+
+def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
+    args = _conv_geometry(a, cin, cout)
     if a.bias != unit.bias:
         args.append(f"bias={a.bias}")
     norm = a.norm or a.folded
@@ -111,13 +117,7 @@ def _conv(a: ops.Conv, unit: UnitView, cin: str, cout: str) -> Call:
 
 
 def _bare_conv(a: ops.Conv, cin: str, cout: str) -> Call:
-    args = [cin, cout, f"kernel_size={pair_literal(a.kernel)}"]
-    if a.stride != (1, 1):
-        args.append(f"stride={pair_literal(a.stride)}")
-    if a.padding != (0, 0):
-        args.append(f"padding={pair_literal(a.padding)}")
-    if a.groups != 1:
-        args.append(f"groups={a.groups}")
+    args = _conv_geometry(a, cin, cout)
     if not a.bias:
         args.append("bias=False")
     return Call("nn.Conv2d", tuple(args))
