@@ -142,7 +142,7 @@ def _import_text(text: str, label: str) -> types.ModuleType:
     """Generated source as a module, in memory. Its text is registered with linecache
     under a pseudo file name, so tracebacks, `inspect.getsource` and torch.jit.script see
     its lines. The module is named by its text's hash as the runtime names the modules it
-    imports (backends/runtime/modules.py), so both share one module per source."""
+    imports (backends/runtime/model_source.py), so both share one module per source."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     name = f"incept_generated_{digest}"
     if name in sys.modules:
