@@ -275,7 +275,16 @@ def test_an_input_torchvision_cannot_take_is_one_line():
 
 
 #: What a wheel is built from (pyproject's package-dir, the readme it names).
-_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "compiler", "backends", "bench", "specs")
+_SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "MANIFEST.in",
+    "compiler",
+    "backends",
+    "bench",
+    "specs",
+)
 
 _FROM_THE_WHEEL = """
 import json, sys
