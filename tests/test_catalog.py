@@ -37,10 +37,10 @@ def elsewhere(tmp_path, monkeypatch):
 
 def test_shipped_models_are_the_specs_folder(elsewhere):
     assert catalog.shipped_folder() == SPECS
-    assert len(SHIPPED) == 9
+    assert len(SHIPPED) == 17
     assert list(catalog.models()) == SHIPPED
     assert list(catalog.models("fmnist")) == ["googlenet-fmnist", "googlenet-fmnist-lite"]
-    assert list(catalog.models("inception-v?")) == ["inception-v2", "inception-v3"]
+    assert list(catalog.models("inception-v?")) == ["inception-v2", "inception-v3", "inception-v4"]
     assert catalog.find("googlenet") == SPECS / "googlenet.yaml"
 
 
