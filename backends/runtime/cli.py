@@ -113,6 +113,13 @@ def _format(flags: dict[str, Any]) -> str:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=4, show_default=True, help="Image-folder loaders.")
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="keras: data-parallel replicas (GPUs, or logical CPU devices); torch: use torchrun.",
+)
 @click.option("--limit-train", type=int, help="Use only the first N training images.")
 @click.option("--limit-test", type=int, help="Use only the first N test images.")
 @click.option("--progress/--no-progress", default=True, show_default=True)

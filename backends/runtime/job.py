@@ -34,6 +34,7 @@ class Options:
     channels_last: bool | None = None  # torch memory format; None: on for CUDA
     seed: int = 0
     workers: int = 4  # loader processes for image folders
+    replicas: int = 1  # keras: data-parallel replicas in this process (torch: torchrun)
     progress: bool = True
 
 

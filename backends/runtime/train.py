@@ -69,6 +69,7 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         channels_last=flags["channels_last"],
         seed=flags["seed"],
         workers=flags["workers"],
+        replicas=flags["replicas"],
         progress=flags["progress"],
     )
     folder = flags["run_dir"] or Path("runs") / graph.name

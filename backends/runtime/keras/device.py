@@ -4,11 +4,16 @@ Defaults follow the hardware, as on the torch side: on a GPU the mixed_bfloat16
 policy and XLA (`jit_compile`) are on; on the CPU both are off. `--device cpu` hides
 the GPUs from TensorFlow and `--device gpu:N` all but one (before TensorFlow first
 touches a device; `cuda` is accepted for `gpu`).
+
+`--replicas N` trains data-parallel under tf.distribute.MirroredStrategy: on the
+first N GPUs, or on a CPU split into N logical devices (the way to test it without
+GPUs). Each replica takes `batch_size` images per step, as each torchrun rank does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import Code, InputError
 from ..job import Options
@@ -21,10 +26,17 @@ class Runtime:
     device: str  # "cpu" or "gpu"
     policy: str  # Keras dtype policy: float32 | mixed_bfloat16 | mixed_float16
     jit_compile: bool
+    replicas: int = 1
 
-    @property
-    def is_main(self) -> bool:  # one process: Keras runs are not distributed here
-        return True
+    def strategy(self) -> Any:
+        """The tf.distribute strategy a run builds and steps under."""
+        import tensorflow as tf
+
+        if self.replicas == 1:
+            return tf.distribute.get_strategy()  # the default: no distribution
+        kind = "GPU" if self.device == "gpu" else "CPU"
+        devices = [d.name for d in tf.config.list_logical_devices(kind)][: self.replicas]
+        return tf.distribute.MirroredStrategy(devices)
 
 
 def setup(options: Options) -> Runtime:
@@ -54,6 +66,7 @@ def setup(options: Options) -> Runtime:
     if index and not (index.isdigit() and int(index) < len(gpus)):
         raise InputError(Code.FLAG, "--device", f"{name}: TensorFlow sees {len(gpus)} GPU(s)")
     visible = [gpus[int(index)]] if index else (gpus if gpu else [])
+    _check_replicas(options.replicas, len(visible) if gpu else None)
     if visible != gpus:
         try:
             tf.config.set_visible_devices(visible, "GPU")
@@ -67,4 +80,29 @@ def setup(options: Options) -> Runtime:
         device="gpu" if gpu else "cpu",
         policy=_POLICIES[precision],
         jit_compile=gpu if options.compile is None else options.compile,
+        replicas=options.replicas,
     )
+
+
+def _check_replicas(replicas: int, gpus: int | None) -> None:
+    """Refuse more replicas than GPUs; on the CPU split it into `replicas` devices."""
+    import tensorflow as tf
+
+    if gpus is not None:
+        if replicas > gpus:
+            raise InputError(
+                Code.FLAG, "--replicas", f"{replicas} asked for, {gpus} GPU(s) visible"
+            )
+        return
+    if replicas == 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        config = tf.config.LogicalDeviceConfiguration()
+        tf.config.set_logical_device_configuration(cpu, [config] * replicas)
+    except RuntimeError:  # TensorFlow already started in this process: too late to split
+        if len(tf.config.list_logical_devices("CPU")) != replicas:
+            raise InputError(
+                Code.FLAG, "--replicas", "TensorFlow has already started in this process; "
+                "split the CPU in a new process (incept train ... --replicas N)",
+            ) from None  # fmt: skip

@@ -1,11 +1,18 @@
 """The Keras side of a training run: model, optimizer, batches, one step.
 
 The driver (incept.runtime.driver) owns the epoch loop, as for torch. A step is one
-tf.function (XLA with --compile) that computes the compiled loss (every output,
+tf.function (XLA with --compile) that computes the recipe's loss (every output,
 weighted [1, aux...]), applies the recipe's optimizer and adds the batch's loss and
 hits to running sums held in variables on the device; nothing is read back per
 step. The model is compiled with the recipe (optimizer, schedule, loss), so a
 `.keras` checkpoint holds the optimizer's variables and loads with load_model.
+
+With `--replicas N` the model and optimizer live under a MirroredStrategy; each
+replica takes `batch_size` images of a global batch of N x batch_size and divides
+its mean loss by N, so the gradients the optimizer sums over replicas are those of
+the global batch's mean (without the loss metrics of `model.compute_loss`, whose
+lazily created variables a strategy cannot build inside a step). XLA stays off
+there: the optimizer's cross-replica update cannot be compiled into one step.
 
 Dropout masks come from each layer's SeedGenerator; Keras does not save those
 states, so they are set from (seed, epoch) at every epoch's start and saved in the
@@ -31,17 +38,17 @@ from . import checkpoint
 from .batches import Batches
 from .device import setup
 from .model import build_model, has_aux, logits_function, preflight
-from .optim import compile_model
+from .optim import CrossEntropy, compile_model
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
 
 
-def _batches(job: Job, train: bool) -> Batches:
+def _batches(job: Job, train: bool, batch_size: int) -> Batches:
     return Batches(
         job.data.train if train else job.data.test,
         train=train,
-        batch_size=job.recipe.batch_size,
+        batch_size=batch_size,
         size=tuple(job.compiled.graph.input.shape[1:]),  # type: ignore[arg-type,index]
         mean=job.mean,
         std=job.std,
@@ -65,52 +72,64 @@ def reseed_dropout(model: Any, seed: int, epoch: int) -> None:
 
 
 class KerasSession:
-    is_main, world = True, 1  # one process: Keras runs are not distributed here
+    is_main, world = True, 1  # one process (--replicas are devices inside it)
 
     def __init__(self, job: Job) -> None:
         rt = setup(job.options)
         keras.utils.set_random_seed(job.options.seed)
         self.seed = job.options.seed
-        model = self.model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
-        preflight(model, job.compiled.graph, job.spec_path)
-        self.train_batches, self.test_batches = _batches(job, True), _batches(job, False)
-        self.steps = len(self.train_batches)
-        heads = job.compiled.graph.aux_heads if has_aux(model) else ()
-        compile_model(
-            model, job.recipe, max(self.steps, 1), [h.loss_weight or 0.0 for h in heads],
-            jit_compile=rt.jit_compile,
-        )  # fmt: skip
-        model.optimizer.build(model.trainable_variables)
-        self.batch_size = job.recipe.batch_size
+        self.strategy, self.replicas = rt.strategy(), rt.replicas
+        with self.strategy.scope():
+            model = self.model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
+            preflight(model, job.compiled.graph, job.spec_path)
+            self.batch_size = job.recipe.batch_size * rt.replicas  # the global batch
+            self.train_batches = _batches(job, True, self.batch_size)
+            self.test_batches = _batches(job, False, job.recipe.batch_size)
+            self.steps = len(self.train_batches)
+            heads = job.compiled.graph.aux_heads if has_aux(model) else ()
+            self.loss_weights = [1.0, *(h.loss_weight or 0.0 for h in heads)]
+            compile_model(
+                model, job.recipe, max(self.steps, 1), self.loss_weights[1:],
+                jit_compile=rt.jit_compile,
+            )  # fmt: skip
+            model.optimizer.build(model.trainable_variables)
+        self.loss = CrossEntropy(job.recipe.label_smoothing)
         self.loss_sum = tf.Variable(0.0, dtype=tf.float32, trainable=False)
         self.correct = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.seen = 0
-        self._step = tf.function(self._train_step, jit_compile=rt.jit_compile)
+        jit = rt.jit_compile and rt.replicas == 1
+        self._step = tf.function(self._global_step, jit_compile=jit)
         self._logits = logits_function(model, rt.jit_compile)
         self.runtime = {
             "device": rt.device,
             "autocast": {"float32": "fp32", "mixed_bfloat16": "bfloat16"}.get(rt.policy, rt.policy),
-            "compile": rt.jit_compile,
+            "compile": jit,
             "keras_backend": keras.backend.backend(),
             "world_size": 1,
+            "replicas": rt.replicas,
         }
         self.versions = {"keras": keras.__version__, "tensorflow": tf.__version__}
 
-    def _train_step(self, images: Any, labels: Any) -> None:
+    def _global_step(self, images: Any, labels: Any) -> None:
+        loss_sum, hits = self.strategy.run(self._replica_step, args=(images, labels))
+        self.loss_sum.assign_add(self.strategy.reduce("SUM", loss_sum, axis=None))
+        self.correct.assign_add(self.strategy.reduce("SUM", hits, axis=None))
+
+    def _replica_step(self, images: Any, labels: Any) -> tuple[Any, Any]:
+        """One replica's share of a step: its loss and hits, summed over its images."""
         model = self.model
-        outputs = len(model.outputs)
         with tf.GradientTape() as tape:
             out = model(images, training=True)
-            y = (labels,) * outputs if outputs > 1 else labels
-            loss = model.compute_loss(x=images, y=y, y_pred=out, training=True)
+            outs = out if isinstance(out, list | tuple) else [out]
+            per_image = sum(
+                w * self.loss.call(labels, o) for w, o in zip(self.loss_weights, outs, strict=True)
+            )
+            loss = tf.reduce_mean(per_image) / self.replicas
             scaled = model.optimizer.scale_loss(loss)
         weights = model.trainable_variables
         model.optimizer.apply(tape.gradient(scaled, weights), weights)
-        logits = out[0] if outputs > 1 else out
-        hits = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
-        n = tf.cast(tf.shape(labels)[0], tf.float32)
-        self.loss_sum.assign_add(tf.cast(loss, tf.float32) * n)
-        self.correct.assign_add(tf.reduce_sum(tf.cast(hits, tf.int64)))
+        hits = tf.equal(tf.argmax(outs[0], axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
+        return tf.reduce_sum(per_image), tf.reduce_sum(tf.cast(hits, tf.int64))
 
     def restore(self, state: Mapping[str, Any], path: Path) -> None:
         checkpoint.load_weights(self.model, path)
@@ -141,6 +160,8 @@ class KerasSession:
 
     def batches(self, epoch: int, start: int) -> Iterator[Any]:
         data = self.train_batches.epoch(epoch).skip(start)
+        if self.replicas > 1:
+            data = self.strategy.experimental_distribute_dataset(data)
         try:
             yield from data
         except tf.errors.OpError:

@@ -56,6 +56,11 @@ _PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 def setup(options: Options) -> Runtime:
     """Resolve the options for this process, joining the process group under torchrun."""
+    if options.replicas != 1:  # torch's data parallelism is one process per device
+        raise InputError(
+            Code.FLAG, "--replicas", "is for keras; torch trains data-parallel under torchrun: "
+            f"torchrun --nproc-per-node {options.replicas} --no-python incept train ...",
+        )  # fmt: skip
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(options.device, local_rank)
