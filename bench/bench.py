@@ -1,12 +1,13 @@
 """Generated module vs its reference, in one process, on the same input.
 
-    incept bench SPEC --vs torchvision [--batch N] [--modes infer,train,latency]
+    incept bench SPEC --vs torchvision|timm [--batch N] [--modes infer,train,latency]
         [--precisions fp32,bf16] [--formats contiguous,channels_last] [--compile off,on]
         [--repeats 10] [--warmup 3] [--json FILE]
     incept bench SPEC --vs keras-reference [--batch 8] [--modes ...] [--json FILE]
 
 (`python -m incept.bench.bench ...` is the same command.) torch: the spec compiled with the
-torch backend vs `torchvision.models.googlenet` (bench_torch.py); Keras: the spec compiled
+torch backend vs torchvision's GoogLeNet / Inception-v3 or timm's model of the same
+network (bench_torch.py, torch_references.py); Keras: the spec compiled
 with the Keras backend vs the hand-written GoogLeNet in keras_reference.py
 (bench_keras.py). Prints a table of img/s and ratios (generated / reference: above 1 means
 the generated module is faster) and writes the settings, machine, versions and every
@@ -24,7 +25,8 @@ from . import bench_common
 
 def run(spec: str, graph: Any, vs: str, options: dict[str, Any]) -> dict[str, Any]:
     """Measure, print the table, write --json; return the report."""
-    if vs == "torchvision":
+    options = {**options, "vs": vs}
+    if vs in ("torchvision", "timm"):
         from . import bench_torch as harness
     else:
         from . import bench_keras as harness  # type: ignore[no-redef]

@@ -1,9 +1,13 @@
-"""The generated Keras model vs the hand-written one (keras_reference.py), TensorFlow CPU.
+"""The generated Keras model vs a Keras reference, TensorFlow CPU.
 
-Both models get random He-uniform kernels, small biases and non-trivial batch-norm
-statistics from one seeded generator (activations stay O(1), as in bench_torch.py). The
-layer graphs differ (LRN, padding, pools), so their outputs are not compared; their
-trainable parameter counts are. Inference: predict_on_batch (a tf.function) on the
+`--vs keras-reference`: the hand-written GoogLeNet of keras_reference.py; the layer
+graphs differ (LRN, padding, pools), so only trainable parameter counts are compared.
+`--vs keras-applications`: keras.applications' model of the same network
+(APPLICATIONS, weights=None, logits out); where both list the same weights in the same
+order (InceptionV3, InceptionResNetV2) the generated model's are copied into it and
+the outputs compared before anything is timed. Both models get random He-uniform
+kernels, small biases and non-trivial batch-norm statistics from one seeded generator
+(activations stay O(1), as in bench_torch.py). Inference: predict_on_batch (a tf.function) on the
 logits-only model that shares the trained model's layers; latency: the same at batch
 1; training: train_on_batch with SGD (lr 0.01, momentum 0.9) and sparse cross-entropy on
 the logits plus 0.3 x each aux head's.
@@ -84,11 +88,79 @@ def _check(graph: Any, generated: keras.Model, reference: keras.Model, profile: 
     }
 
 
+#: spec name -> keras.applications model of the same network
+APPLICATIONS = {
+    "inception_v3_keras": "InceptionV3",
+    "inception_resnet_v2_keras": "InceptionResNetV2",
+    "xception_keras": "Xception",
+    "xception": "Xception",
+}
+TOLERANCE = 1e-5  # ||generated - keras.applications|| / ||keras.applications||, fp32
+
+
+def application(graph: Any) -> keras.Model:
+    """keras.applications' model of `graph`'s network at its input size and classes."""
+    if graph.name not in APPLICATIONS:
+        known = ", ".join(sorted(APPLICATIONS))
+        raise UserError(
+            f"incept bench: error[reference]: keras.applications has no model of spec "
+            f"{graph.name!r} (specs with one: {known})"
+        )
+    c, h, w = graph.input.shape
+    return getattr(keras.applications, APPLICATIONS[graph.name])(
+        weights=None, input_shape=(h, w, c), classes=graph.num_classes,
+        classifier_activation=None,
+    )  # fmt: skip
+
+
+def share_and_compare(generated: keras.Model, reference: keras.Model, seed: int) -> dict:
+    """Copy the generated model's weights into the reference where both list the same
+    shapes in the same order, and compare their outputs; else say they differ."""
+    mine, theirs = generated.weights, reference.weights
+    if [tuple(w.shape) for w in mine] != [tuple(w.shape) for w in theirs]:
+        return {"shared_weights": False, "reason": "the weight lists differ in order or shape"}
+    for target, source in zip(theirs, mine, strict=True):
+        target.assign(source)
+    x = np.random.default_rng(seed).standard_normal((2, *generated.input.shape[1:]))
+    a = keras.ops.convert_to_numpy(_main(generated)(x.astype(np.float32), training=False))
+    b = keras.ops.convert_to_numpy(reference(x.astype(np.float32), training=False))
+    rel = float(np.linalg.norm(a - b)) / max(float(np.linalg.norm(b)), 1e-12)
+    if not rel <= TOLERANCE:
+        raise RuntimeError(f"generated and keras.applications outputs differ: rel. diff {rel:.2e}")
+    return {"shared_weights": True, "rel_diff": rel}
+
+
+def _applications_check(graph: Any, generated: keras.Model, reference: keras.Model, seed: int):
+    counts = {"generated": trainable(generated), "reference": trainable(reference)}
+    same = " (same)" if counts["generated"] == counts["reference"] else " (differ)"
+    check = {
+        "reference": f"keras.applications.{APPLICATIONS[graph.name]}",
+        "params_generated": counts["generated"],
+        "params_reference": counts["reference"],
+        **share_and_compare(generated, reference, seed),
+    }
+    shared = (
+        f"same weights in both; outputs agree: rel. diff {check['rel_diff']:.1e}"
+        if check["shared_weights"]
+        else f"weights NOT shared ({check['reason']}): timed with their own random weights"
+    )
+    check["lines"] = [
+        f"trainable parameters: generated {counts['generated']:,}, {check['reference']} "
+        f"{counts['reference']:,}{same}",
+        shared,
+    ]
+    return check
+
+
+def _main(model: keras.Model) -> keras.Model:
+    return keras.Model(model.inputs, model.outputs[0]) if len(model.outputs) > 1 else model
+
+
 def _steps(model: keras.Model, mode: str, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     if mode == "train":
         targets = [y] * len(model.outputs)
         return lambda: model.train_on_batch(x, targets)
-    logits = keras.Model(model.inputs, model.outputs[0]) if len(model.outputs) > 1 else model
+    logits = _main(model)
     return lambda: logits.predict_on_batch(x)
 
 
@@ -101,8 +173,20 @@ def _timed(step: Callable[[], Any]) -> bench_common.Timer:
     return run
 
 
+def _hand_written(graph: Any, options: dict[str, Any], aux: bool) -> keras.Model:
+    profile = options.get("reference_profile") or keras_reference.profile_for(graph)
+    try:
+        return keras_reference.build(profile, graph.num_classes, aux, graph.input.shape[1])
+    except ValueError as exc:  # a pool larger than its input: Keras says which
+        raise UserError(
+            f"incept bench: error[reference]: the hand-written GoogLeNet cannot take "
+            f"{graph.input.shape[1]}x{graph.input.shape[2]} inputs ({str(exc).splitlines()[0]})"
+        ) from None
+
+
 def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict]:
-    aux = options["aux"] and graph.aux_logits
+    # keras.applications' models have no aux heads
+    aux = options["aux"] and graph.aux_logits and options.get("vs") != "keras-applications"
     settings = {
         "device": "cpu",
         "backend": keras.backend.backend(),
@@ -116,25 +200,23 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         "timing": "time.perf_counter per step",
         "optimizer": "SGD(0.01, momentum=0.9)",
     }
-    profile = options.get("reference_profile") or keras_reference.profile_for(graph)
     graphs = options.get("graphs") or {"infer": graph, "train": graph}
     settings["optimized"] = {kind: list(g.optimized) for kind, g in graphs.items()}
     models = {
         kind: bench_common.import_generated(g, "keras").build(aux_logits=aux)
         for kind, g in graphs.items()
     }
-    try:
-        reference = keras_reference.build(profile, graph.num_classes, aux, graph.input.shape[1])
-    except ValueError as exc:  # a pool larger than its input: Keras says which
-        raise UserError(
-            f"incept bench: error[reference]: the hand-written GoogLeNet cannot take "
-            f"{graph.input.shape[1]}x{graph.input.shape[2]} inputs ({str(exc).splitlines()[0]})"
-        ) from None
+    applications = options.get("vs") == "keras-applications"
+    reference = application(graph) if applications else _hand_written(graph, options, aux)
     for model in (*models.values(), reference):
         randomize(model, options["seed"])
+    if applications:
+        check = _applications_check(graph, models["infer"], reference, options["seed"])
+    else:  # the training module keeps the spec's parameters (fold_bn, inference only, not)
+        profile = options.get("reference_profile") or keras_reference.profile_for(graph)
+        check = _check(graph, models["train"], reference, profile, aux)
+    for model in (*models.values(), reference):
         _compile(model)
-    # The training module keeps the spec's parameters (fold_bn, inference only, does not).
-    check = _check(graph, models["train"], reference, profile, aux)
     check["lines"] += [
         f"{kind} module: --opt {','.join(g.optimized) or 'none'}" for kind, g in graphs.items()
     ]

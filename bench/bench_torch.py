@@ -1,10 +1,11 @@
-"""The generated torch module vs torchvision.models.googlenet, same input, same weights.
+"""The generated torch module vs torchvision's or timm's network, same input, same weights.
 
-Both models get one set of random weights (He-uniform, so activations stay O(1): the
+The reference is chosen in torch_references.py. Both models get one set of random weights (He-uniform, so activations stay O(1): the
 specs' std-0.01 init would shrink them towards denormals, which time differently on a
-CPU). Where the generated state_dict loads strictly into torchvision's (the
-torchvision-profile spec) it is loaded, and the eval-mode logits are compared on the CPU
-before anything is timed; a mismatch stops the run. Otherwise each model keeps its own
+CPU). Where the generated state_dict maps onto the reference's (by name: the
+torchvision-profile specs, timm's Inception-ResNet-v2 and Xception; by position: timm's
+inception_v4) it is loaded, and the eval-mode logits are compared on the CPU before
+anything is timed; a mismatch stops the run. Otherwise each model keeps its own
 weights and the report says the two networks differ.
 
 Training steps: SGD (lr 0.01, momentum 0.9), cross-entropy on the logits plus 0.3 x each
@@ -26,7 +27,7 @@ from torch import nn
 
 from incept.compiler.errors import UserError
 
-from . import bench_common
+from . import bench_common, torch_references
 
 TOLERANCE = 1e-5  # ||generated - torchvision|| / ||torchvision||, fp32 on the CPU
 
@@ -44,7 +45,7 @@ def _defaults(options: dict[str, Any], device: torch.device) -> dict[str, Any]:
         "compile_mode": options["compile_mode"],
         "repeats": options["repeats"],
         "warmup": options["warmup"],
-        "aux": options["aux"],
+        "aux": options["aux"] and options.get("vs") != "timm",  # timm's models have no aux
         "seed": options["seed"],
         "threads": torch.get_num_threads(),
         "timing": "torch.cuda.Event per step" if gpu else "time.perf_counter per step",
@@ -86,68 +87,73 @@ def _params(model: nn.Module) -> int:
 
 
 def pair(
-    graph: Any, aux: bool, seed: int, optimized: Any = None, emit: tuple[str, ...] = ()
+    graph: Any,
+    aux: bool,
+    seed: int,
+    optimized: Any = None,
+    emit: tuple[str, ...] = (),
+    vs: str = "torchvision",
 ) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
-    """(generated, torchvision) on the CPU with shared weights where the layouts allow,
+    """(generated, reference) on the CPU with shared weights where the layouts allow,
     and the check: parameter counts, and the logits compared when the weights are shared.
     `optimized` (a graph compiled with --opt, emitted with the backend options `emit`) is
     then built and loaded from the unoptimized module's state_dict, through its load-time
     mapping, and compared in its place."""
     generated = bench_common.import_generated(graph, "torch").build(aux_logits=aux)
-    reference = torchvision.models.googlenet(
-        weights=None, aux_logits=aux, init_weights=False, num_classes=graph.num_classes
-    )
-    _probe(reference, graph.input.shape)
+    reference, label = torch_references.reference(vs, graph, aux)
+    _probe(reference, graph.input.shape, label)
     randomize(generated, seed)
     randomize(reference, seed)
-    check: dict[str, Any] = {"params_generated": _params(generated)}
+    check: dict[str, Any] = {"reference": label, "params_generated": _params(generated)}
     check["params_reference"] = _params(reference)
     lines = [
         f"parameters: generated {check['params_generated']:,}, "
-        f"torchvision {check['params_reference']:,}"
+        f"{label} {check['params_reference']:,}"
         + (" (same)" if check["params_generated"] == check["params_reference"] else " (differ)")
     ]
-    try:
-        reference.load_state_dict(generated.state_dict(), strict=True)
-    except RuntimeError as exc:
-        check |= {"shared_weights": False, "reason": str(exc).splitlines()[0]}
+    state, how = torch_references.shared_state(generated, reference)
+    if state is None:
+        check |= {"shared_weights": False, "reason": f"the state_dict layouts differ: {how}"}
         lines.append("weights NOT shared (the state_dict layouts differ): the two networks differ")
     else:
+        reference.load_state_dict(state, strict=True)
         if optimized is not None and (optimized.optimized or emit):
             base = generated
             module = bench_common.import_generated(optimized, "torch", emit)
             generated = module.build(aux_logits=aux)
             generated.load_state_dict(base.state_dict())
-        check |= {"shared_weights": True, **_agreement(graph, generated, reference, seed)}
+        check |= {"shared_weights": True, **_agreement(graph, generated, reference, seed, label)}
         lines.append(
-            f"same weights loaded into both; eval logits agree: rel. diff {check['rel_diff']:.1e}"
-            f" (max abs {check['max_abs_diff']:.1e}, tolerance {TOLERANCE:g})"
+            f"same weights loaded into both ({how}); eval logits agree: rel. diff "
+            f"{check['rel_diff']:.1e} (max abs {check['max_abs_diff']:.1e}, tolerance {TOLERANCE:g})"
         )
     check["lines"] = lines
     return generated, reference, check
 
 
-def _probe(reference: nn.Module, shape: tuple[int, ...]) -> None:
-    """torchvision's GoogLeNet takes 3-channel images down to about 33x33: say so in one
-    line rather than fail in the middle of the timings."""
+def _probe(reference: nn.Module, shape: tuple[int, ...], label: str) -> None:
+    """A reference takes inputs down to some size (torchvision's GoogLeNet about 33x33,
+    the Inceptions 75x75): say so in one line rather than fail in the timings."""
     try:
         with torch.inference_mode():
             reference.eval()(torch.zeros(1, *shape))
     except RuntimeError as exc:
         size = "x".join(map(str, shape))
         raise UserError(
-            f"incept bench: error[reference]: torchvision's GoogLeNet cannot take {size} "
+            f"incept bench: error[reference]: {label} cannot take {size} "
             f"inputs ({str(exc).splitlines()[0][:160]})"
         ) from None
 
 
-def _agreement(graph: Any, generated: nn.Module, reference: nn.Module, seed: int) -> dict:
+def _agreement(
+    graph: Any, generated: nn.Module, reference: nn.Module, seed: int, label: str = "reference"
+) -> dict:
     x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
         a, b = generated.eval()(x), reference.eval()(x)
     rel = float((a - b).norm() / b.norm().clamp_min(1e-12))
     if not rel <= TOLERANCE:
-        raise RuntimeError(f"generated and torchvision logits differ: rel. diff {rel:.2e}")
+        raise RuntimeError(f"generated and {label} logits differ: rel. diff {rel:.2e}")
     return {"rel_diff": rel, "max_abs_diff": float((a - b).abs().max())}
 
 
@@ -276,6 +282,14 @@ def _time_config(models, config, x, y, settings, device) -> dict[str, Any]:
     return bench_common.row(config, batch, times)
 
 
+def _timm_version(vs: str | None) -> dict[str, str]:
+    if vs != "timm":
+        return {}
+    import timm
+
+    return {"timm": timm.__version__}
+
+
 def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict]:
     device = _device(options["device"])
     settings = _defaults(options, device)
@@ -286,7 +300,9 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
     settings["optimized"] = {kind: [*g.optimized, *emit] for kind, g in graphs.items()}
     models, checks = {}, {}
     for kind, optimized in graphs.items():  # inference and training may differ in --opt
-        generated, reference, checks[kind] = pair(graph, aux, settings["seed"], optimized, emit)
+        generated, reference, checks[kind] = pair(
+            graph, aux, settings["seed"], optimized, emit, options.get("vs", "torchvision")
+        )
         models[kind] = (generated, reference)
     check = {**checks["infer"], "train": checks["train"]}
     opts = {kind: ",".join(settings["optimized"][kind]) or "none" for kind in graphs}
@@ -320,6 +336,7 @@ def measure(graph: Any, options: dict[str, Any]) -> tuple[dict, dict, list, dict
         "versions": {
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,
+            **_timm_version(options.get("vs")),
             "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
         },

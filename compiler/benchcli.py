@@ -1,4 +1,4 @@
-"""`incept bench SPEC --vs torchvision|keras-reference`: time the generated module beside
+"""`incept bench SPEC --vs torchvision|timm|keras-reference|keras-applications`: time the generated module beside
 its reference in one process (the harness is incept.bench.bench, from bench/).
 
 Imported by the `incept` command at start-up, so this module imports only click and
@@ -47,7 +47,12 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
 @click.command()
 @click.argument("spec")
 @click.option(
-    "--vs", type=click.Choice(["torchvision", "keras-reference"]), required=True, help="Reference."
+    "--vs",
+    type=click.Choice(["torchvision", "timm", "keras-reference", "keras-applications"]),
+    required=True,
+    help="torchvision (GoogLeNet, Inception-v3) or timm (the same network) for the torch "
+    "module; keras-reference (a hand-written GoogLeNet) or keras-applications (the same "
+    "network) for the Keras model.",
 )
 @click.option(
     "--batch",
@@ -113,15 +118,16 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), hidden=True)
 @one_line_errors
 def bench(spec: str, vs: str, **options: Any) -> None:
-    """Time SPEC's generated module beside torchvision's GoogLeNet or the hand-written
-    Keras GoogLeNet (bench/keras_reference.py): img/s and their ratio, median of repeats."""
+    """Time SPEC's generated module beside torchvision's GoogLeNet / Inception-v3, timm's
+    or keras.applications' model of the same network, or the hand-written Keras
+    GoogLeNet (bench/keras_reference.py): img/s and their ratio, median of repeats."""
     from .passes import optimize_graph
     from .pipeline import build_graph
 
     ctx = click.get_current_context()
-    if vs == "torchvision" and options["reference_profile"]:
+    if vs != "keras-reference" and options["reference_profile"]:
         raise click.UsageError("--reference-profile applies to --vs keras-reference only", ctx)
-    if vs == "keras-reference":
+    if vs.startswith("keras"):
         given = [
             name
             for name in TORCH_ONLY
@@ -129,7 +135,7 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         ]
         if given:
             flag = "--" + given[0].rstrip("_").replace("_", "-")
-            raise click.UsageError(f"{flag} applies to --vs torchvision only", ctx)
+            raise click.UsageError(f"{flag} applies to --vs torchvision or timm only", ctx)
     _output(options)
     optimize, options["emit"] = _optimize(options.pop("optimize"), vs)
     graph = build_graph(spec)  # a bad spec fails here, before any framework loads
@@ -167,7 +173,7 @@ def _optimize(value: str | None, vs: str) -> tuple[list[Any], tuple[str, ...]]:
     from .passes import optimizations, parse_optimizations, pass_names
 
     known: tuple[str, ...] = ()
-    if vs == "torchvision":
+    if not vs.startswith("keras"):
         from incept.backends import torch as torch_backend
 
         known = torch_backend.OPTIONS

@@ -223,13 +223,13 @@ def test_keras_reference_matches_each_profile(spec, profile, params):
         ),
         (
             ["--vs", "keras-reference", "--formats", "channels_last"],
-            "incept bench: error[usage]: --formats applies to --vs torchvision only "
+            "incept bench: error[usage]: --formats applies to --vs torchvision or timm only "
             "(see 'incept bench --help')",
         ),
         (
             ["--vs", "onnx"],
             "incept bench: error[usage]: Invalid value for '--vs': 'onnx' is not one of "
-            "'torchvision', 'keras-reference'. (see 'incept bench --help')",
+            "'torchvision', 'timm', 'keras-reference', 'keras-applications'. (see 'incept bench --help')",
         ),
         (
             ["--vs", "torchvision", "--batch", "0"],
@@ -269,7 +269,7 @@ def test_an_input_torchvision_cannot_take_is_one_line():
     result = _bench(str(SPECS / "googlenet-fmnist-lite.yaml"), "--vs", "torchvision")
     assert result.exit_code == 2
     assert result.output.startswith(
-        "incept bench: error[reference]: torchvision's GoogLeNet cannot take 1x28x28 inputs ("
+        "incept bench: error[reference]: torchvision googlenet cannot take 1x28x28 inputs ("
     )
     assert result.output.count("\n") == 1
 

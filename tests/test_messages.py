@@ -75,7 +75,7 @@ def test_bare_incept_prints_the_groups_help():
         ),
         (
             ("bench", GOOGLENET, "--vs", "keras-reference", "--formats", "contiguous"),
-            "incept bench: error[usage]: --formats applies to --vs torchvision only "
+            "incept bench: error[usage]: --formats applies to --vs torchvision or timm only "
             "(see 'incept bench --help')",
         ),
     ],
