@@ -37,3 +37,39 @@ def torch_module(
 
 def shipped(name: str) -> Graph:
     return build_graph(SPECS / name)
+
+
+#: Shipped specs whose classifier pools adaptively, at the smallest input that keeps
+#: every map of the last stage 3x3 or more (the 299x299 family at 139: 2.2 GMACs for
+#: Inception-v4 instead of 12.2). inception-v3's aux head needs 17x17 at Mixed_6e, so
+#: it stays at 299; the other specs have fixed-size pools or are small already.
+REDUCED = {
+    "googlenet-torchvision.yaml": 96,
+    "inception-resnet-v1.yaml": 139,
+    "inception-resnet-v2.yaml": 139,
+    "inception-resnet-v2-keras.yaml": 139,
+    "inception-v3-keras.yaml": 139,
+    "inception-v4.yaml": 139,
+    "xception.yaml": 139,
+    "xception-keras.yaml": 139,
+}
+
+
+def reduced(name: str, directory: Path, optimize: tuple[str, ...] = ()) -> Graph:
+    """The shipped spec `name` at its REDUCED input size (one `extends:` away, declared
+    outputs dropped), for tests whose subject does not depend on the input size: the
+    passes' equivalence, the exporters, the backends' agreement. Every layer, branch and
+    parameter of the full-size network is there; only the maps are smaller."""
+    return build_graph(reduced_spec(name, directory), optimize=list(optimize))
+
+
+def reduced_spec(name: str, directory: Path) -> Path:
+    """The file of `reduced(name)`: a spec written in `directory`, or the shipped one."""
+    if name not in REDUCED:
+        return SPECS / name
+    path = directory / f"reduced-{name}"
+    path.write_text(
+        f"extends: {name.removesuffix('.yaml')}\ninput: {{size: {REDUCED[name]}}}\n"
+        "patch:\n  - {row: '*', unset: [output]}\n"
+    )
+    return path

@@ -22,7 +22,7 @@ from kerasagree import TOLERANCE, agreement, keras_module, trainable_count  # no
 keras = pytest.importorskip("keras")
 
 import numpy as np  # noqa: E402
-from genload import ROOT, SPECS, shipped, torch_module  # noqa: E402
+from genload import ROOT, SPECS, reduced, shipped, torch_module  # noqa: E402
 from kerascases import CASES, EXPECT, write_case  # noqa: E402
 
 from incept.backends import get_backend  # noqa: E402
@@ -166,7 +166,7 @@ def _load(spec):
 @pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
 def test_shipped_spec_agrees_with_torch(spec, tmp_path):
     """Parameters, and logits and every aux head after torch -> Keras and back."""
-    graph = shipped(spec)
+    graph = reduced(spec, tmp_path)
     aux = bool(graph.aux_heads)
     module = keras_module(graph, tmp_path)
     for on in {False, aux}:

@@ -158,7 +158,7 @@ def test_compile_with_opt_writes_beside_the_unoptimized_file(tmp_path, monkeypat
 torch = pytest.importorskip("torch")
 
 import torch.nn.functional as F  # noqa: E402
-from genload import torch_module  # noqa: E402
+from genload import reduced, torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from specgen import specs, write_spec  # noqa: E402
@@ -203,7 +203,7 @@ def assert_close(got, want, rtol: float = 1e-5) -> None:
 @pytest.mark.parametrize("optimize", OPT_SETS, ids="+".join)
 @pytest.mark.parametrize("name", SHIPPED)
 def test_optimized_module_loads_the_unoptimized_weights_and_agrees(name, optimize, tmp_path):
-    graph = build_graph(SPECS / name)
+    graph = reduced(name, tmp_path)  # a pass's equivalence does not depend on the input size
     base, opt, opt_graph = pair(graph, optimize, tmp_path)
     assert sum(p.numel() for p in opt.parameters()) == opt_graph.params(aux=True)
     x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(1))
@@ -223,7 +223,7 @@ def test_fused_module_trains_as_the_unfused_one(name, tmp_path):
     In float64: through a dozen train-mode batch norms, random-weight gradients are so
     ill-conditioned that float32 rounding alone moves them by 1e-2 (the unfused model
     against itself in channels_last), which would hide a real difference."""
-    graph = build_graph(SPECS / name)
+    graph = reduced(name, tmp_path)
     base, fused, fused_graph = pair(graph, ("fuse_siblings",), tmp_path)
     x = torch.randn(4, *graph.input.shape, generator=torch.Generator().manual_seed(2))
     x = x.double()

@@ -15,7 +15,7 @@ from kerasagree import TOLERANCE, agreement, keras_module, trainable_count  # no
 
 keras = pytest.importorskip("keras")
 
-from genload import SPECS  # noqa: E402
+from genload import SPECS, reduced  # noqa: E402
 
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
@@ -25,7 +25,7 @@ SHIPPED = sorted(p.name for p in SPECS.glob("*.yaml"))
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_optimized_keras_model_agrees_with_the_optimized_torch_module(name, tmp_path):
-    graph = build_graph(SPECS / name, optimize=["all"])
+    graph = reduced(name, tmp_path, ("all",))
     aux = bool(graph.aux_heads)
     assert trainable_count(keras_module(graph, tmp_path).build(aux_logits=aux)) == graph.params(
         aux=aux
