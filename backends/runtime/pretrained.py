@@ -1,0 +1,444 @@
+"""Pretrained weights for `incept.create_model(..., pretrained=SOURCE)`.
+
+A source is "torchvision", "timm" or "keras" — the library's own loader, which downloads
+into its own cache with a network and reads that cache without one — or a path: an
+incept run folder or checkpoint, a torch state_dict file (.pt/.pth) or a Keras weights
+file (.keras/.h5). Weights are data, never code: torch files are read with
+`weights_only=True` (a pickle that would build other objects is refused unexecuted),
+Keras files with `load_weights`, which reads arrays and deserialises no model config.
+
+Which shipped spec takes which library's weights is the table `SOURCES`, keyed by the
+spec's `name:`. It lives here, not in the specs: a spec describes an architecture; which
+upstream checkpoint fits it, and how that checkpoint names its tensors, is the loader's
+knowledge, and sits beside the code that uses it (`incept list` reads it too).
+
+Every tensor of the model must receive a weight of its shape, and every weight must
+find a tensor; the first that does not is one line naming it and both shapes. The one
+exception is the classifier: a tensor whose shapes differ only where the model has
+`num_classes` keeps its fresh initialisation, with a warning that names it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from incept.compiler.ir.graph import Graph
+
+from .errors import Code, InputError
+
+#: The library sources; anything else is read as a path.
+LIBRARIES = ("torchvision", "timm", "keras")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One library model whose weights fit a spec."""
+
+    name: str  # torchvision's / timm's model name, keras.applications' function
+    #: Keys paired by position (the library numbers what the spec names); shapes checked.
+    positional: bool = False
+    #: The weights expect torchvision's transform_input (ImageNet-normalised input is
+    #: re-scaled to the range the original weights were trained on).
+    transform_input: bool = False
+    #: Keras: the weights file in KERAS_HOME/models/ and where keras.applications gets it.
+    file: str = ""
+    origin: str = ""
+    #: Keras: its layer names -> the spec's, for models whose layers are built in another
+    #: order than the spec's (keras.applications.Xception).
+    layer_names: Callable[[Sequence[str]], dict[str, str]] | None = field(default=None)
+
+
+_KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def _xception_layers(theirs: Sequence[str]) -> dict[str, str]:
+    """keras.applications.Xception's layers -> xception-keras.yaml's (timm's names). Keras
+    numbers its blocks from the stem (block1 is conv1/conv2), so its block b is timm's
+    b - 1; its shortcut convs and norms are unnamed, in creation order: timm's blocks 1,
+    2, 3 and 12."""
+    names = {
+        "block1_conv1": "conv1",
+        "block1_conv1_bn": "bn1",
+        "block1_conv2": "conv2",
+        "block1_conv2_bn": "bn2",
+        "block14_sepconv1": "conv3",
+        "block14_sepconv1_bn": "bn3",
+        "block14_sepconv2": "conv4",
+        "block14_sepconv2_bn": "bn4",
+        "predictions": "fc",
+    }
+    for block in range(2, 14):
+        first = 0 if block == 2 else 1  # block 2 has no ReLU before its first sepconv
+        for k in (1, 2, 3):
+            index = 3 * (k - 1) + first
+            names[f"block{block}_sepconv{k}"] = f"block{block - 1}_rep_{index}"
+            names[f"block{block}_sepconv{k}_bn"] = f"block{block - 1}_rep_{index + 1}"
+    convs = [n for n in theirs if n.startswith("conv2d")]
+    norms = [n for n in theirs if n.startswith("batch_normalization")]
+    for conv, norm, block in zip(convs, norms, (1, 2, 3, 12), strict=True):
+        names[conv], names[norm] = f"block{block}_skip", f"block{block}_skipbn"
+    return names
+
+
+#: spec `name:` -> source -> the library model whose weights it loads.
+SOURCES: dict[str, dict[str, Reference]] = {
+    "googlenet_torchvision": {"torchvision": Reference("googlenet", transform_input=True)},
+    "inception_v3": {"torchvision": Reference("inception_v3", transform_input=True)},
+    "inception_v4": {"timm": Reference("inception_v4", positional=True)},
+    "inception_resnet_v2": {"timm": Reference("inception_resnet_v2")},
+    "xception": {"timm": Reference("legacy_xception")},
+    "inception_v3_keras": {
+        "keras": Reference(
+            "InceptionV3",
+            file="inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "inception_v3/",
+        )
+    },
+    "inception_resnet_v2_keras": {
+        "keras": Reference(
+            "InceptionResNetV2",
+            file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "inception_resnet_v2/",
+        )
+    },
+    "xception_keras": {
+        "keras": Reference(
+            "Xception",
+            file="xception_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "xception/",
+            layer_names=_xception_layers,
+        )
+    },
+}
+
+
+def sources_for(spec_name: str) -> list[str]:
+    """The library sources whose weights fit the spec named `spec_name` (`incept list`)."""
+    return sorted(SOURCES.get(spec_name, {}))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model being made: its compiled spec and the generated modules to build it."""
+
+    graph: Graph  # at the model's num_classes
+    backend: str  # torch | keras
+    module: Callable[[str], ModuleType]  # backend -> its generated module for the spec
+    spec_classes: int  # the spec's own num_classes, which files are assumed to hold
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+
+def create(
+    source: str | Path, target: Target, aux_logits: bool | None, builder_args: dict[str, Any]
+) -> Any:
+    """The model of `target`, built with `builder_args` and loaded from `source`."""
+    where = f"pretrained={str(source)!r}"
+    reference = _reference(source, target, where) if str(source) in LIBRARIES else None
+    build = target.module(target.backend).build
+    args = dict(builder_args)
+    if reference and reference.transform_input and _accepts(build, "transform_input"):
+        args.setdefault("transform_input", True)
+    model = build(aux_logits=aux_logits, **args)
+    if reference is not None and str(source) in ("torchvision", "timm"):
+        state = _library_state(str(source), reference, model, target, where)
+        _load(model, target, state, where)
+    elif reference is not None:
+        _load(model, target, _application(reference, target, where), where)
+    else:
+        _load(model, target, _read_path(Path(source), target, where), where)
+    return model
+
+
+def _reference(source: str | Path, target: Target, where: str) -> Reference:
+    found = SOURCES.get(target.name, {}).get(str(source))
+    if found is None:
+        fits = sorted(name for name, table in SOURCES.items() if str(source) in table)
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"no {source} model has the layout of the spec named {target.name!r}; "
+            f"{source}'s weights fit the specs named {', '.join(fits)} "
+            "(incept list shows each model's sources)",
+        )
+    return found
+
+
+def _accepts(build: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(build).parameters
+
+
+# -- reading: each source gives torch tensors by state_dict key, or a Keras model ----------
+
+
+def _library_state(
+    source: str, reference: Reference, model: Any, target: Target, where: str
+) -> dict[str, Any]:
+    """A torch library's weights, under the spec's state_dict keys."""
+    if target.backend != "torch":
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"{source}'s weights load into the torch backend; build with backend='torch', "
+            "or train and `incept convert` the checkpoint",
+        )
+    state = _torchvision(reference) if source == "torchvision" else _timm(reference)
+    if reference.positional:
+        state = _by_position(state, model.state_dict(), where)
+    return state
+
+
+def _torchvision(reference: Reference) -> dict[str, Any]:
+    """torchvision's default weights for the model, through its own weights API: torch.hub
+    downloads them into TORCH_HOME/hub/checkpoints once and reads that file afterwards."""
+    from torchvision.models import get_model_weights
+
+    weights = get_model_weights(reference.name).DEFAULT  # type: ignore[attr-defined]
+    state: dict[str, Any] = weights.get_state_dict(
+        progress=False, map_location="cpu", weights_only=True
+    )
+    return state
+
+
+def _timm(reference: Reference) -> dict[str, Any]:
+    """timm's pretrained model, through its own loader: from the Hugging Face hub's cache
+    (HF_HUB_CACHE, else HF_HOME/hub; read at this call, not when huggingface_hub was
+    imported) for weights hosted there, safetensors first; from torch.hub's cache
+    (TORCH_HOME/hub/checkpoints) for weights at a URL (legacy_xception's)."""
+    import timm
+
+    config = timm.models.get_pretrained_cfg(reference.name)
+    hosted = bool(config and config.hf_hub_id)
+    cache = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
+    )
+    # timm passes cache_dir to torch.hub as its model_dir too: only for hub-hosted weights
+    model = timm.create_model(reference.name, pretrained=True, cache_dir=cache if hosted else None)
+    return dict(model.state_dict())
+
+
+def _by_position(state: Mapping[str, Any], ours: Mapping[str, Any], where: str) -> dict:
+    """`state` under our keys, pairing both lists in module order (the same tensors in the
+    same order, differently named: timm's `features.3` is the spec's `mixed_3a`)."""
+    theirs, mine = list(state), list(ours)
+    if len(theirs) != len(mine):
+        raise InputError(
+            Code.PRETRAINED, where, f"holds {len(theirs)} tensors, the model {len(mine)}"
+        )
+    for t, m in zip(theirs, mine, strict=True):
+        if t.rsplit(".", 1)[-1] != m.rsplit(".", 1)[-1]:
+            raise InputError(Code.PRETRAINED, where, f"its {t} falls on the model's {m}")
+    return {m: state[t] for t, m in zip(theirs, mine, strict=True)}
+
+
+def _application(reference: Reference, target: Target, where: str) -> Any:
+    """keras.applications' weights in a Keras model of the spec (at the spec's classes).
+    The file is keras.applications' own, in its cache (KERAS_HOME/models, downloaded
+    there by keras.utils.get_file when absent), loaded by keras.applications itself."""
+    import keras
+
+    cache = os.environ.get("KERAS_HOME")  # read now: Keras reads it once, at import
+    path = keras.utils.get_file(
+        reference.file, reference.origin + reference.file, cache_subdir="models", cache_dir=cache
+    )
+    build = getattr(keras.applications, reference.name)
+    try:
+        theirs = build(weights=path, classifier_activation=None)
+    except ValueError as exc:
+        raise _unreadable(path, "Keras", exc) from None
+    ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
+    if reference.layer_names is None:
+        _assign_in_order(ours.weights, theirs.weights, where)
+    else:
+        names = reference.layer_names([layer.name for layer in theirs.layers])
+        layers = {layer.name: layer for layer in ours.layers}
+        pairs = [
+            (mine, other)
+            for layer in theirs.layers
+            if layer.weights
+            for mine, other in zip(layers[names[layer.name]].weights, layer.weights, strict=True)
+        ]
+        _assign_in_order([m for m, _ in pairs], [o for _, o in pairs], where)
+    return ours
+
+
+def _assign_in_order(ours: Sequence[Any], theirs: Sequence[Any], where: str) -> None:
+    """Keras variables built in the same order: each takes its counterpart's value."""
+    if len(ours) != len(theirs):
+        raise InputError(
+            Code.PRETRAINED, where, f"holds {len(theirs)} weights, the model {len(ours)}"
+        )
+    for mine, other in zip(ours, theirs, strict=True):
+        if tuple(mine.shape) != tuple(other.shape):
+            raise _mismatch(where, mine.path, tuple(other.shape), tuple(mine.shape))
+        mine.assign(other)
+
+
+def _read_path(path: Path, target: Target, where: str) -> Any:
+    """A run folder, an incept checkpoint or a weights file: torch tensors by key, or a
+    Keras model of the spec (at the spec's classes) holding the file's weights."""
+    from .checkpoints import locate
+
+    if not path.exists():
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"not a source ({', '.join(LIBRARIES)}) and no such file or run folder",
+        )
+    file, framework = locate(path)
+    if framework == "keras" or file.suffix in (".h5", ".hdf5"):
+        ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
+        try:
+            ours.load_weights(str(file))
+        except Exception as exc:  # Keras raises ValueError, KeyError, OSError ...
+            raise _unreadable(file, "Keras weights", exc) from None
+        return ours
+    from .torch.checkpoint import FORMAT, read_file
+
+    data = read_file(file)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        data = data["model"]  # an incept checkpoint: its weights
+    if not isinstance(data, dict) or not data:
+        raise InputError(Code.PRETRAINED, file, "holds no state_dict (a dict of tensors)")
+    return data
+
+
+def _unreadable(path: object, kind: str, exc: BaseException) -> InputError:
+    from .errors import short_reason
+
+    return InputError(Code.PRETRAINED, path, f"not readable as {kind} ({short_reason(exc)})")
+
+
+# -- loading into the model --------------------------------------------------------------
+
+
+def _load(model: Any, target: Target, weights: Any, where: str) -> None:
+    """`weights` (torch tensors by key, or a Keras model of the spec) into `model`."""
+    keras_source = not isinstance(weights, dict)
+    if target.backend == "torch":
+        if keras_source:
+            weights = _keras_to_state(weights, target)
+        _load_state(model, weights, target, where)
+    elif keras_source:
+        _copy_keras(model, weights, target, where)
+    else:
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            "torch weights load into the torch backend; build with backend='torch', "
+            "or `incept convert` an incept checkpoint",
+        )
+
+
+def _keras_to_state(keras_model: Any, target: Target) -> dict[str, Any]:
+    """A Keras model's weights as the torch module's state_dict (backends/transfer.py)."""
+    from incept.backends.transfer import keras_to_torch
+
+    torch_model = target.module("torch").build(num_classes=target.spec_classes, aux_logits=False)
+    keras_to_torch(target.graph, keras_model, torch_model)
+    return dict(torch_model.state_dict())
+
+
+def _classifier(want: tuple[int, ...], got: tuple[int, ...], classes: int) -> bool:
+    """Shapes that differ in one axis only, where the model has `classes`."""
+    if len(want) != len(got):
+        return False
+    differ = [i for i, (w, g) in enumerate(zip(want, got, strict=True)) if w != g]
+    return len(differ) == 1 and want[differ[0]] == classes
+
+
+def _mismatch(where: str, name: str, got: tuple, want: tuple) -> InputError:
+    return InputError(
+        Code.PRETRAINED,
+        where,
+        f"does not fit: {name} is {_shape(got)} in the weights, {_shape(want)} in the model",
+    )
+
+
+def _shape(shape: tuple) -> str:
+    return "x".join(map(str, shape)) or "a scalar"
+
+
+def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str) -> None:
+    import torch
+
+    from incept.backends.torch import weight_modules
+
+    own = model.state_dict()
+    aux = {
+        weight_modules(target.graph)[n][kind] + "."
+        for head in target.graph.aux_heads
+        for n in head.nodes
+        if n in weight_modules(target.graph)
+        for kind in weight_modules(target.graph)[n]
+    }
+    load, fresh = {}, []
+    for key, tensor in own.items():
+        value = state.get(key)
+        if value is None:
+            if key.endswith("num_batches_tracked"):
+                continue
+            raise InputError(
+                Code.PRETRAINED,
+                where,
+                f"does not fit: the model's {key} ({_shape(tuple(tensor.shape))}) "
+                "is not in the weights",
+            )
+        if not isinstance(value, torch.Tensor):
+            raise InputError(Code.PRETRAINED, where, f"{key} is not a tensor")
+        got, want = tuple(value.shape), tuple(tensor.shape)
+        if got == want:
+            load[key] = value
+        elif _classifier(want, got, target.graph.num_classes):
+            fresh.append(key)
+        else:
+            raise _mismatch(where, key, got, want)
+    extra = [k for k in state if k not in own and not any(k.startswith(p) for p in aux)]
+    if extra:
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"does not fit: the weights' {extra[0]} has no place in the model",
+        )
+    _warn_fresh(where, fresh, target.graph.num_classes)
+    model.load_state_dict(load, strict=False)
+
+
+def _copy_keras(model: Any, source: Any, target: Target, where: str) -> None:
+    """A Keras model of the spec into `model` (the same spec), variable by path."""
+    theirs = {v.path: v for v in source.weights}
+    fresh = []
+    for variable in model.weights:
+        other = theirs.get(variable.path)
+        if other is None:
+            raise InputError(
+                Code.PRETRAINED,
+                where,
+                f"does not fit: the model's {variable.path} is not in the weights",
+            )
+        got, want = tuple(other.shape), tuple(variable.shape)
+        if got == want:
+            variable.assign(other)
+        elif _classifier(want, got, target.graph.num_classes):
+            fresh.append(variable.path)
+        else:
+            raise _mismatch(where, variable.path, got, want)
+    _warn_fresh(where, fresh, target.graph.num_classes)
+
+
+def _warn_fresh(where: str, fresh: list[str], classes: int) -> None:
+    if fresh:
+        warnings.warn(
+            f"{where}: {', '.join(fresh)} keep their fresh initialisation: the model has "
+            f"{classes} classes, the weights another count",
+            stacklevel=6,  # the caller of incept.create_model
+        )
