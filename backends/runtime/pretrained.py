@@ -31,7 +31,7 @@ from typing import Any
 
 from incept.compiler.ir.graph import Graph
 
-from .errors import Code, InputError
+from .errors import Code, InputError, short_reason
 
 #: The library sources; anything else is read as a path.
 LIBRARIES = ("torchvision", "timm", "keras")
@@ -155,7 +155,7 @@ def create(
     elif reference is not None:
         _load(model, target, _application(reference, target, where), where)
     else:
-        _load(model, target, _read_path(Path(source), target, where), where)
+        _load(model, target, _read_path(Path(source), target, aux_logits, where), where)
     return model
 
 
@@ -191,7 +191,10 @@ def _library_state(
             f"{source}'s weights load into the torch backend; build with backend='torch', "
             "or train and `incept convert` the checkpoint",
         )
-    state = _torchvision(reference) if source == "torchvision" else _timm(reference)
+    try:
+        state = _torchvision(reference) if source == "torchvision" else _timm(reference)
+    except Exception as exc:  # a refused pickle, no network and no cached file, ...
+        raise _failed(where, f"{source} could not load {reference.name}'s weights", exc) from None
     if reference.positional:
         state = _by_position(state, model.state_dict(), where)
     return state
@@ -247,14 +250,17 @@ def _application(reference: Reference, target: Target, where: str) -> Any:
     import keras
 
     cache = os.environ.get("KERAS_HOME")  # read now: Keras reads it once, at import
-    path = keras.utils.get_file(
-        reference.file, reference.origin + reference.file, cache_subdir="models", cache_dir=cache
-    )
     build = getattr(keras.applications, reference.name)
     try:
+        path = keras.utils.get_file(
+            reference.file,
+            reference.origin + reference.file,
+            cache_subdir="models",
+            cache_dir=cache,
+        )
         theirs = build(weights=path, classifier_activation=None)
-    except ValueError as exc:
-        raise _unreadable(path, "Keras", exc) from None
+    except Exception as exc:  # no network and no cached file, a damaged file, ...
+        raise _failed(where, f"keras could not load {reference.name}'s weights", exc) from None
     ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
     if reference.layer_names is None:
         _assign_in_order(ours.weights, theirs.weights, where)
@@ -283,9 +289,10 @@ def _assign_in_order(ours: Sequence[Any], theirs: Sequence[Any], where: str) -> 
         mine.assign(other)
 
 
-def _read_path(path: Path, target: Target, where: str) -> Any:
+def _read_path(path: Path, target: Target, aux: bool | None, where: str) -> Any:
     """A run folder, an incept checkpoint or a weights file: torch tensors by key, or a
-    Keras model of the spec (at the spec's classes) holding the file's weights."""
+    Keras model of the spec (at the spec's classes, with the aux heads the model has:
+    Keras loads a file's weights only into the same layers) holding the file's weights."""
     from .checkpoints import locate
 
     if not path.exists():
@@ -296,9 +303,12 @@ def _read_path(path: Path, target: Target, where: str) -> Any:
         )
     file, framework = locate(path)
     if framework == "keras" or file.suffix in (".h5", ".hdf5"):
-        ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
+        ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=aux)
         try:
-            ours.load_weights(str(file))
+            with warnings.catch_warnings():
+                # Keras warns, and leaves layers fresh, where a file lacks their weights
+                warnings.simplefilter("error")
+                ours.load_weights(str(file))
         except Exception as exc:  # Keras raises ValueError, KeyError, OSError ...
             raise _unreadable(file, "Keras weights", exc) from None
         return ours
@@ -313,9 +323,19 @@ def _read_path(path: Path, target: Target, where: str) -> Any:
 
 
 def _unreadable(path: object, kind: str, exc: BaseException) -> InputError:
-    from .errors import short_reason
-
     return InputError(Code.PRETRAINED, path, f"not readable as {kind} ({short_reason(exc)})")
+
+
+def _failed(where: str, what: str, exc: Exception) -> InputError:
+    """A library loader's exception as one line; a pickle that torch's weights_only reader
+    refused is said so (torch words it in paragraphs)."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError):
+        from .torch.checkpoint import refused
+
+        return refused(where, exc)
+    return InputError(Code.PRETRAINED, where, f"{what} ({short_reason(exc)})")
 
 
 # -- loading into the model --------------------------------------------------------------
@@ -343,9 +363,20 @@ def _keras_to_state(keras_model: Any, target: Target) -> dict[str, Any]:
     """A Keras model's weights as the torch module's state_dict (backends/transfer.py)."""
     from incept.backends.transfer import keras_to_torch
 
-    torch_model = target.module("torch").build(num_classes=target.spec_classes, aux_logits=False)
+    aux = _keras_aux(keras_model, target.graph)
+    torch_model = target.module("torch").build(num_classes=target.spec_classes, aux_logits=aux)
     keras_to_torch(target.graph, keras_model, torch_model)
     return dict(torch_model.state_dict())
+
+
+def _keras_aux(keras_model: Any, graph: Graph) -> bool:
+    """Whether a Keras model of the spec was built with its aux heads."""
+    from incept.backends.keras import weight_layers
+
+    names = {layer.name for layer in keras_model.layers}
+    heads = {node for head in graph.aux_heads for node in head.nodes}
+    parts = weight_layers(graph)
+    return any(name in names for node in heads & set(parts) for name in parts[node].values())
 
 
 def _classifier(want: tuple[int, ...], got: tuple[int, ...], classes: int) -> bool:

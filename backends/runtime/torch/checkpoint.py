@@ -46,10 +46,10 @@ def read_file(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise _refused(path, exc) from None
+        raise refused(path, exc) from None
 
 
-def _refused(path: Path, exc: Exception) -> InputError:
+def refused(path: object, exc: Exception) -> InputError:
     """One short line for a file torch.load refused (torch explains in paragraphs)."""
     text = " ".join(str(exc).split())
     if isinstance(exc, pickle.UnpicklingError) and "unsupported GLOBAL" in text:
