@@ -142,6 +142,9 @@ def create(
     source: str | Path, target: Target, aux_logits: bool | None, builder_args: dict[str, Any]
 ) -> Any:
     """The model of `target`, built with `builder_args` and loaded from `source`."""
+    from .frameworks import load_frameworks
+
+    load_frameworks(keras=False)  # torch (if installed) before TensorFlow: the order that works
     where = f"pretrained={str(source)!r}"
     reference = _reference(source, target, where) if str(source) in LIBRARIES else None
     build = target.module(target.backend).build
