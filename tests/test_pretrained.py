@@ -306,6 +306,15 @@ def test_keras_files(tmp_path):
     for path in (tmp_path / "model.keras", tmp_path / "model.weights.h5"):
         ours = incept.create_model(LITE, backend="keras", pretrained=path)
         assert _rel(keras.ops.convert_to_numpy(ours(x, training=False)), expected) < TOLERANCE
+    with pytest.warns(
+        UserWarning, match=r"keep their fresh initialisation: the model has 7 "
+    ) as rec:
+        seven = incept.create_model(LITE, backend="keras", num_classes=7, pretrained=path)
+    fresh_paths = str(rec[0].message).split(": ")[1].split(" keep")[0].split(", ")
+    left = [tuple(v.shape) for v in seven.weights if v.path in fresh_paths]
+    assert len(left) == 6  # kernel and bias of the classifier and of two aux heads
+    assert all(shape[-1] == 7 for shape in left)
+    assert np.shape(keras.ops.convert_to_numpy(seven(x, training=False))) == (3, 2, 7)
     module = incept.create_model(LITE, pretrained=tmp_path / "model.keras")
     got = _outputs(module, torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
     assert np.shape(expected) == (3, 2, 10)  # the Keras model's outputs: logits, 2 aux heads
