@@ -301,9 +301,15 @@ def test_keras_files(tmp_path):
     expected = keras.ops.convert_to_numpy(source(x, training=False))
     source.save(tmp_path / "model.keras")
     source.save_weights(tmp_path / "model.weights.h5")
+    from incept.runtime.keras import checkpoint
+
+    run = tmp_path / "run"  # an incept Keras run folder: its checkpoints/last.keras
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text('{"backend": "keras"}')
+    checkpoint.save(run / "checkpoints" / "last.keras", source, {"epoch": 1})
     fresh = incept.create_model(LITE, backend="keras")
     assert _rel(keras.ops.convert_to_numpy(fresh(x, training=False)), expected) > 0.1
-    for path in (tmp_path / "model.keras", tmp_path / "model.weights.h5"):
+    for path in (tmp_path / "model.keras", run, tmp_path / "model.weights.h5"):
         ours = incept.create_model(LITE, backend="keras", pretrained=path)
         assert _rel(keras.ops.convert_to_numpy(ours(x, training=False)), expected) < TOLERANCE
     with pytest.warns(

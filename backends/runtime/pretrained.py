@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,28 +144,29 @@ def create(
     """The model of `target`, built with `builder_args` and loaded from `source`."""
     from .frameworks import load_frameworks
 
-    load_frameworks(keras=False)  # torch (if installed) before TensorFlow: the order that works
+    if "tensorflow" not in sys.modules:  # torch._dynamo after TensorFlow crashes the process
+        load_frameworks(keras=False)  # torch (if installed) first: the order that works
     where = f"pretrained={str(source)!r}"
-    reference = _reference(source, target, where) if str(source) in LIBRARIES else None
+    library = source if isinstance(source, str) and source in LIBRARIES else None
+    reference = _reference(library, target, where) if library else None
     build = target.module(target.backend).build
     args = dict(builder_args)
     if reference and reference.transform_input and _accepts(build, "transform_input"):
         args.setdefault("transform_input", True)
     model = build(aux_logits=aux_logits, **args)
-    if reference is not None and str(source) in ("torchvision", "timm"):
-        state = _library_state(str(source), reference, model, target, where)
-        load(model, target, state, where)
-    elif reference is not None:
+    if library is None or reference is None:  # a path (a pathlib.Path always: Path("timm"))
+        load(model, target, _read_path(Path(source), target, aux_logits, where), where)
+    elif library == "keras":
         load(model, target, _application(reference, target, where), where)
     else:
-        load(model, target, _read_path(Path(source), target, aux_logits, where), where)
+        load(model, target, _library_state(library, reference, model, target, where), where)
     return model
 
 
-def _reference(source: str | Path, target: Target, where: str) -> Reference:
-    found = SOURCES.get(target.name, {}).get(str(source))
+def _reference(source: str, target: Target, where: str) -> Reference:
+    found = SOURCES.get(target.name, {}).get(source)
     if found is None:
-        fits = sorted(name for name, table in SOURCES.items() if str(source) in table)
+        fits = sorted(name for name, table in SOURCES.items() if source in table)
         raise InputError(
             Code.PRETRAINED,
             where,
