@@ -271,12 +271,14 @@ def _application(reference: Reference, target: Target, where: str) -> Any:
     else:
         names = reference.layer_names([layer.name for layer in theirs.layers])
         layers = {layer.name: layer for layer in ours.layers}
-        pairs = [
-            (mine, other)
-            for layer in theirs.layers
-            if layer.weights
-            for mine, other in zip(layers[names[layer.name]].weights, layer.weights, strict=True)
-        ]
+        pairs: list[tuple[Any, Any]] = []
+        for layer in (layer for layer in theirs.layers if layer.weights):
+            mine = layers.get(names.get(layer.name, ""))
+            if mine is None or len(mine.weights) != len(layer.weights):
+                raise InputError(
+                    Code.PRETRAINED, where, f"{reference.name}'s layer {layer.name} has no match"
+                )
+            pairs += zip(mine.weights, layer.weights, strict=True)
         _assign_in_order([m for m, _ in pairs], [o for _, o in pairs], where)
     return ours
 
