@@ -1,5 +1,6 @@
 """`incept list [PATTERN]`: the models a name can reach (spec/catalog.py), each compiled
-for its size: input, classes, parameters and multiply-adds.
+for its size: input, classes, parameters, multiply-adds and the pretrained sources whose
+weights fit it (incept.runtime.pretrained's table).
 
 Imported when the command runs (cli.LAZY_COMMANDS); imports only click at module level.
 A user's spec on INCEPT_PATH that does not compile is left out with its one error line
@@ -20,8 +21,10 @@ SHIPPED = "shipped"
 
 
 def model_rows(pattern: str | None = None) -> list[dict[str, Any]]:
-    """One row per model: name, where it comes from, input, classes, params, MACs
-    (`incept list --format json` prints them)."""
+    """One row per model: name, where it comes from, input, classes, params, MACs and
+    pretrained sources (`incept list --format json` prints them)."""
+    from incept.runtime.pretrained import sources_for
+
     from .errors import SpecError
     from .pipeline import build_graph
     from .report import totals
@@ -44,6 +47,7 @@ def model_rows(pattern: str | None = None) -> list[dict[str, Any]]:
                 "input": [h, w, c],
                 "num_classes": graph.num_classes,
                 **totals(graph),
+                "pretrained": sources_for(graph.name),
                 "description": graph.description,
             }
         )
@@ -56,8 +60,10 @@ def _render(rows: list[dict[str, Any]]) -> None:
     from .report import console_for
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for title in ("name", "input", "classes", "params", "with aux", "GMACs", "from"):
-        table.add_column(title, justify="left" if title in ("name", "input", "from") else "right")
+    titles = ("name", "input", "classes", "params", "with aux", "GMACs", "pretrained", "from")
+    for title in titles:
+        left = title in ("name", "input", "pretrained", "from")
+        table.add_column(title, justify="left" if left else "right")
     for r in rows:
         h, w, c = r["input"]
         table.add_row(
@@ -67,6 +73,7 @@ def _render(rows: list[dict[str, Any]]) -> None:
             f"{r['params']:,}",
             f"{r['params_with_aux']:,}",
             f"{r['macs'] / 1e9:.2f}",
+            ",".join(r["pretrained"]) or "-",
             r["source"],
         )
     console_for().print(table)

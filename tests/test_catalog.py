@@ -213,6 +213,7 @@ def test_list_json(elsewhere):
             "macs": build_graph("googlenet-fmnist-lite").macs(),
             "params_with_aux": 2_082_286,
             "macs_with_aux": build_graph("googlenet-fmnist-lite").macs(aux=True),
+            "pretrained": [],
             "description": "Half-width GoogLeNet-BN for 28x28 grey images - the stem pools to "
             "14x14 before inception 3a.",
         }
@@ -231,6 +232,7 @@ def test_list_table(elsewhere):
         "with",
         "aux",
         "GMACs",
+        "pretrained",
         "from",
     ]
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
@@ -241,8 +243,20 @@ def test_list_table(elsewhere):
         "23,834,568",
         "27,161,264",
         "5.71",
+        "torchvision",
         "shipped",
     ]
+    sources = {line.split()[0]: line.split()[-2] for line in lines[1:]}
+    assert {name: found for name, found in sources.items() if found != "-"} == {
+        "googlenet-torchvision": "torchvision",
+        "inception-resnet-v2": "timm",
+        "inception-resnet-v2-keras": "keras",
+        "inception-v3": "torchvision",
+        "inception-v3-keras": "keras",
+        "inception-v4": "timm",
+        "xception": "timm",
+        "xception-keras": "keras",
+    }
     assert run("list", "nothing-like-it").stderr == "incept: no models matching 'nothing-like-it'\n"
 
 

@@ -13,7 +13,7 @@ from conftest import ROOT, SPECS
 from test_inherit import BASE
 
 import incept
-from incept.compiler.errors import SpecError
+from incept.compiler.errors import SpecError, UserError
 from incept.compiler.pipeline import build_graph
 
 LITE = "googlenet-fmnist-lite"
@@ -135,8 +135,8 @@ def test_create_model_from_a_mapping():
 
 
 def test_create_model_refusals():
-    with pytest.raises(NotImplementedError, match=r"pretrained='torchvision'\): pretrained"):
-        incept.create_model("googlenet", pretrained="torchvision")
+    with pytest.raises(UserError, match=r"^pretrained='torchvision': error\[pretrained\]: no "):
+        incept.create_model("googlenet", pretrained="torchvision")  # Caffe's layout
     for bad in (0, 2.0, True, "10"):
         with pytest.raises(ValueError, match="num_classes must be a positive integer"):
             incept.create_model(LITE, num_classes=bad)  # type: ignore[arg-type]

@@ -17,6 +17,9 @@ it), and every checkpoint comes and goes through checkpoints.py.
                     export, resume and --init-from
     evaluation.py   eval / predict / the end-of-training report over a loaded model
     convert.py      `incept convert`: a checkpoint in the other framework
+    pretrained.py   `create_model(pretrained=...)`: which spec takes torchvision's, timm's
+                    or keras.applications' weights, read by their loaders, or a path
+    pretrained_fit.py  those weights into the model, every tensor accounted for
     export/         `incept export`: ONNX and SavedModel
     data/           data sets as arrays or file lists, checked against the spec (numpy)
     schedule.py     learning-rate schedules as pure functions of the step

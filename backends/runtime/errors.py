@@ -19,6 +19,7 @@ class Code(StrEnum):
     RESUME = "resume"  # --resume with nothing to resume, or a run of another spec
     IMAGE = "image"  # an image file cannot be read
     FLAG = "flag"  # a command-line value is out of range or contradicts another
+    PRETRAINED = "pretrained"  # a weight source that does not fit the model, or is unknown
     PREFLIGHT = "preflight"  # the built model disagrees with the IR's shapes or counts
     MISSING = "missing-extra"  # an optional dependency of the command is not installed
     WRITE = "write"  # a file could not be written (full disk, no permission)

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 #: A spec: a model name, a YAML file's path, or the spec as a mapping.
 SpecLike = str | Path | Mapping[str, Any]
 
-#: Modules of generated source, by (spec hash, backend, num_classes): a process compiles
-#: and imports each model once.
-_MODULES: dict[tuple[str, str, int | None], types.ModuleType] = {}
+#: Modules of generated source and their graphs, by (spec hash, backend, num_classes): a
+#: process compiles and imports each model once.
+_MODULES: dict[tuple[str, str, int | None], tuple[types.ModuleType, Any]] = {}
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -80,27 +80,38 @@ def create_model(
     num_classes: the classifier's width; None keeps the spec's. Another number compiles
         the spec with that `num_classes` (every layer written `$num_classes` follows).
     aux_logits: attach the aux heads; None keeps the spec's choice.
-    pretrained: not available yet (NotImplementedError); incept has no weight sources.
+    pretrained: "torchvision", "timm" or "keras" (the library's weights for a spec
+        whose layout matches one of its models; `incept list` names them), or a path:
+        an incept run folder or checkpoint, a torch state_dict (.pt/.pth) or a Keras
+        weights file (.keras/.h5). Weights are read as data, never code. A classifier
+        whose width differs (num_classes) keeps its fresh initialisation, with a
+        warning; any other tensor that does not fit raises InputError, one line naming
+        it (incept.runtime.pretrained; docs/library.md).
     builder_args: further keyword arguments of the generated `build()`.
 
     The spec is compiled and its module imported once per process for each spec hash,
     backend and num_classes; every call builds a new model from it."""
-    if pretrained is not None:
-        raise NotImplementedError(
-            f"create_model(pretrained={pretrained!r}): pretrained weights are not available "
-            "in this version of incept; build with pretrained=None and load a state_dict "
-            "(torch) or weights file (keras) yourself"
-        )
     if num_classes is not None and (
         isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
     ):
         raise ValueError(f"num_classes must be a positive integer, received {num_classes!r}")
-    module = _module(spec, backend, num_classes)
-    return module.build(aux_logits=aux_logits, **builder_args)
+    if pretrained is None:
+        return _module(spec, backend, num_classes)[0].build(aux_logits=aux_logits, **builder_args)
+    from incept.runtime import pretrained as weights
+
+    module, graph = _module(spec, backend, num_classes)
+    target = weights.Target(
+        graph=graph,
+        backend=backend,
+        module=lambda other: _module(spec, other, num_classes)[0],
+        spec_classes=_module(spec, backend, None)[1].num_classes,
+    )
+    return weights.create(pretrained, target, aux_logits, builder_args)
 
 
-def _module(spec: SpecLike, backend: str, num_classes: int | None) -> types.ModuleType:
-    """The generated module for `spec`, from the cache or compiled and imported now."""
+def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[types.ModuleType, Any]:
+    """The generated module for `spec` and its graph, from the cache or compiled and
+    imported now."""
     from incept.backends import get_backend
     from incept.compiler.spec.load import read_spec
 
@@ -114,7 +125,8 @@ def _module(spec: SpecLike, backend: str, num_classes: int | None) -> types.Modu
             graph = _graph(source)
         else:
             graph = _graph(_with_classes(source, num_classes), num_classes)
-        _MODULES[key] = _import_text(renderer.render(graph), f"{graph.name}_{backend}")
+        module = _import_text(renderer.render(graph), f"{graph.name}_{backend}")
+        _MODULES[key] = (module, graph)
     return _MODULES[key]
 
 

@@ -32,17 +32,24 @@ def copy(source: Path, target: Path) -> None:
 
 def load(path: Path) -> dict[str, Any]:
     """The checkpoint at `path`, or InputError(checkpoint) saying what is wrong with it."""
-    if not path.is_file():
-        raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise _refused(path, exc) from None
+    state = read_file(path)
     check_format(state, FORMAT, path)
     return state
 
 
-def _refused(path: Path, exc: Exception) -> InputError:
+def read_file(path: Path) -> Any:
+    """What a torch file holds, read as data only (weights_only=True: tensors and plain
+    containers; a pickle that would construct other objects is refused unexecuted), or
+    InputError(checkpoint) saying what is wrong with it."""
+    if not path.is_file():
+        raise InputError(Code.CHECKPOINT, path, "no such checkpoint file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        raise refused(path, exc) from None
+
+
+def refused(path: object, exc: Exception) -> InputError:
     """One short line for a file torch.load refused (torch explains in paragraphs)."""
     text = " ".join(str(exc).split())
     if isinstance(exc, pickle.UnpicklingError) and "unsupported GLOBAL" in text:

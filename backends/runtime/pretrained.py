@@ -1,0 +1,344 @@
+"""Pretrained weights for `incept.create_model(..., pretrained=SOURCE)`.
+
+A source is "torchvision", "timm" or "keras" — the library's own loader, which downloads
+into its own cache with a network and reads that cache without one — or a path: an
+incept run folder or checkpoint, a torch state_dict file (.pt/.pth) or a Keras weights
+file (.keras/.h5). Weights are data, never code: torch files are read with
+`weights_only=True` (a pickle that would build other objects is refused unexecuted),
+Keras files with `load_weights`, which reads arrays and deserialises no model config.
+
+Which shipped spec takes which library's weights is the table `SOURCES`, keyed by the
+spec's `name:`. It lives here, not in the specs: a spec describes an architecture; which
+upstream checkpoint fits it, and how that checkpoint names its tensors, is the loader's
+knowledge, and sits beside the code that uses it (`incept list` reads it too).
+
+The weights read here go into the model through pretrained_fit.py: every tensor must
+fit, but for the classifiers when `num_classes` differs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from incept.compiler.ir.graph import Graph
+
+from .errors import Code, InputError, short_reason
+from .pretrained_fit import load, mismatch
+
+#: The library sources; anything else is read as a path.
+LIBRARIES = ("torchvision", "timm", "keras")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One library model whose weights fit a spec."""
+
+    name: str  # torchvision's / timm's model name, keras.applications' function
+    #: Keys paired by position (the library numbers what the spec names); shapes checked.
+    positional: bool = False
+    #: The weights expect torchvision's transform_input (ImageNet-normalised input is
+    #: re-scaled to the range the original weights were trained on).
+    transform_input: bool = False
+    #: Keras: the weights file in KERAS_HOME/models/ and where keras.applications gets it.
+    file: str = ""
+    origin: str = ""
+    #: Keras: its layer names -> the spec's, for models whose layers are built in another
+    #: order than the spec's (keras.applications.Xception).
+    layer_names: Callable[[Sequence[str]], dict[str, str]] | None = field(default=None)
+
+
+_KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def _xception_layers(theirs: Sequence[str]) -> dict[str, str]:
+    """keras.applications.Xception's layers -> xception-keras.yaml's (timm's names). Keras
+    numbers its blocks from the stem (block1 is conv1/conv2), so its block b is timm's
+    b - 1; its shortcut convs and norms are unnamed, in creation order: timm's blocks 1,
+    2, 3 and 12."""
+    names = {
+        "block1_conv1": "conv1",
+        "block1_conv1_bn": "bn1",
+        "block1_conv2": "conv2",
+        "block1_conv2_bn": "bn2",
+        "block14_sepconv1": "conv3",
+        "block14_sepconv1_bn": "bn3",
+        "block14_sepconv2": "conv4",
+        "block14_sepconv2_bn": "bn4",
+        "predictions": "fc",
+    }
+    for block in range(2, 14):
+        first = 0 if block == 2 else 1  # block 2 has no ReLU before its first sepconv
+        for k in (1, 2, 3):
+            index = 3 * (k - 1) + first
+            names[f"block{block}_sepconv{k}"] = f"block{block - 1}_rep_{index}"
+            names[f"block{block}_sepconv{k}_bn"] = f"block{block - 1}_rep_{index + 1}"
+    convs = [n for n in theirs if n.startswith("conv2d")]
+    norms = [n for n in theirs if n.startswith("batch_normalization")]
+    for conv, norm, block in zip(convs, norms, (1, 2, 3, 12), strict=True):
+        names[conv], names[norm] = f"block{block}_skip", f"block{block}_skipbn"
+    return names
+
+
+#: spec `name:` -> source -> the library model whose weights it loads.
+SOURCES: dict[str, dict[str, Reference]] = {
+    "googlenet_torchvision": {"torchvision": Reference("googlenet", transform_input=True)},
+    "inception_v3": {"torchvision": Reference("inception_v3", transform_input=True)},
+    "inception_v4": {"timm": Reference("inception_v4", positional=True)},
+    "inception_resnet_v2": {"timm": Reference("inception_resnet_v2")},
+    "xception": {"timm": Reference("legacy_xception")},
+    "inception_v3_keras": {
+        "keras": Reference(
+            "InceptionV3",
+            file="inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "inception_v3/",
+        )
+    },
+    "inception_resnet_v2_keras": {
+        "keras": Reference(
+            "InceptionResNetV2",
+            file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "inception_resnet_v2/",
+        )
+    },
+    "xception_keras": {
+        "keras": Reference(
+            "Xception",
+            file="xception_weights_tf_dim_ordering_tf_kernels.h5",
+            origin=_KERAS_URL + "xception/",
+            layer_names=_xception_layers,
+        )
+    },
+}
+
+
+def sources_for(spec_name: str) -> list[str]:
+    """The library sources whose weights fit the spec named `spec_name` (`incept list`)."""
+    return sorted(SOURCES.get(spec_name, {}))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model being made: its compiled spec and the generated modules to build it."""
+
+    graph: Graph  # at the model's num_classes
+    backend: str  # torch | keras
+    module: Callable[[str], ModuleType]  # backend -> its generated module for the spec
+    spec_classes: int  # the spec's own num_classes, which files are assumed to hold
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+
+def create(
+    source: str | Path, target: Target, aux_logits: bool | None, builder_args: dict[str, Any]
+) -> Any:
+    """The model of `target`, built with `builder_args` and loaded from `source`."""
+    from .frameworks import load_frameworks
+
+    if "tensorflow" not in sys.modules:  # torch._dynamo after TensorFlow crashes the process
+        load_frameworks(keras=False)  # torch (if installed) first: the order that works
+    where = f"pretrained={str(source)!r}"
+    library = source if isinstance(source, str) and source in LIBRARIES else None
+    reference = _reference(library, target, where) if library else None
+    build = target.module(target.backend).build
+    args = dict(builder_args)
+    if reference and reference.transform_input and _accepts(build, "transform_input"):
+        args.setdefault("transform_input", True)
+    model = build(aux_logits=aux_logits, **args)
+    if library is None or reference is None:  # a path (a pathlib.Path always: Path("timm"))
+        load(model, target, _read_path(Path(source), target, aux_logits, where), where)
+    elif library == "keras":
+        load(model, target, _application(reference, target, where), where)
+    else:
+        load(model, target, _library_state(library, reference, model, target, where), where)
+    return model
+
+
+def _reference(source: str, target: Target, where: str) -> Reference:
+    found = SOURCES.get(target.name, {}).get(source)
+    if found is None:
+        fits = sorted(name for name, table in SOURCES.items() if source in table)
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"no {source} model has the layout of the spec named {target.name!r}; "
+            f"{source}'s weights fit the specs named {', '.join(fits)} "
+            "(incept list shows each model's sources)",
+        )
+    return found
+
+
+def _accepts(build: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(build).parameters
+
+
+# -- reading: each source gives torch tensors by state_dict key, or a Keras model ----------
+
+
+def _library_state(
+    source: str, reference: Reference, model: Any, target: Target, where: str
+) -> dict[str, Any]:
+    """A torch library's weights, under the spec's state_dict keys."""
+    if target.backend != "torch":
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"{source}'s weights load into the torch backend; build with backend='torch', "
+            "or train and `incept convert` the checkpoint",
+        )
+    try:
+        state = _torchvision(reference) if source == "torchvision" else _timm(reference)
+    except Exception as exc:  # a refused pickle, no network and no cached file, ...
+        raise _failed(where, f"{source} could not load {reference.name}'s weights", exc) from None
+    if reference.positional:
+        state = _by_position(state, model.state_dict(), where)
+    return state
+
+
+def _torchvision(reference: Reference) -> dict[str, Any]:
+    """torchvision's default weights for the model, through its own weights API: torch.hub
+    downloads them into TORCH_HOME/hub/checkpoints once and reads that file afterwards."""
+    from torchvision.models import get_model_weights
+
+    weights = get_model_weights(reference.name).DEFAULT  # type: ignore[attr-defined]
+    state: dict[str, Any] = weights.get_state_dict(
+        progress=False, map_location="cpu", weights_only=True
+    )
+    return state
+
+
+def _timm(reference: Reference) -> dict[str, Any]:
+    """timm's pretrained model, through its own loader: from the Hugging Face hub's cache
+    (HF_HUB_CACHE, else HF_HOME/hub; read at this call, not when huggingface_hub was
+    imported) for weights hosted there, safetensors first; from torch.hub's cache
+    (TORCH_HOME/hub/checkpoints) for weights at a URL (legacy_xception's)."""
+    import timm
+
+    config = timm.models.get_pretrained_cfg(reference.name)
+    hosted = bool(config and config.hf_hub_id)
+    cache = os.environ.get("HF_HUB_CACHE") or (
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
+    )
+    # timm passes cache_dir to torch.hub as its model_dir too: only for hub-hosted weights
+    model = timm.create_model(reference.name, pretrained=True, cache_dir=cache if hosted else None)
+    return dict(model.state_dict())
+
+
+def _by_position(state: Mapping[str, Any], ours: Mapping[str, Any], where: str) -> dict:
+    """`state` under our keys, pairing both lists in module order (the same tensors in the
+    same order, differently named: timm's `features.3` is the spec's `mixed_3a`)."""
+    theirs, mine = list(state), list(ours)
+    if len(theirs) != len(mine):
+        raise InputError(
+            Code.PRETRAINED, where, f"holds {len(theirs)} tensors, the model {len(mine)}"
+        )
+    for t, m in zip(theirs, mine, strict=True):
+        if t.rsplit(".", 1)[-1] != m.rsplit(".", 1)[-1]:
+            raise InputError(Code.PRETRAINED, where, f"its {t} falls on the model's {m}")
+    return {m: state[t] for t, m in zip(theirs, mine, strict=True)}
+
+
+def _application(reference: Reference, target: Target, where: str) -> Any:
+    """keras.applications' weights in a Keras model of the spec (at the spec's classes).
+    The file is keras.applications' own, in its cache (KERAS_HOME/models, downloaded
+    there by keras.utils.get_file when absent), loaded by keras.applications itself."""
+    import keras
+
+    cache = os.environ.get("KERAS_HOME")  # read now: Keras reads it once, at import
+    build = getattr(keras.applications, reference.name)
+    try:
+        path = keras.utils.get_file(
+            reference.file,
+            reference.origin + reference.file,
+            cache_subdir="models",
+            cache_dir=cache,
+        )
+        theirs = build(weights=path, classifier_activation=None)
+    except Exception as exc:  # no network and no cached file, a damaged file, ...
+        raise _failed(where, f"keras could not load {reference.name}'s weights", exc) from None
+    ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
+    if reference.layer_names is None:
+        _assign_in_order(ours.weights, theirs.weights, where)
+    else:
+        names = reference.layer_names([layer.name for layer in theirs.layers])
+        layers = {layer.name: layer for layer in ours.layers}
+        pairs: list[tuple[Any, Any]] = []
+        for layer in (layer for layer in theirs.layers if layer.weights):
+            mine = layers.get(names.get(layer.name, ""))
+            if mine is None or len(mine.weights) != len(layer.weights):
+                raise InputError(
+                    Code.PRETRAINED, where, f"{reference.name}'s layer {layer.name} has no match"
+                )
+            pairs += zip(mine.weights, layer.weights, strict=True)
+        _assign_in_order([m for m, _ in pairs], [o for _, o in pairs], where)
+    return ours
+
+
+def _assign_in_order(ours: Sequence[Any], theirs: Sequence[Any], where: str) -> None:
+    """Keras variables built in the same order: each takes its counterpart's value."""
+    if len(ours) != len(theirs):
+        raise InputError(
+            Code.PRETRAINED, where, f"holds {len(theirs)} weights, the model {len(ours)}"
+        )
+    for mine, other in zip(ours, theirs, strict=True):
+        if tuple(mine.shape) != tuple(other.shape):
+            raise mismatch(where, mine.path, tuple(other.shape), tuple(mine.shape))
+        mine.assign(other)
+
+
+def _read_path(path: Path, target: Target, aux: bool | None, where: str) -> Any:
+    """A run folder, an incept checkpoint or a weights file: torch tensors by key, or a
+    Keras model of the spec (at the spec's classes, with the aux heads the model has:
+    Keras loads a file's weights only into the same layers) holding the file's weights."""
+    from .checkpoints import locate
+
+    if not path.exists():
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"not a source ({', '.join(LIBRARIES)}) and no such file or run folder",
+        )
+    file, framework = locate(path)
+    if framework == "keras" or file.suffix in (".h5", ".hdf5"):
+        ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=aux)
+        try:
+            with warnings.catch_warnings():
+                # Keras warns, and leaves layers fresh, where a file lacks their weights
+                warnings.simplefilter("error")
+                ours.load_weights(str(file))
+        except Exception as exc:  # Keras raises ValueError, KeyError, OSError ...
+            raise _unreadable(file, "Keras weights", exc) from None
+        return ours
+    from .torch.checkpoint import FORMAT, read_file
+
+    data = read_file(file)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        data = data["model"]  # an incept checkpoint: its weights
+    if not isinstance(data, dict) or not data:
+        raise InputError(Code.PRETRAINED, file, "holds no state_dict (a dict of tensors)")
+    return data
+
+
+def _unreadable(path: object, kind: str, exc: BaseException) -> InputError:
+    return InputError(Code.PRETRAINED, path, f"not readable as {kind} ({short_reason(exc)})")
+
+
+def _failed(where: str, what: str, exc: Exception) -> InputError:
+    """A library loader's exception as one line; a pickle that torch's weights_only reader
+    refused is said so (torch words it in paragraphs)."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError):
+        from .torch.checkpoint import refused
+
+        return refused(where, exc)
+    return InputError(Code.PRETRAINED, where, f"{what} ({short_reason(exc)})")
