@@ -28,6 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from incept.compiler.errors import UserError  # noqa: E402
+from incept.runtime.pretrained import SOURCES  # noqa: E402
 
 from . import bench_common, keras_reference  # noqa: E402
 
@@ -88,13 +89,8 @@ def _check(graph: Any, generated: keras.Model, reference: keras.Model, profile: 
     }
 
 
-#: spec name -> keras.applications model of the same network
-APPLICATIONS = {
-    "inception_v3_keras": "InceptionV3",
-    "inception_resnet_v2_keras": "InceptionResNetV2",
-    "xception_keras": "Xception",
-    "xception": "Xception",
-}
+#: spec name -> keras.applications model of the same network (the `pretrained="keras"` table)
+APPLICATIONS = {spec: refs["keras"].name for spec, refs in SOURCES.items() if "keras" in refs}
 TOLERANCE = 1e-5  # ||generated - keras.applications|| / ||keras.applications||, fp32
 
 

@@ -2,8 +2,9 @@
 
 `--vs torchvision` takes torchvision's Inception-v3 for the inception_v3 spec and its
 GoogLeNet for every other spec (the weights are shared only where the layouts match:
-the torchvision-profile specs). `--vs timm` takes the timm model of the same network
-(TIMM), without aux heads, which timm's models do not return.
+the torchvision-profile specs). `--vs timm` takes the timm model whose weights the spec
+loads with `pretrained="timm"` (incept.runtime.pretrained.SOURCES), without aux heads,
+which timm's models do not return.
 
 Weights are shared by name where the state_dicts have the same keys, else by position
 where both list the same tensors in the same module order with the same shapes (timm's
@@ -18,14 +19,10 @@ import torch
 from torch import nn
 
 from incept.compiler.errors import UserError
+from incept.runtime.pretrained import SOURCES
 
 #: spec name -> timm model of the same network
-TIMM = {
-    "inception_v3": "inception_v3",
-    "inception_v4": "inception_v4",
-    "inception_resnet_v2": "inception_resnet_v2",
-    "xception": "legacy_xception",
-}
+TIMM = {spec: refs["timm"].name for spec, refs in SOURCES.items() if "timm" in refs}
 #: spec name -> torchvision model (every other spec: googlenet)
 TORCHVISION = {"inception_v3": "inception_v3"}
 
