@@ -83,8 +83,13 @@ def test_generated_specs_stay_small(spec):
             assert layer["out"] <= 24
     blocks = spec.get("blocks") or {}
     for row in [*spec["layers"], *spec.get("aux_heads", [])]:
-        for param in blocks.get(row["op"], {}).get("params", []):
-            assert 1 <= row[param] <= 24
+        if row["op"] in blocks:
+            for param, kind in oracle.param_kinds(blocks[row["op"]]).items():
+                if kind == "channels":
+                    assert 1 <= row[param] <= 24
+                else:  # a residual's scale or activation
+                    assert row[param] in (specgen.SCALES if kind == "scale" else oracle.ACTS)
+        assert 1 <= row.get("repeat", 1) <= 3
     assert spec.get("width_multiplier", 1) <= 1.5
 
 
