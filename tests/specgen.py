@@ -4,8 +4,9 @@
 bools, None) that `write_spec()` dumps to a YAML file the compiler accepts. Every
 drawn spec is valid by construction: the generator tracks each row's output shape
 with the independent oracle of oracle.py (`simulate_layer()`, `simulate_row()`) and
-only draws layers that keep every spatial size >= 1 and every block's branches equal in
-size; the test then compares the compiler with `oracle.simulate(spec)`.
+only draws layers that keep every spatial size >= 1, every block's branches equal in
+size and both sides of every residual add equal in shape; the test then compares the
+compiler with `oracle.simulate(spec)`.
 
 `inherited_specs()` draws a `Chain`: a base spec from `specs()` and one or two files
 that `extends:` it with overrides and `patch:` edits. `write_chain()` writes the files
@@ -49,9 +50,28 @@ What a drawn spec can contain (the knobs of `specs()` in brackets):
   Conv widths are `$params` (new or reused), literals, or `$num_classes`; template
   parameters may go unused. Layer names: absent, `c3`-style, or Caffe-style
   digit-first `3x3_1`.
+- [separable, default on] Xception's kinds: `sepconv` items in template branches (as
+  a conv: odd kernel, "same" padding, maybe the stride), a standalone `bn` (its `scale`
+  true / false / left to `defaults.bn.scale`, which is drawn false more often than
+  true) or `relu` as a branch's non-spatial item (like lrn / dropout); a template conv
+  whose input channels a literal width fixes may take `groups` dividing both its
+  scaled input and output (all of them: depthwise); stem and between-block rows may be
+  a sepconv, a grouped conv (groups dividing the known input channels), a bn or a relu.
+- [residuals, default 0.25: each template is residual with that probability; 1.0:
+  every template, and at least one block row] A residual template's merged side ends
+  in a size-keeping conv or sepconv (1x1 or padded 3x3, act relu/none) to a width T,
+  either in `after:` ([relu or bn,] conv[, bn]) or, in a single-branch template, at
+  the end of the branch itself (Xception's `rep`). T is `$in_channels` where the
+  shortcut is the identity (stride 1 only), else `$in_channels` or any template width;
+  the projection shortcut is a 1x1 conv to T carrying the template's stride (+ a bn
+  layer; names `skip` / `skipbn`, the style's or default). `scale`: absent, a literal
+  (0.17, 0.1, 0.2, 0.5, 1, 1.0) or `$scale`; `act`: absent, relu, none or `$act`; rows
+  pass those as numbers and relu/none, not scaled by the width. With residuals on, one
+  conv width per template may be `$in_channels` (residual or not).
 - body [max_blocks block rows, default 0..4], each optionally preceded by a primitive
   row (conv / pool / lrn / dropout); rows named or left to the compiler's `op<index>`.
-  Rows may declare their `output` (HxWxC) or carry `paper:` numbers.
+  A block row whose output (by the oracle) equals its input may carry `repeat: 1..3`
+  (with residuals on). Rows may declare their `output` (HxWxC) or carry `paper:` numbers.
 - head: adaptive_avgpool (size 1 or small), a global avgpool whose kernel is the
   remaining size, or nothing (small maps); dropout before or after flatten; an
   optional hidden linear (+ dropout); a final linear to `$num_classes` (or the literal).
@@ -775,7 +795,9 @@ class _Draw:
         self.conv_overrides(conv)
         layers = [conv, self.bn()] if d(st.booleans()) else [conv]
         if d(st.integers(0, 3)) == 0:  # Xception's names
-            return [{"name": n, **layer} for n, layer in zip(("skip", "skipbn"), layers, strict=False)]
+            return [
+                {"name": n, **layer} for n, layer in zip(("skip", "skipbn"), layers, strict=False)
+            ]
         return self.named(layers, style)
 
     def args(self, block: dict[str, Any]) -> dict[str, Any]:
