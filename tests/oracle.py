@@ -4,9 +4,17 @@ language's defaults.
 
 - `simulate(spec)`: every row's and aux head's shape, parameter count and MACs (the
   oracle for compiler/ir/ops.py and the `infer` pass; pooled sizes are counted window
-  by window, not with ops.pool_out's closed form). It also asserts what the compiler
-  checks (unique names, known references and taps, block arguments, declared outputs,
-  `split` only under `layout: flat`), so `is_valid()` can vet a drawn edit.
+  by window, not with ops.pool_out's closed form). It covers every layer op (conv with
+  `groups`, `sepconv`: depthwise then 1x1, `bn` with or without its learned scale,
+  `relu`) and residual templates: branches concatenated, `after:` layers, then added to
+  the shortcut (the input itself, or its own layers), whose two sides must have one
+  shape; `$in_channels` is the channels entering the row, never scaled; a `repeat: N`
+  row is N instances, each keeping its input's shape, so N times one's parameters and
+  MACs; a residual's `scale` / `act` may be block arguments (a number, relu/none), not
+  scaled by the width. It also asserts what the compiler checks (unique names, known
+  references and taps, block arguments, declared outputs, `split` only under
+  `layout: flat` and only in branches, groups dividing both channel counts), so
+  `is_valid()` can vet a drawn edit.
 - `merge()`, `apply_patch()`, `resolve_chain()`: the `extends:` / `patch:` rules (the
   oracle for compiler/spec/inherit.py, which they do not import).
 
@@ -24,6 +32,7 @@ from fractions import Fraction
 from typing import Any
 
 from incept.compiler.ir.lower import GLOBALS
+from incept.compiler.limits import MAX_CHANNELS
 from incept.compiler.spec.schema import PRIMITIVES, Defaults
 
 Shape = tuple[int, ...]
@@ -89,11 +98,19 @@ def _defaults(spec: Spec) -> dict[str, dict[str, Any]]:
     return {k: {**v, **(given.get(k) or {})} for k, v in SCHEMA_DEFAULTS.items()}
 
 
-def _resolve(value: int | str, env: dict[str, int]) -> int:
+def _resolve(value: int | str, env: dict[str, Any]) -> int:
     if isinstance(value, int):
         return value
     assert value[1:] in env, f"unknown reference {value}"
-    return env[value[1:]]
+    found = env[value[1:]]
+    assert type(found) is int, f"{value} is not a channel count"
+    return found
+
+
+def _bn_params(channels: int, scale: bool | None, defaults: dict[str, dict[str, Any]]) -> int:
+    """Beta, and gamma unless the scale is off (`scale: false`, else defaults.bn.scale)."""
+    scale = defaults["bn"]["scale"] if scale is None else scale
+    return channels * (2 if scale else 1)
 
 
 def scale(channels: int, width: float) -> int:
@@ -106,7 +123,7 @@ def scale(channels: int, width: float) -> int:
 def simulate_layer(
     layer: dict[str, Any],
     shape: Shape,
-    env: dict[str, int],
+    env: dict[str, Any],
     defaults: dict[str, dict[str, Any]],
     width: float = 1,
 ) -> tuple[Shape, int, int]:
@@ -115,7 +132,7 @@ def simulate_layer(
     `env` holds the globals and the block's (already scaled) arguments; a literal conv
     `out` scales by `width` here, a linear `out` never does."""
     op = layer["op"]
-    if op == "conv":
+    if op in ("conv", "sepconv"):
         assert len(shape) == 3, (layer, shape)
         c, h, w = shape
         out = layer["out"]
@@ -127,9 +144,20 @@ def simulate_layer(
         bias = layer.get("bias")
         bias = defaults["conv"]["bias"] if bias is None else bias
         norm = layer.get("norm") or defaults["conv"]["norm"]
-        weights = out * c * kh * kw
-        params = weights + (out if bias else 0) + (2 * out if norm == "bn" else 0)
-        return (out, oh, ow), params, weights * oh * ow
+        extra = (out if bias else 0) + (_bn_params(out, None, defaults) if norm == "bn" else 0)
+        if op == "sepconv":  # a kh x kw filter per input channel, then a 1x1 to `out`
+            assert "groups" not in layer, layer
+            weights = c * kh * kw + c * out
+            return (out, oh, ow), weights + extra, weights * oh * ow
+        groups = layer.get("groups", 1)
+        assert c % groups == 0 and out % groups == 0, ("groups", layer, shape)
+        weights = out * (c // groups) * kh * kw
+        return (out, oh, ow), weights + extra, weights * oh * ow
+    if op == "bn":
+        assert len(shape) == 3, (layer, shape)
+        return shape, _bn_params(shape[0], layer.get("scale"), defaults), 0
+    if op == "relu":
+        return shape, 0, 0
     if op in ("maxpool", "avgpool"):
         assert len(shape) == 3, (layer, shape)
         c, h, w = shape
@@ -155,6 +183,7 @@ def simulate_layer(
         return (math.prod(shape),), 0, 0
     if op == "linear":
         assert len(shape) == 1, (layer, shape)
+        assert layer["out"] != "$in_channels", layer  # a conv's width only
         out = _resolve(layer["out"], env)
         weights = out * shape[0]
         return (out,), weights + (out if layer.get("bias", True) else 0), weights
@@ -172,7 +201,7 @@ def _concat(ends: list[Shape], where: Any) -> Shape:
 def simulate_branch(
     layers: list[dict[str, Any]],
     shape: Shape,
-    env: dict[str, int],
+    env: dict[str, Any],
     defaults: dict[str, dict[str, Any]],
     width: float,
     *,
@@ -214,23 +243,56 @@ def simulate_branch(
     return shape, params, macs
 
 
-_ROW_KEYS = ("op", "name", "output", "paper", "from", "loss_weight")
+_ROW_KEYS = ("op", "name", "output", "paper", "from", "loss_weight", "repeat")
+ACTS = ("relu", "none")
 
 
-def simulate_row(
-    spec: Spec, row: dict[str, Any], shape: Shape, defaults: dict[str, dict[str, Any]]
-) -> tuple[Shape, int, int]:
-    """A primitive or block row applied to `shape`."""
-    env = {g: spec[g] for g in GLOBALS}
-    width = spec.get("width_multiplier", 1)
-    block = (spec.get("blocks") or {}).get(row["op"])
-    if block is None:
-        assert row["op"] in PRIMITIVE_OPS, f"unknown op {row['op']!r}"
-        return simulate_layer(row, shape, env, defaults, width)
+def param_kinds(block: dict[str, Any]) -> dict[str, str]:
+    """Each template parameter's kind: `scale` or `act` where the residual uses it so,
+    else `channels`."""
+    kinds = dict.fromkeys(block.get("params", []), "channels")
+    res = block.get("residual")
+    if res is not None:
+        for key, kind in (("scale", "scale"), ("act", "act")):
+            value = res.get(key)
+            if isinstance(value, str) and value.startswith("$"):
+                assert value[1:] in kinds, f"unknown reference {value}"
+                kinds[value[1:]] = kind
+    return kinds
+
+
+def _block_env(
+    spec: Spec, row: dict[str, Any], block: dict[str, Any], width: float
+) -> dict[str, Any]:
+    """The globals and the row's arguments: channel counts scaled, scales and acts not."""
+    env: dict[str, Any] = {g: spec[g] for g in GLOBALS}
     args = {k: v for k, v in row.items() if k not in _ROW_KEYS}
-    assert sorted(args) == sorted(block.get("params", [])), (row, block.get("params"))
-    assert all(type(v) is int and v >= 1 for v in args.values()), row
-    env.update({k: scale(v, width) for k, v in args.items()})
+    kinds = param_kinds(block)
+    assert sorted(args) == sorted(kinds), (row, block.get("params"))
+    for key, value in args.items():
+        if kinds[key] == "act":
+            assert value in ACTS, (row, key)
+            env[key] = value
+        elif kinds[key] == "scale":
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            assert number and 0 < value <= MAX_CHANNELS, (row, key)
+            env[key] = float(value)
+        else:
+            assert type(value) is int and 1 <= value <= MAX_CHANNELS, (row, key)
+            env[key] = scale(value, width)
+    return env
+
+
+def simulate_block(
+    block: dict[str, Any],
+    shape: Shape,
+    env: dict[str, Any],
+    defaults: dict[str, dict[str, Any]],
+    width: float,
+) -> tuple[Shape, int, int]:
+    """One instance of a template: branches concatenated, then `after:`, then the
+    residual add (identity or projected shortcut; both sides of one shape)."""
+    env = {**env, "in_channels": shape[0]} if len(shape) == 3 else dict(env)
     flat = block.get("layout") == "flat"
     ends, params, macs, local_names = [], 0, 0, set()
     for bname, layers in block["branches"].items():
@@ -239,7 +301,65 @@ def simulate_row(
         )
         ends.append(end)
         params, macs = params + p, macs + m
-    return _concat(ends, row["op"]), params, macs
+    out = _concat(ends, "branches")
+    extra = [("after", block.get("after") or [])]
+    res = block.get("residual")
+    shortcut = "identity" if res is None else res.get("shortcut", "identity")
+    if shortcut != "identity":
+        assert isinstance(shortcut, list) and shortcut, shortcut
+    short = shape
+    for part, layers in (*extra, ("shortcut", [] if shortcut == "identity" else shortcut)):
+        if not layers:
+            continue
+        # A split belongs in a branch: `flat=False` makes the oracle refuse one here.
+        end, p, m = simulate_branch(
+            layers,
+            out if part == "after" else shape,
+            env,
+            defaults,
+            width,
+            branch=part,
+            flat=False,
+            local_names=local_names,
+        )
+        params, macs = params + p, macs + m
+        if part == "after":
+            out = end
+        else:
+            short = end
+    if res is not None:
+        assert out == short, ("residual", out, short)  # the two sides of the add
+        for key, kind in (("scale", "scale"), ("act", "act")):
+            value = res.get(key)
+            if isinstance(value, str) and value.startswith("$"):
+                assert value[1:] in env, f"unknown reference {value}"
+            elif value is not None and kind == "act":
+                assert value in ACTS, res
+            elif value is not None:
+                assert not isinstance(value, bool) and 0 < value <= MAX_CHANNELS, res
+    return out, params, macs
+
+
+def simulate_row(
+    spec: Spec, row: dict[str, Any], shape: Shape, defaults: dict[str, dict[str, Any]]
+) -> tuple[Shape, int, int]:
+    """A primitive or block row applied to `shape` (a repeated block: N instances)."""
+    width = spec.get("width_multiplier", 1)
+    block = (spec.get("blocks") or {}).get(row["op"])
+    if block is None:
+        assert row["op"] in PRIMITIVE_OPS, f"unknown op {row['op']!r}"
+        assert "repeat" not in row, row
+        env: dict[str, Any] = {g: spec[g] for g in GLOBALS}
+        if len(shape) == 3:
+            env["in_channels"] = shape[0]
+        return simulate_layer(row, shape, env, defaults, width)
+    env = _block_env(spec, row, block, width)
+    repeat = row.get("repeat", 1)
+    assert type(repeat) is int and repeat >= 1, row
+    assert repeat == 1 or "from" not in row, "an aux head cannot repeat"
+    out, params, macs = simulate_block(block, shape, env, defaults, width)
+    assert repeat == 1 or out == shape, ("repeat", row, shape, out)
+    return out, repeat * params, repeat * macs
 
 
 def row_name(row: dict[str, Any], index: int) -> str:

@@ -4,8 +4,9 @@
 bools, None) that `write_spec()` dumps to a YAML file the compiler accepts. Every
 drawn spec is valid by construction: the generator tracks each row's output shape
 with the independent oracle of oracle.py (`simulate_layer()`, `simulate_row()`) and
-only draws layers that keep every spatial size >= 1 and every block's branches equal in
-size; the test then compares the compiler with `oracle.simulate(spec)`.
+only draws layers that keep every spatial size >= 1, every block's branches equal in
+size and both sides of every residual add equal in shape; the test then compares the
+compiler with `oracle.simulate(spec)`.
 
 `inherited_specs()` draws a `Chain`: a base spec from `specs()` and one or two files
 that `extends:` it with overrides and `patch:` edits. `write_chain()` writes the files
@@ -49,9 +50,28 @@ What a drawn spec can contain (the knobs of `specs()` in brackets):
   Conv widths are `$params` (new or reused), literals, or `$num_classes`; template
   parameters may go unused. Layer names: absent, `c3`-style, or Caffe-style
   digit-first `3x3_1`.
+- [separable, default on] Xception's kinds: `sepconv` items in template branches (as
+  a conv: odd kernel, "same" padding, maybe the stride), a standalone `bn` (its `scale`
+  true / false / left to `defaults.bn.scale`, which is drawn false more often than
+  true) or `relu` as a branch's non-spatial item (like lrn / dropout); a template conv
+  whose input channels a literal width fixes may take `groups` dividing both its
+  scaled input and output (all of them: depthwise); stem and between-block rows may be
+  a sepconv, a grouped conv (groups dividing the known input channels), a bn or a relu.
+- [residuals, default 0.25: each template is residual with that probability; 1.0:
+  every template, and at least one block row] A residual template's merged side ends
+  in a size-keeping conv or sepconv (1x1 or padded 3x3, act relu/none) to a width T,
+  either in `after:` ([relu or bn,] conv[, bn]) or, in a single-branch template, at
+  the end of the branch itself (Xception's `rep`). T is `$in_channels` where the
+  shortcut is the identity (stride 1 only), else `$in_channels` or any template width;
+  the projection shortcut is a 1x1 conv to T carrying the template's stride (+ a bn
+  layer; names `skip` / `skipbn`, the style's or default). `scale`: absent, a literal
+  (0.17, 0.1, 0.2, 0.5, 1, 1.0) or `$scale`; `act`: absent, relu, none or `$act`; rows
+  pass those as numbers and relu/none, not scaled by the width. With residuals on, one
+  conv width per template may be `$in_channels` (residual or not).
 - body [max_blocks block rows, default 0..4], each optionally preceded by a primitive
   row (conv / pool / lrn / dropout); rows named or left to the compiler's `op<index>`.
-  Rows may declare their `output` (HxWxC) or carry `paper:` numbers.
+  A block row whose output (by the oracle) equals its input may carry `repeat: 1..3`
+  (with residuals on). Rows may declare their `output` (HxWxC) or carry `paper:` numbers.
 - head: adaptive_avgpool (size 1 or small), a global avgpool whose kernel is the
   remaining size, or nothing (small maps); dropout before or after flatten; an
   optional hidden linear (+ dropout); a final linear to `$num_classes` (or the literal).
@@ -95,6 +115,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from oracle import (
+    ACTS,
     Chain,
     Shape,
     Spec,
@@ -105,8 +126,10 @@ from oracle import (
     apply_patch,
     is_valid,
     merge,
+    param_kinds,
     resolve_chain,
     row_name,
+    scale,
     simulate,
     simulate_branch,
     simulate_layer,
@@ -200,9 +223,20 @@ def _factorized_kernels(draw: Any) -> list[tuple[int, int]]:
     return [(n, 1), (1, n), (n, 1), (1, n)][: draw(st.integers(3, 4))]  # branch7x7dbl
 
 
+#: Residual scales drawn (Inception-ResNet's 0.17, 0.10, 0.20; 1 as int and float).
+SCALES = (0.17, 0.1, 1, 0.2, 1.0, 0.5)
+
+
+def _chance(draw: Any, p: float) -> bool:
+    """True with probability `p` (always at 1, never at 0; shrinks towards False)."""
+    if p >= 1 or p <= 0:
+        return p >= 1
+    return draw(st.integers(0, 99)) >= 100 - round(100 * p)
+
+
 def _has_conv(layers: list[dict[str, Any]]) -> bool:
     return any(
-        layer["op"] == "conv"
+        layer["op"] in ("conv", "sepconv")
         or (layer["op"] == "split" and any(map(_has_conv, layer["branches"].values())))
         for layer in layers
     )
@@ -220,8 +254,9 @@ def _small_float(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda x: float(f"{x:.4g}"))
 
 
-def _draw_defaults(d: Any) -> dict[str, Any]:
-    """A `defaults:` mapping: any subset of conv, bn and pool keys."""
+def _draw_defaults(d: Any, bn_scale: bool = True) -> dict[str, Any]:
+    """A `defaults:` mapping: any subset of conv, bn and pool keys (`bn_scale`: bn.scale
+    too, false more often than not: keras.applications' BN without gamma)."""
     defaults: dict[str, Any] = {}
     conv = {
         k: d(st.sampled_from(v))
@@ -236,6 +271,8 @@ def _draw_defaults(d: Any) -> dict[str, Any]:
             bn["eps"] = d(st.sampled_from([1e-5, 0.001, 1e-3, 0.01]))
         if d(st.booleans()):
             bn["momentum"] = d(_small_float(0.01, 0.99))
+        if bn_scale and d(st.integers(0, 2)) == 0:
+            bn["scale"] = d(st.sampled_from([False, True, False]))
         defaults["bn"] = bn
     if d(st.booleans()):
         defaults["pool"] = {"ceil_mode": d(st.booleans())}
@@ -266,6 +303,8 @@ class _Draw:
         *,
         splits: bool = True,
         factorized: bool = True,
+        separable: bool = True,
+        residuals: float = 0.0,
         counter: int = 0,
     ) -> None:
         self.draw = draw
@@ -275,6 +314,9 @@ class _Draw:
         self.floor = floor  # free layers keep H and W >= floor (where the input has it)
         self.splits = splits
         self.factorized = factorized
+        self.separable = separable  # sepconv, bn and relu layers, conv groups
+        self.residuals = residuals  # each template is residual with this probability
+        self.in_refs = 0  # `$in_channels` widths left to the template being drawn
         self.counter = counter
         self.strides: dict[str, int] = {}  # each template's stride
 
@@ -317,6 +359,40 @@ class _Draw:
         if (ph, pw) != (0, 0) or d(st.booleans()):
             layer["padding"] = _as_pair(d, ph, pw)
         self.conv_overrides(layer)
+        return layer
+
+    def groups_for(self, channels: int) -> tuple[int, int] | None:
+        """A literal conv width and groups > 1 dividing `channels` and the scaled width
+        (groups = channels = width: a depthwise convolution)."""
+        d = self.draw
+        divisors = [g for g in range(2, channels + 1) if channels % g == 0]
+        if not divisors:
+            return None
+        groups = d(st.sampled_from([divisors[-1], *divisors]))
+        w = self.spec.get("width_multiplier", 1)
+        outs = [c for c in range(1, self.max_channels + 1) if scale(c, w) % groups == 0]
+        return (d(st.sampled_from(outs)), groups) if outs else None
+
+    def bn(self) -> dict[str, Any]:
+        """A batch norm layer, with its learned scale on, off, or as the defaults say."""
+        layer: dict[str, Any] = {"op": "bn"}
+        if self.draw(st.integers(0, 2)) == 0:
+            layer["scale"] = self.draw(st.booleans())
+        return layer
+
+    def separable_row(self, shape: Shape) -> dict[str, Any]:
+        """A sepconv, a grouped conv, a bn or a relu row (Xception's kinds)."""
+        kind = self.draw(st.sampled_from(["sepconv", "groups", "bn", "relu"]))
+        if kind == "bn":
+            return self.bn()
+        if kind == "relu":
+            return {"op": "relu"}
+        layer = self.keep_size(self.free_conv(shape), shape)
+        if kind == "sepconv":
+            return {**layer, "op": "sepconv"}
+        grouped = self.groups_for(shape[0])
+        if grouped is not None:
+            layer["out"], layer["groups"] = grouped
         return layer
 
     def factorized_rows(self, shape: Shape) -> list[dict[str, Any]]:
@@ -393,6 +469,8 @@ class _Draw:
             return [self.lrn()]
         if kind == "dropout":
             return [self.dropout()]
+        if kind == "separable":
+            return [self.separable_row(shape)]
         return [self.adaptive(shape)]
 
     def keep_size(self, layer: dict[str, Any], shape: Shape) -> dict[str, Any]:
@@ -412,7 +490,11 @@ class _Draw:
     def template_out(self, params: list[str], fixed: bool = False) -> int | str:
         """A template conv's width; `fixed`: the template's params may not grow."""
         d = self.draw
-        choice = d(st.sampled_from(["new", "new", "reuse", "literal", "literal", "classes"]))
+        choices = ["new", "new", "reuse", "literal", "literal", "classes"]
+        choice = d(st.sampled_from(choices + (["in"] if self.in_refs else [])))
+        if choice == "in":  # the block's input channels (never scaled)
+            self.in_refs -= 1
+            return "$in_channels"
         if fixed and choice == "new":
             choice = "reuse" if params else "literal"
         if choice == "reuse" and params:
@@ -437,19 +519,33 @@ class _Draw:
             layer["ceil_mode"] = needed
 
     def template_layer(
-        self, kind: str, stride: int, params: list[str], fixed: bool = False
+        self,
+        kind: str,
+        stride: int,
+        params: list[str],
+        fixed: bool = False,
+        known: int | None = None,
     ) -> dict[str, Any]:
-        """A layer mapping n -> ceil(n / stride) along both axes."""
+        """A layer mapping n -> ceil(n / stride) along both axes; `known`: its input
+        channels where a literal width fixes them (a conv may then take `groups`)."""
         d = self.draw
-        if kind == "conv":
+        if kind == "bn":
+            return self.bn()
+        if kind == "relu":
+            return {"op": "relu"}
+        if kind in ("conv", "sepconv"):
             kh, kw = _odd_kernel(d)
-            layer: dict[str, Any] = {"op": "conv", "out": self.template_out(params, fixed)}
+            layer: dict[str, Any] = {"op": kind, "out": self.template_out(params, fixed)}
             layer["kernel"] = _as_pair(d, kh, kw)
             if stride > 1 or d(st.integers(0, 3)) == 0:
                 layer["stride"] = stride if d(st.booleans()) else [stride, stride]
             if (kh, kw) != (1, 1) or d(st.booleans()):
                 layer["padding"] = _as_pair(d, kh // 2, kw // 2)
             self.conv_overrides(layer)
+            if kind == "conv" and known and self.separable and d(st.integers(0, 2)) == 0:
+                grouped = self.groups_for(known)
+                if grouped is not None:
+                    layer["out"], layer["groups"] = grouped
             return layer
         if kind in ("maxpool", "avgpool"):
             layer = {"op": kind}
@@ -510,22 +606,28 @@ class _Draw:
         core = ["conv", "conv", "maxpool", "avgpool"]
         if self.factorized and depth == 0:
             core.append("factorized")
+        if self.separable:
+            core.append("sepconv")
         if flat and self.splits and (depth == 0 or (depth == 1 and d(st.integers(0, 3)) == 0)):
             core.append("split")
         n_items = d(st.integers(1, 3 if depth == 0 else 2))
-        kinds = [d(st.sampled_from(core + (["lrn", "dropout"] if self.extras else [])))]
+        extras = (["lrn", "dropout"] if self.extras else []) + (
+            ["bn", "relu"] if self.separable else []
+        )
+        kinds = [d(st.sampled_from(core + extras))]
         kinds += [d(st.sampled_from(core)) for _ in range(n_items - 1)]
         kinds = list(d(st.permutations(kinds)))
         # At most one branch without a conv (it passes the input's channels through),
         # and none in a single-branch template; a strided branch needs a spatial layer.
         # A split always holds a conv (at most one of its sub-branches has none).
-        spatial = [j for j, k in enumerate(kinds) if k not in ("lrn", "dropout")]
-        convs = [k for k in kinds if k in ("conv", "factorized", "split")]
+        spatial = [j for j, k in enumerate(kinds) if k not in ("lrn", "dropout", "bn", "relu")]
+        convs = [k for k in kinds if k in ("conv", "sepconv", "factorized", "split")]
         if not convs and (must_conv or not spatial):
             kinds[-1] = "conv"
             spatial = sorted({*spatial, len(kinds) - 1})
         strided = d(st.sampled_from(spatial)) if stride > 1 else -1
         layers: list[dict[str, Any]] = []
+        known = None  # the channels entering the next layer, where a literal fixes them
         for j, kind in enumerate(kinds):
             s = stride if j == strided else 1
             if kind == "factorized":
@@ -533,11 +635,23 @@ class _Draw:
             elif kind == "split":
                 items = [self.split(s, params, style, depth, fixed)]
             else:
-                items = [self.template_layer(kind, s, params, fixed)]
+                items = [self.template_layer(kind, s, params, fixed, known)]
             for layer in items:
+                known = self.channels_after(layer, known)
                 name = self.layer_name(layer, style)
                 layers.append(layer if name is None else {"name": name, **layer})
         return layers
+
+    def channels_after(self, layer: dict[str, Any], known: int | None) -> int | None:
+        """A layer's output channels where its input's are `known` (None: unknown)."""
+        if layer["op"] == "split":
+            return None
+        if layer["op"] not in ("conv", "sepconv"):
+            return known
+        out = layer["out"]
+        if isinstance(out, int):
+            return scale(out, self.spec.get("width_multiplier", 1))
+        return self.spec["num_classes"] if out == "$num_classes" else None
 
     def split(
         self, stride: int, params: list[str], style: str, depth: int, fixed: bool
@@ -566,6 +680,8 @@ class _Draw:
 
     def template(self, name: str, layouts: bool = True) -> dict[str, Any]:
         d = self.draw
+        residual = _chance(d, self.residuals)
+        self.in_refs = 1 if self.residuals > 0 else 0
         stride = self.strides[name] = d(st.sampled_from([1, 1, 1, 2, 2, 3]))
         layout = d(st.sampled_from([None, "flat", "branches", "flat"])) if layouts else None
         n_branches = d(st.sampled_from([1, 2, 2, 3, 3, 4, 4]))
@@ -585,6 +701,10 @@ class _Draw:
             pool_only = pool_only or not _has_conv(layers)
             bname = {"branchN": f"branch{b + 1}", "short": f"b{b}", "words": f"path_{'abcd'[b]}"}
             branches[bname[naming]] = layers
+        after: list[dict[str, Any]] = []
+        res: dict[str, Any] = {}
+        if residual:
+            after, res = self.residual_parts(branches, stride, params, style)
         if d(st.integers(0, 4)) == 0:
             params.append(f"ch{len(params)}")  # a parameter nothing uses
         out: dict[str, Any] = {}
@@ -595,6 +715,102 @@ class _Draw:
         if params or d(st.booleans()):
             out["params"] = params
         out["branches"] = branches
+        if residual:
+            if after:
+                out["after"] = after
+            out["residual"] = res
+        return out
+
+    # -- residual templates -----------------------------------------------------------
+
+    def residual_parts(
+        self,
+        branches: dict[str, list[dict[str, Any]]],
+        stride: int,
+        params: list[str],
+        style: str,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """`after:` layers and a `residual:` for a template of these branches: the merged
+        side ends in a conv (or sepconv) to a width T, `$in_channels` or another; the
+        shortcut is the identity where that keeps the shape (stride 1, T = `$in_channels`),
+        else a 1x1 conv to T with the template's stride (+ a bn layer: Xception's skip)."""
+        d = self.draw
+        identity = stride == 1 and d(st.integers(0, 2)) > 0
+        self.in_refs = max(self.in_refs, 1)
+        target = "$in_channels" if identity or d(st.booleans()) else self.template_out(params)
+        after: list[dict[str, Any]] = []
+        if len(branches) == 1 and d(st.booleans()):  # Xception: the branch itself ends in it
+            next(iter(branches.values())).extend(self.residual_end(target, style))
+        else:
+            after = self.residual_end(target, style)
+        res: dict[str, Any] = {}
+        if not identity:
+            res["shortcut"] = self.projection(target, stride, style)
+        elif d(st.integers(0, 3)) == 0:
+            res["shortcut"] = "identity"
+        how = d(st.sampled_from(["absent", "literal", "param"]))
+        if how == "literal":
+            res["scale"] = d(st.sampled_from(SCALES))
+        elif how == "param":
+            params.append("scale")
+            res["scale"] = "$scale"
+        act = d(st.sampled_from(["absent", "relu", "none", "param"]))
+        if act == "param":
+            params.append("act")
+            res["act"] = "$act"
+        elif act != "absent":
+            res["act"] = act
+        return after, res
+
+    def named(self, layers: list[dict[str, Any]], style: str) -> list[dict[str, Any]]:
+        out = []
+        for layer in layers:
+            name = self.layer_name(layer, style)
+            out.append(layer if name is None else {"name": name, **layer})
+        return out
+
+    def residual_end(self, target: str | int, style: str) -> list[dict[str, Any]]:
+        """[relu or bn,] a size-keeping conv / sepconv to `target`[, bn]."""
+        d = self.draw
+        layers: list[dict[str, Any]] = []
+        if self.separable and d(st.integers(0, 2)) == 0:
+            layers.append({"op": "relu"} if d(st.booleans()) else self.bn())
+        kind = "sepconv" if self.separable and d(st.integers(0, 3)) == 0 else "conv"
+        k = d(st.sampled_from([1, 1, 3]))
+        conv: dict[str, Any] = {"op": kind, "out": target, "kernel": k}
+        if k == 3:
+            conv["padding"] = 1
+        self.conv_overrides(conv)
+        layers.append(conv)
+        if self.separable and d(st.integers(0, 3)) == 0:
+            layers.append(self.bn())
+        return self.named(layers, style)
+
+    def projection(self, target: str | int, stride: int, style: str) -> list[dict[str, Any]]:
+        """A shortcut: a 1x1 conv to `target` with the template's stride[, a bn layer]."""
+        d = self.draw
+        conv: dict[str, Any] = {"op": "conv", "out": target, "kernel": 1}
+        if stride > 1 or d(st.booleans()):
+            conv["stride"] = stride if d(st.booleans()) else [stride, stride]
+        self.conv_overrides(conv)
+        layers = [conv, self.bn()] if d(st.booleans()) else [conv]
+        if d(st.integers(0, 3)) == 0:  # Xception's names
+            return [
+                {"name": n, **layer} for n, layer in zip(("skip", "skipbn"), layers, strict=False)
+            ]
+        return self.named(layers, style)
+
+    def args(self, block: dict[str, Any]) -> dict[str, Any]:
+        """A row's arguments for `block`: widths, residual scales, activations."""
+        d = self.draw
+        out: dict[str, Any] = {}
+        for param, kind in param_kinds(block).items():
+            if kind == "scale":
+                out[param] = d(st.sampled_from(SCALES))
+            elif kind == "act":
+                out[param] = d(st.sampled_from(ACTS))
+            else:
+                out[param] = self.width()
         return out
 
     def layer_name(self, layer: dict[str, Any], style: str) -> str | None:
@@ -642,6 +858,8 @@ def specs(
     factorized: bool = True,
     layouts: bool = True,
     widths: bool = True,
+    separable: bool = True,
+    residuals: float = 0.25,
 ) -> Spec:
     """A random valid spec, as plain data. See the module docstring for what varies."""
     d = draw
@@ -662,7 +880,7 @@ def specs(
     if d(st.booleans()):
         spec["aux_logits"] = d(st.booleans())
 
-    defaults = _draw_defaults(d)
+    defaults = _draw_defaults(d, separable)
     if defaults or d(st.booleans()):
         spec["defaults"] = defaults
     if d(st.booleans()):
@@ -670,7 +888,17 @@ def specs(
 
     # One spec in five may shrink its maps all the way to 1x1; the rest keep H, W >= 3.
     floor = 1 if d(st.integers(0, 4)) == 0 else min_spatial
-    g = _Draw(d, spec, max_channels, extras, floor, splits=splits, factorized=factorized)
+    g = _Draw(
+        d,
+        spec,
+        max_channels,
+        extras,
+        floor,
+        splits=splits,
+        factorized=factorized,
+        separable=separable,
+        residuals=residuals,
+    )
     n_templates = d(st.integers(1, max_templates)) if max_templates else 0
     spec["blocks"] = {
         f"tmpl_{'abcdefgh'[t]}": g.template(f"tmpl_{'abcdefgh'[t]}", layouts)
@@ -684,14 +912,18 @@ def specs(
     )
     if factorized:
         stem_kinds.append("factorized")
+    if separable:
+        stem_kinds.append("separable")
     for _ in range(d(st.integers(0, max_stem))):
         for row in g.primitive(shape, stem_kinds):
             shape = g.finish_row(row, shape, len(spec["layers"]), row["op"])
 
     block_rows: list[str] = []
     between = ["conv", "pool", "pool"] + (["lrn", "dropout"] if extras else [])
+    if separable:
+        between.append("separable")
     # sampled_from draws its first element for "simple" choices: mostly with blocks.
-    with_blocks = d(st.sampled_from([True, True, True, True, True, False]))
+    with_blocks = d(st.sampled_from([True, True, True, True, True, False])) or residuals >= 1
     n_blocks = d(st.integers(min(1, max_blocks), max_blocks)) if with_blocks else 0
     for _ in range(n_blocks if spec["blocks"] else 0):
         if d(st.integers(0, 3)) == 0:
@@ -704,8 +936,10 @@ def specs(
             if (min(shape[1:]) - 1) // stride + 1 >= floor
         ]
         tname = d(st.sampled_from(fits or sorted(spec["blocks"])))
-        row = {"op": tname}
-        row.update({p: g.width() for p in spec["blocks"][tname].get("params", [])})
+        row = {"op": tname, **g.args(spec["blocks"][tname])}
+        out, _, _ = simulate_row(spec, row, shape, g.defaults)
+        if residuals > 0 and out == shape and d(st.booleans()):  # it keeps the shape
+            row["repeat"] = d(st.integers(1, 3))
         index = len(spec["layers"])
         shape = g.finish_row(row, shape, index, "block")
         block_rows.append(row_name(spec["layers"][-1], index))
@@ -800,7 +1034,9 @@ def specs(
 
 #: Keys a patch may `unset` per op (besides `output`, `paper` and `name`): optional ones.
 _UNSETTABLE: dict[str, tuple[str, ...]] = {
-    "conv": ("bias", "norm", "act", "stride", "padding"),
+    "conv": ("bias", "norm", "act", "stride", "padding", "groups"),
+    "sepconv": ("bias", "norm", "act", "stride", "padding"),
+    "bn": ("scale",),
     "maxpool": ("stride", "padding", "ceil_mode"),
     "avgpool": ("stride", "padding", "ceil_mode", "count_include_pad"),
     "adaptive_avgpool": ("size",),
@@ -869,7 +1105,7 @@ class _Child:
         if d(st.integers(0, 3)) == 0:
             self.input()
         if d(st.integers(0, 2)) == 0:
-            self.attempt({"defaults": _draw_defaults(d)})
+            self.attempt({"defaults": _draw_defaults(d, self.g.separable)})
         if d(st.integers(0, 3)) == 0:
             init = _draw_init(d)
             key = d(st.sampled_from(sorted(init)))
@@ -894,7 +1130,7 @@ class _Child:
     def stride_of(self, name: str) -> int | None:
         """A template's stride, from its first branch on a 60 x 60 probe."""
         block = self.cur["blocks"][name]
-        env = {"num_classes": 1, **{p: 1 for p in block.get("params", [])}}
+        env = {"num_classes": 1, "in_channels": 1, **{p: 1 for p in block.get("params", [])}}
         layers = next(iter(block["branches"].values()))
         try:
             shape, _, _ = simulate_branch(
@@ -924,7 +1160,8 @@ class _Child:
         elif name != "aux_classifier" and (stride := self.stride_of(name)) in (1, 2, 3):
             branch = d(st.sampled_from(sorted(block["branches"])))
             style = d(st.sampled_from(["none", "short", "caffe", "mixed"]))
-            params = list(block.get("params", []))
+            kinds = param_kinds(block)
+            params = [p for p in block.get("params", []) if kinds[p] == "channels"]
             layers = self.g.branch(
                 stride,
                 params,
@@ -965,14 +1202,14 @@ class _Child:
                     self.edit(edit)
         self.fix_outputs()
 
-    def block_args(self, op: str) -> dict[str, int]:
-        return {p: self.g.width() for p in self.cur["blocks"][op].get("params", [])}
+    def block_args(self, op: str) -> dict[str, Any]:
+        return self.g.args(self.cur["blocks"][op])
 
     def set(self, row: dict[str, Any]) -> dict[str, Any] | None:
         d, op = self.draw, row["op"]
         blocks = self.cur.get("blocks") or {}
         choices = ["paper"]
-        if op == "conv":
+        if op in ("conv", "sepconv"):
             choices += ["out", "bias", "norm", "act", "kernel"]
         elif op in blocks:
             choices += ["args"] if blocks[op].get("params") else []
@@ -991,7 +1228,8 @@ class _Child:
             key = d(st.sampled_from(["params", "ops"]))
             value = {"paper": {key: d(st.integers(0, 500))}}
         elif choice == "out":
-            value = {"out": self.g.width() if op == "conv" or d(st.booleans()) else "$num_classes"}
+            conv = op in ("conv", "sepconv")
+            value = {"out": self.g.width() if conv or d(st.booleans()) else "$num_classes"}
         elif choice in ("bias", "ceil_mode"):
             value = {choice: d(st.booleans())}
         elif choice == "norm":
@@ -1134,7 +1372,7 @@ def inherited_specs(draw: Any, *, max_levels: int = 2, **knobs: Any) -> Chain:
     the one before (see the module docstring). Valid by construction."""
     base = draw(specs(**knobs))
     paths = _CHAIN_PATHS[draw(st.sampled_from(sorted(_CHAIN_PATHS)))]
-    flags = {k: knobs.get(k, True) for k in ("splits", "factorized")}
+    flags = {k: knobs.get(k, True) for k in ("splits", "factorized", "separable")}
     merged = base
     if draw(st.integers(0, 4)) == 0:  # a base may patch its own rows, extending nothing
         own = _Child(

@@ -1,6 +1,7 @@
 """Property: for random valid specs, the generated torch module is what the IR predicts,
 node by node: output shapes through forward hooks, parameter counts per submodule.
-Also for inherited specs: a chain of files extending each other, compiled from the leaf."""
+Also for inherited specs (a chain of files extending each other, compiled from the leaf)
+and for specs whose every template is residual."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from genload import torch_module  # noqa: E402
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from regress import saving_failures  # noqa: E402
 from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
 
@@ -48,7 +49,7 @@ def assert_module_matches(graph, directory: Path) -> None:
     for name, path in paths.items():
         node = graph.nodes[name]
         assert shapes[path] == (batch, *node.shape), name
-        if node.op != "concat":
+        if node.op not in ("concat", "add"):  # a block's output: its module is the block
             assert _n_params(modules[path]) == node.params, name
 
 
@@ -56,6 +57,16 @@ def assert_module_matches(graph, directory: Path) -> None:
 def test_torch_module_matches_ir(spec):
     with saving_failures(spec, "torch"), tempfile.TemporaryDirectory() as tmp:
         graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
+        assert_module_matches(graph, Path(tmp))
+
+
+@settings(max_examples=10)
+@given(spec=specs(residuals=1.0))
+def test_residual_torch_module_matches_ir(spec):
+    """Every template residual: adds, projections, repeats, node by node as above."""
+    with saving_failures(spec, "torch-residual"), tempfile.TemporaryDirectory() as tmp:
+        graph = build_graph(write_spec(spec, Path(tmp) / "spec.yaml"))
+        assert any(node.op == "add" for node in graph.nodes.values())
         assert_module_matches(graph, Path(tmp))
 
 

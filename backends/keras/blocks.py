@@ -116,6 +116,7 @@ def block_fn(
     # One branch: no concatenation, whatever the layout (torch keeps `flat` attributes).
     sequence, flat = len(tpl.branches) == 1, block.layout == "flat"
     body = _Body(lay, block, reserved)
+    _in_channels(body, block)
     branch_vars = {b: "x" if sequence else body.local(b) for b in tpl.branches if not flat}
     output = block.rows[0].instance(0)[-1]  # a repeated row: its first instance's
     columns = [c for c in block.columns if sequence or c.node.name != output]
@@ -153,10 +154,7 @@ def _graph_fn(
     tpl = block.template
     body = _Body(lay, block, reserved)
     var = {block.rows[0].input: "x"}
-    widths = [c.cout for c in block.columns if c.node.op in ("conv", "sepconv")]
-    if any(w and IN_CHANNELS in w.terms for w in widths):
-        body.names[IN_CHANNELS] = body.local("in_channels")  # `$in_channels`: x's channels
-        body.lines.append(Line(body.names[IN_CHANNELS], Call("int", ("x.shape[-1]",))))
+    _in_channels(body, block)
     for col in block.columns:
         node = col.node
         if node.op == "slice":  # fuse_siblings: split out of its fused convolution
@@ -174,6 +172,15 @@ def _graph_fn(
     doc = py_text(tpl.doc or f"The `{tpl.name}` block.")
     fn = BlockFn(name, doc, params, body.lines, result=var[block.columns[-1].node.name])
     return fn, [_arguments(block, body, r) for r in range(len(block.rows))]
+
+
+def _in_channels(body: _Body, block: BlockPlan) -> None:
+    """`in_channels = int(x.shape[-1])` first where a width is `$in_channels` (any block:
+    a plain concatenation may use it too)."""
+    widths = [c.cout for c in block.columns if c.node.op in ("conv", "sepconv")]
+    if any(w and IN_CHANNELS in w.terms for w in widths):
+        body.names[IN_CHANNELS] = body.local("in_channels")
+        body.lines.append(Line(body.names[IN_CHANNELS], Call("int", ("x.shape[-1]",))))
 
 
 def _add(lay: Layers, body: _Body, col: Column, ins: list[str], target: str) -> None:

@@ -35,9 +35,10 @@ class Line:
     comment: str = ""
     aux: bool = False
     repeat: int = 0  # a repeated row: the call runs in `for i in range(repeat):`
+    start: str = ""  # a repeated row's input when not x: `x = start` before the loop
 
     def commented(self, comment: str) -> Line:
-        return Line(self.target, self.call, comment, self.aux, self.repeat)
+        return Line(self.target, self.call, comment, self.aux, self.repeat, self.start)
 
 
 def _literal(hint: str, values: list[object]) -> str:
@@ -54,9 +55,11 @@ def row_lines(
     for row in plan.rows:
         node = row.node
         if row.block and row.row.repeat > 1:  # instance i named `<row>_<i>`, as its IR nodes
+            # Each instance takes the one before: x, so the first row's loop starts at x = inputs.
             args = (*calls[row.row.name][:-1], f'name=f"{row.row.name}_{{i}}"')
-            call = Call(fn_names[row.block.template.name], (src, *args))
-            body.append(Line("x", call, _comment(row, False), repeat=row.row.repeat))
+            call = Call(fn_names[row.block.template.name], ("x", *args))
+            start = "" if src == "x" else src
+            body.append(Line("x", call, _comment(row, False), repeat=row.row.repeat, start=start))
         elif row.block:
             call = Call(fn_names[row.block.template.name], (src, *calls[row.row.name]))
             body.append(Line("x", call, _comment(row, False)))
