@@ -44,7 +44,6 @@ SEPCONV = ("SeparableConv2d",)
 
 CLASS_RESERVED = frozenset(
     {"NamedTuple", "Tensor", "build", "NUM_CLASSES", "AUX_LOGITS", "SeparableMaxPool2d"}
-    | {"IMAGENET_MEAN", "IMAGENET_STD"}
     | {"BatchNorm2dNoScale", "SeparableConv2d"}
 )
 
