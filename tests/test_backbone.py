@@ -160,3 +160,21 @@ def test_forward_features_is_what_the_classifier_sees(tmp_path):
     assert features.shape == (2, 1024)
     assert torch.equal(seen[0], features)
     assert torch.equal(model.forward_head(features), logits)
+
+
+def test_reset_classifier_keeps_a_bias_free_classifier(tmp_path):
+    from incept.compiler.pipeline import build_graph
+
+    spec = tmp_path / "nobias.yaml"
+    spec.write_text(
+        "name: nobias\ninput: {channels: 3, size: 8}\nnum_classes: 4\nlayers:\n"
+        "  - {name: conv1, op: conv, out: 4, kernel: 3}\n"
+        "  - {name: pool, op: adaptive_avgpool, size: 1}\n"
+        "  - {name: flatten, op: flatten}\n"
+        "  - {name: fc, op: linear, out: 4, bias: false}\n"
+    )
+    model = _module(build_graph(spec), tmp_path).build()
+    model.reset_classifier(6)
+    assert sorted(model.state_dict()) == ["conv1.conv.bias", "conv1.conv.weight", "fc.weight"]
+    assert model.eval()(_input(2, 8)).shape == (2, 6)
+    assert model.forward_features(_input(2, 8)).shape == (2, 4)

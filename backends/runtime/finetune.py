@@ -1,17 +1,14 @@
-"""Fine-tuning, framework-free: which source a new run may start from (`--init-from`),
-which tensors it replaces (the classifiers, when the class count differs) and which rows
-`--freeze` keeps fixed. The sessions apply them (torch/session.py, keras/session.py).
+"""Fine-tuning, framework-free and a leaf module (no checkpoints, no frameworks): which
+architecture a new run may start from (`--init-from`, checked in checkpoints.py), which
+tensors it replaces (the classifiers, when the class count differs) and which rows
+`--freeze` keeps fixed. The sessions apply them (torch/finetune.py, keras/finetune.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph
-from incept.compiler.pipeline import Compiled
 
-from .checkpoints import Checkpoint, locate, read, spec_of
 from .errors import Code, InputError
 
 #: `--freeze all-but-head`: every main-path row but the final classifier.
@@ -35,24 +32,6 @@ def same_body(a: Graph, b: Graph) -> bool:
         if not same:
             return False
     return True
-
-
-def open_source(target: str, compiled: Compiled) -> Checkpoint:
-    """The checkpoint a new run of `compiled` starts from: of the same architecture, or of
-    one that differs only in its class count (its classifiers are then not loaded)."""
-    path, framework = locate(Path(target), best=False)
-    state = read(path, framework)
-    if state["spec"]["arch_sha256"] == compiled.arch_sha256:
-        return Checkpoint(path, framework, state, compiled)
-    source = spec_of(state, None, path)  # the spec it was trained from
-    if not same_body(source.graph, compiled.graph):
-        raise InputError(
-            Code.CHECKPOINT,
-            path,
-            f"was trained from {state['spec']['path']}, whose architecture differs from this "
-            "spec's in more than num_classes",
-        )
-    return Checkpoint(path, framework, state, source)
 
 
 def classifier_nodes(graph: Graph) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from incept.compiler.pipeline import compile_spec
 
 from . import finetune
 from . import recipe as recipes
+from .checkpoints import open_init_source
 from .data.sources import channel_stats, check_fits, open_data
 from .errors import Code, InputError
 from .frameworks import SUFFIX
@@ -57,7 +58,7 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     if flags.get("init_from"):
         if flags["resume"]:
             raise InputError(Code.FLAG, "--init-from", "starts a new run; --resume continues one")
-        init_from = finetune.open_source(flags["init_from"], compiled)
+        init_from = open_init_source(flags["init_from"], compiled)
     freeze = finetune.frozen_rows(flags.get("freeze"), graph, spec)
     if freeze and flags["resume"]:
         raise InputError(Code.FLAG, "--freeze", "applies to a new run; --resume keeps the run's")

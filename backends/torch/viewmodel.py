@@ -57,6 +57,7 @@ class Aux:
     loss_weight: float
     fc: str = ""  # the head's last linear layer, as an expression under the head: `.fc`
     fc_in: int = 0  # its input features
+    fc_bias: bool = True
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Classifier:
 
     attr: str
     in_features: int
+    bias: bool
     comment: str
 
 
@@ -212,15 +214,16 @@ class _Builder:
         if cut < len(plan.rows):
             last = plan.rows[-1]
             assert isinstance(last.node.attrs, ops.Linear)
-            classifier = Classifier(forward.pop().attr, last.node.attrs.in_features, "")
+            linear = last.node.attrs
+            classifier = Classifier(forward.pop().attr, linear.in_features, linear.bias, "")
             classifier.comment = batch_comment(last.shape)
         features = forward[-1].comment if classifier else ""
         head = [replace(s, comment=features) for s in head]  # they now follow the flatten
         for head_plan, a in zip(plan.aux, aux, strict=True):
-            a.fc, a.fc_in = self.aux_fc(head_plan.row)
+            a.fc, a.fc_in, a.fc_bias = self.aux_fc(head_plan.row)
         return self.view(blocks, members, (forward, head, classifier), aux)
 
-    def aux_fc(self, head: Row) -> tuple[str, int]:
+    def aux_fc(self, head: Row) -> tuple[str, int, bool]:
         """An aux head's last linear layer (an expression below the head) and its inputs."""
         nodes = self.plan.graph.nodes
         fc = [n for n in head.nodes if isinstance(nodes[n].attrs, ops.Linear)][-1]
@@ -228,7 +231,7 @@ class _Builder:
         assert isinstance(linear, ops.Linear)
         path = self.node_paths[fc].removeprefix(f"{head.name}.")
         spelled = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split("."))
-        return spelled, linear.in_features
+        return spelled, linear.in_features, linear.bias
 
     def row_layer(self, row: RowPlan) -> Call:
         return self.layer(row.node, row.cin.render() if row.cin else "", _render(row.cout))
