@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from genload import ROOT, shipped, torch_module  # noqa: E402
 
-from incept.backends.torch import module_paths, weight_modules  # noqa: E402
+from incept.backends.torch import flattened_outputs, module_paths, weight_modules  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
 PARAMS = {
@@ -100,8 +102,12 @@ def test_other_input_size_every_node(spec, size, batch, tmp_path):
     shapes = _hooked_shapes(
         model, module_paths(graph), torch.randn(max(batch, 2), *graph.input.shape)
     )
+    flat = flattened_outputs(graph)  # dropouts forward_head applies after the flatten
+    assert flat == {"dropout"}
     for node_name, path in module_paths(graph).items():
-        assert shapes[path] == (max(batch, 2), *graph.nodes[node_name].shape), node_name
+        shape = graph.nodes[node_name].shape
+        shape = (math.prod(shape),) if node_name in flat else shape
+        assert shapes[path] == (max(batch, 2), *shape), node_name
     with torch.no_grad():
         assert model.eval()(torch.randn(batch, *graph.input.shape)).shape == (batch, 1000)
 

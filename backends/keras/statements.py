@@ -46,13 +46,20 @@ def _literal(hint: str, values: list[object]) -> str:
 
 
 def row_lines(
-    lay: Layers, plan: ModulePlan, fn_names: dict[str, str], calls: dict[str, tuple[str, ...]]
+    lay: Layers,
+    plan: ModulePlan,
+    fn_names: dict[str, str],
+    calls: dict[str, tuple[str, ...]],
+    starts: dict[str, int] | None = None,
 ) -> list[Line]:
+    """build()'s statements; `starts` receives each row's first statement index."""
     body: list[Line] = []
     src = "inputs"
     held: str | None = None  # a squeezed pool's layer: N x C, while the IR keeps 1 x 1
     aux = {a.row.name: a for a in plan.aux}
     for row in plan.rows:
+        if starts is not None:
+            starts[row.row.name] = len(body)
         node = row.node
         if row.block and row.row.repeat > 1:  # instance i named `<row>_<i>`, as its IR nodes
             # Each instance takes the one before: x, so the first row's loop starts at x = inputs.

@@ -15,7 +15,7 @@ is spelled where Keras and torch differ: forms.py.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph, Node, Row
@@ -42,7 +42,8 @@ MODULE_RESERVED = frozenset(
 # Local names inside a block function or build(); builtins too (`float` is used, and a
 # branch named `max` should not shadow one).
 LOCAL_RESERVED = MODULE_RESERVED | set(dir(builtins)) | {"x", "name", "inputs", "outputs"}
-LOCAL_RESERVED |= {"num_classes", "aux_logits"}
+LOCAL_RESERVED |= {"num_classes", "aux_logits", "include_top", "pooling", "input_shape"}
+LOCAL_RESERVED |= {"classifier_activation", "shape", "exc"}
 CUSTOM_ORDER = (
     "LocalResponseNorm",
     "ConstantPadding2D",
@@ -58,6 +59,7 @@ class ModelView:
     description: str
     model_name: str
     input_shape: str  # "(224, 224, 3)"
+    input_shape_channels: int
     input_comment: str  # "N x 224 x 224 x 3"
     helpers: list[ConvHelper]
     dense: bool
@@ -65,7 +67,8 @@ class ModelView:
     library: list[str]  # source of the custom layer classes the model uses (library.py)
     flatten_chw: str  # source of flatten_chw, or "" when unused
     blocks: list[BlockFn]
-    body: list[Line]
+    body: list[Line]  # the feature extractor's statements: every row before `top`
+    top: list[Line]  # the classifier (include_top): global pool, dropout, flatten, dense
     aux: list[str]  # names of the aux heads, in output order
     aux_keys: list[str]  # the same as string literals: keys of build()'s aux_outputs
     loss_weights: dict[str, float]  # output layer name -> weight, in output order
@@ -99,8 +102,40 @@ def build_view(graph: Graph) -> ModelView:
     for row in graph.rows:
         if row.repeat > 1:
             _instances(lay, row)
-    body = row_lines(lay, plan, fn_names, calls)
-    return _view(plan, lay, blocks, body)
+    starts: dict[str, int] = {}
+    body = row_lines(lay, plan, fn_names, calls, starts)
+    top = top_row(plan)
+    cut = starts[top] if top else len(body)
+    return _view(plan, lay, blocks, body[:cut], _activated(body[cut:]))
+
+
+def top_row(plan: ModulePlan) -> str | None:
+    """The row where include_top's classifier begins: a global pool that only dropouts,
+    flattens and a final linear layer without activation follow; None when there is none
+    (the model then has no include_top=False form)."""
+    rows = plan.rows
+    last = rows[-1].node.attrs
+    if rows[-1].block or not isinstance(last, ops.Linear) or last.act != "none":
+        return None
+    i = len(rows) - 2
+    while i >= 0 and isinstance(rows[i].node.attrs, (ops.Dropout, ops.Flatten)):
+        i -= 1
+    row = rows[i] if i >= 0 else None
+    if row is None or row.block or row.taps or not _global_pool(plan.graph, row.node):
+        return None
+    return row.row.name
+
+
+def _activated(top: list[Line]) -> list[Line]:
+    """The classifier's dense layer takes build()'s classifier_activation."""
+    if not top:
+        return top
+    last = top[-1]
+    call = replace(
+        last.call,
+        args=(*last.call.args[:-1], "activation=classifier_activation", last.call.args[-1]),
+    )
+    return [*top[:-1], replace(last, call=call)]
 
 
 def _instances(lay: Layers, row: Row) -> None:
@@ -151,7 +186,9 @@ def _global_pool(graph: Graph, node: Node) -> bool:
     return False
 
 
-def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]) -> ModelView:
+def _view(
+    plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line], top: list[Line]
+) -> ModelView:
     g = plan.graph
     weights = {lay.out_layer[g.output.name]: 1.0}
     for head in g.aux_heads:
@@ -163,6 +200,7 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         description=py_text(g.description),
         model_name=g.name,
         input_shape=repr((h, w, c)),
+        input_shape_channels=c,
         input_comment=f"N x {h} x {w} x {c}",
         helpers=list(lay.helpers.values()),
         dense=any(isinstance(n.attrs, ops.Linear) for n in g.nodes.values()),
@@ -173,6 +211,7 @@ def _view(plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line]
         ),
         blocks=blocks,
         body=body,
+        top=top,
         aux=[h.name for h in g.aux_heads],
         aux_keys=[f'"{py_text(h.name)}"' for h in g.aux_heads],
         loss_weights=weights,

@@ -21,6 +21,7 @@ from incept.compiler.spec import catalog
 
 from . import frameworks
 from .errors import Code, InputError
+from .finetune import same_body
 
 if TYPE_CHECKING:
     from .adapter import Adapter, Loaded
@@ -102,6 +103,24 @@ def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
     compiled = compile_spec(spec_path)
     check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
     return compiled
+
+
+def open_init_source(target: str, compiled: Compiled) -> Checkpoint:
+    """The checkpoint a new run of `compiled` starts from: of the same architecture, or of
+    one that differs only in its class count (its classifiers are then not loaded)."""
+    path, framework = locate(Path(target), best=False)
+    state = read(path, framework)
+    if state["spec"]["arch_sha256"] == compiled.arch_sha256:
+        return Checkpoint(path, framework, state, compiled)
+    source = spec_of(state, None, path)  # the spec it was trained from
+    if not same_body(source.graph, compiled.graph):
+        raise InputError(
+            Code.CHECKPOINT,
+            path,
+            f"was trained from {state['spec']['path']}, whose architecture differs from this "
+            "spec's in more than num_classes",
+        )
+    return Checkpoint(path, framework, state, source)
 
 
 def open_checkpoint(target: str | Path, spec: str | None = None, best: bool = False) -> Checkpoint:

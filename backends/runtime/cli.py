@@ -83,7 +83,13 @@ def _format(flags: dict[str, Any]) -> str:
 @click.option(
     "--init-from",
     metavar="RUN|CKPT",
-    help="Start a new run from the weights of another run or checkpoint (same architecture).",
+    help="Start a new run from the weights of another run or checkpoint: the same "
+    "architecture, or one with another num_classes (its classifiers then start fresh).",
+)
+@click.option(
+    "--freeze",
+    metavar="ROWS",
+    help="Keep these rows' weights fixed: a comma list of the spec's row names, or all-but-head.",
 )
 @click.option(
     "--backend",

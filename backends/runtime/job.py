@@ -53,6 +53,7 @@ class Job:
     options: Options
     resume: bool
     init_from: Checkpoint | None = None  # a new run's weights come from this checkpoint
+    freeze: tuple[str, ...] = ()  # rows whose weights stay fixed (--freeze)
 
 
 def identity(job: Job) -> dict[str, Any]:
@@ -61,6 +62,7 @@ def identity(job: Job) -> dict[str, Any]:
     return {
         "backend": job.backend,
         **({"init_from": str(job.init_from.path)} if job.init_from else {}),
+        **({"freeze": list(job.freeze)} if job.freeze else {}),
         "spec": {
             "path": graph.spec_path,  # the file read (a model's name resolved to its file)
             "name": graph.name,

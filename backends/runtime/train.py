@@ -11,8 +11,9 @@ import click
 
 from incept.compiler.pipeline import compile_spec
 
+from . import finetune
 from . import recipe as recipes
-from .checkpoints import check_architecture, open_checkpoint
+from .checkpoints import open_init_source
 from .data.sources import channel_stats, check_fits, open_data
 from .errors import Code, InputError
 from .frameworks import SUFFIX
@@ -57,8 +58,10 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     if flags.get("init_from"):
         if flags["resume"]:
             raise InputError(Code.FLAG, "--init-from", "starts a new run; --resume continues one")
-        init_from = open_checkpoint(flags["init_from"], spec)
-        check_architecture(init_from.state, compiled.arch_sha256, init_from.path, Code.CHECKPOINT)
+        init_from = open_init_source(flags["init_from"], compiled)
+    freeze = finetune.frozen_rows(flags.get("freeze"), graph, spec)
+    if freeze and flags["resume"]:
+        raise InputError(Code.FLAG, "--freeze", "applies to a new run; --resume keeps the run's")
     data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
     check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
     mean, std = channel_stats(data.train)
@@ -87,6 +90,7 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         options=options,
         resume=flags["resume"],
         init_from=init_from,
+        freeze=freeze,
     )
 
 

@@ -8,9 +8,18 @@ from incept.compiler.ir import ops
 from incept.compiler.ir.graph import Graph
 
 from ..common import environment, finish
-from .viewmodel import ModelView, build_view
+from ..plan import build_plan
+from .viewmodel import ModelView, build_view, head_dropouts
 
-__all__ = ["OPTIONS", "ModelView", "build_view", "module_paths", "render", "weight_modules"]
+__all__ = [
+    "OPTIONS",
+    "ModelView",
+    "build_view",
+    "flattened_outputs",
+    "module_paths",
+    "render",
+    "weight_modules",
+]
 
 #: Choices this backend makes when it emits code (`incept compile --opt`); the IR passes
 #: are every backend's. separable_maxpool: max pools become SeparableMaxPool2d, which
@@ -27,6 +36,12 @@ def render(graph: Graph, options: Collection[str] = ()) -> str:
 def module_paths(graph: Graph) -> dict[str, str]:
     """IR node name -> dotted path of the torch submodule that computes it."""
     return build_view(graph).node_paths
+
+
+def flattened_outputs(graph: Graph) -> frozenset[str]:
+    """IR nodes whose module output is their IR shape flattened: the dropouts before the
+    classifier, which forward_head() applies after forward_features' flatten."""
+    return frozenset(head_dropouts(build_plan(graph)))
 
 
 def weight_modules(graph: Graph) -> dict[str, dict[str, str]]:

@@ -25,9 +25,10 @@ from .layers import Call, Step, linear_relu
 MODULE_RESERVED = frozenset(
     "forward training train eval parameters buffers modules children state_dict to cuda cpu "
     "type float double half apply zero_grad add_module register_buffer register_module "
-    "aux_logits num_classes init_weights dump_patches call_super_init".split()
+    "aux_logits num_classes init_weights dump_patches call_super_init "
+    "forward_features forward_head reset_classifier transform_input".split()
 )
-LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "math"})
+LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "math", "heads"})
 ARG_RESERVED = LOCAL_RESERVED | {"in_channels"}
 RELU = Call("nn.ReLU", ("inplace=True",))
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from incept.compiler.ir import ops
-from incept.compiler.ir.graph import Graph, Node
+from incept.compiler.ir.graph import Graph, Node, Row
 from incept.compiler.ir.lower import camel_case
 from incept.compiler.ir.shapes import batch_comment
 
@@ -55,6 +55,19 @@ class Aux:
     cls: str  # the head's class, for the attribute's type
     call: Call
     loss_weight: float
+    fc: str = ""  # the head's last linear layer, as an expression under the head: `.fc`
+    fc_in: int = 0  # its input features
+    fc_bias: bool = True
+
+
+@dataclass
+class Classifier:
+    """The main path's last linear layer, which reset_classifier() replaces."""
+
+    attr: str
+    in_features: int
+    bias: bool
+    comment: str
 
 
 @dataclass
@@ -67,7 +80,11 @@ class ModelView:
     units: list[UnitView]
     blocks: list[BlockClass]
     members: list[Member]
-    forward: list[Step]
+    forward: list[Step]  # forward_features(): every row before the classifier's dropouts
+    head: list[Step]  # forward_head(): the dropouts before the classifier
+    classifier: Classifier | None  # None: the model does not end with a linear layer
+    features_comment: str  # forward_features' output, "N x 1024"
+    transform_input: bool  # the constructor takes transform_input (torchvision's input range)
     aux: list[Aux]
     num_classes: int
     aux_logits: bool
@@ -177,18 +194,44 @@ class _Builder:
         by_name = {h.row.name: a for h, a in zip(plan.aux, aux, strict=True)}
         members: list[Member] = []
         forward: list[Step] = []
-        for row in plan.rows:
+        head: list[Step] = []
+        cut = _head_start(plan.rows)
+        for i, row in enumerate(plan.rows):
             attr = attrs(row.row.name)
             members.append(Member(attr, calls.get(row.row.name) or self.row_layer(row)))
             relu = row.block is None and linear_relu(row.node)
-            forward.append(Step("x", attr, relu=relu, comment=batch_comment(row.shape)))
+            step = Step("x", attr, relu=relu, comment=batch_comment(row.shape))
+            (forward if i < cut or not isinstance(row.node.attrs, ops.Dropout) else head).append(
+                step
+            )
             if row.block is None:
                 self.node_paths[row.node.name] = attr
-            for head in row.taps:
-                forward.append(Step(by_name[head.name].var, by_name[head.name].attr, aux=True))
-        for head in g.aux_heads:
-            self.node_paths.setdefault(head.output, head.name)
-        return self.view(blocks, members, forward, aux)
+            for tap in row.taps:
+                forward.append(Step(by_name[tap.name].var, by_name[tap.name].attr, aux=True))
+        for h in g.aux_heads:
+            self.node_paths.setdefault(h.output, h.name)
+        classifier = None
+        if cut < len(plan.rows):
+            last = plan.rows[-1]
+            assert isinstance(last.node.attrs, ops.Linear)
+            linear = last.node.attrs
+            classifier = Classifier(forward.pop().attr, linear.in_features, linear.bias, "")
+            classifier.comment = batch_comment(last.shape)
+        features = forward[-1].comment if classifier else ""
+        head = [replace(s, comment=features) for s in head]  # they now follow the flatten
+        for head_plan, a in zip(plan.aux, aux, strict=True):
+            a.fc, a.fc_in, a.fc_bias = self.aux_fc(head_plan.row)
+        return self.view(blocks, members, (forward, head, classifier), aux)
+
+    def aux_fc(self, head: Row) -> tuple[str, int, bool]:
+        """An aux head's last linear layer (an expression below the head) and its inputs."""
+        nodes = self.plan.graph.nodes
+        fc = [n for n in head.nodes if isinstance(nodes[n].attrs, ops.Linear)][-1]
+        linear = nodes[fc].attrs
+        assert isinstance(linear, ops.Linear)
+        path = self.node_paths[fc].removeprefix(f"{head.name}.")
+        spelled = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path.split("."))
+        return spelled, linear.in_features, linear.bias
 
     def row_layer(self, row: RowPlan) -> Call:
         return self.layer(row.node, row.cin.render() if row.cin else "", _render(row.cout))
@@ -198,9 +241,14 @@ class _Builder:
         return Aux(attr, var, call.callee, call, head.row.loss_weight or 0.0)
 
     def view(
-        self, blocks: list[BlockClass], members: list[Member], forward: list[Step], aux: list[Aux]
+        self,
+        blocks: list[BlockClass],
+        members: list[Member],
+        paths: tuple[list[Step], list[Step], Classifier | None],
+        aux: list[Aux],
     ) -> ModelView:
         g = self.plan.graph
+        forward, head, classifier = paths
         fused = any(b.unfused for b in blocks)
         folded = any(u.folded for u in self.units.values())
         separable = "separable_maxpool" in self.options and any(
@@ -225,6 +273,10 @@ class _Builder:
             blocks=blocks,
             members=members,
             forward=forward,
+            head=head,
+            classifier=classifier,
+            features_comment=forward[-1].comment if classifier else "",
+            transform_input=g.transform_input,
             aux=aux,
             num_classes=g.num_classes,
             aux_logits=g.aux_logits,
@@ -236,7 +288,7 @@ class _Builder:
             input_size="x".join(str(d) for d in g.input.shape or ()),
             input_comment=batch_comment(g.input.shape),
             uses_relu=any(
-                s.relu or s.act for s in (*forward, *(s for b in blocks for s in b.forward))
+                s.relu or s.act for s in (*forward, *head, *(s for b in blocks for s in b.forward))
             ),
             node_paths=self.node_paths,
             optimized=optimized(g, self.options),
@@ -245,6 +297,27 @@ class _Builder:
             library=definitions(PACKAGE, helpers),
             noscale=noscale,
         )
+
+
+def _head_start(rows: list[RowPlan]) -> int:
+    """Where forward_head() begins: the dropouts (flattens aside) just before a final
+    linear layer without ReLU, which it applies after forward_features' pooled, flattened
+    features (dropout is elementwise: the order does not change it); len(rows) when the
+    model does not end with such a layer."""
+    last = rows[-1].node.attrs
+    if rows[-1].block is not None or not isinstance(last, ops.Linear) or last.act != "none":
+        return len(rows)
+    start = len(rows) - 1
+    while start > 0 and isinstance(rows[start - 1].node.attrs, (ops.Dropout, ops.Flatten)):
+        start -= 1
+    return start
+
+
+def head_dropouts(plan: ModulePlan) -> list[str]:
+    """The dropout nodes forward_head() applies to the flattened features: their output is
+    the IR's shape flattened (C x 1 x 1 -> C)."""
+    start = _head_start(plan.rows)
+    return [r.node.name for r in plan.rows[start:] if isinstance(r.node.attrs, ops.Dropout)]
 
 
 def _noscale(node: Node) -> bool:

@@ -104,6 +104,8 @@ class Graph:
     templates: Mapping[str, Template]
     #: The optimization passes applied (compiler/passes OPTIMIZATIONS), in order; () = none.
     optimized: tuple[str, ...] = ()
+    #: The torch module takes transform_input (the spec's input.transform_input).
+    transform_input: bool = False
 
     @property
     def input(self) -> Node:

@@ -364,6 +364,7 @@ class _Lowering:
             rows=tuple(rows),
             aux_heads=tuple(heads),
             templates=templates,
+            transform_input=spec.input.transform_input,
         )
 
 

@@ -31,6 +31,7 @@ from pydantic import (
     StrictInt,
     Tag,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -346,6 +347,18 @@ class AuxHead(BlockRow):
 class InputSpec(Base):
     channels: Channels
     size: Pair
+    #: The generated torch module takes `transform_input` (off by default), as torchvision's
+    #: googlenet and inception_v3 do: ImageNet-normalised RGB input is re-scaled per channel
+    #: to the [-1, 1] range their pretrained weights were trained on. Needs 3 channels.
+    transform_input: StrictBool = False
+
+    @model_validator(mode="after")
+    def _three_channels(self) -> InputSpec:
+        if self.transform_input and self.channels != 3:
+            raise ValueError(
+                f"transform_input re-scales RGB input: needs 3 channels, not {self.channels}"
+            )
+        return self
 
 
 class ConvDefaults(Base):

@@ -37,6 +37,7 @@ from ..seeds import mix_seed
 from . import checkpoint
 from .batches import Batches
 from .device import setup
+from .finetune import classifier_layers, freeze
 from .model import build_model, has_aux, logits_function, preflight
 from .optim import CrossEntropy, compile_model
 
@@ -82,6 +83,8 @@ class KerasSession:
         with self.strategy.scope():
             model = self.model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
             preflight(model, job.compiled.graph, job.spec_path)
+            freeze(model, job.compiled.graph, job.freeze)
+            self.classifiers = classifier_layers(job.compiled.graph)
             self.batch_size = job.recipe.batch_size * rt.replicas  # the global batch
             self.train_batches = _batches(job, True, self.batch_size)
             self.test_batches = _batches(job, False, job.recipe.batch_size)
@@ -149,8 +152,12 @@ class KerasSession:
         checkpoint.load_weights(fresh, source.path)
         by_name = {w.path: w for w in fresh.weights}
         for weight in self.model.weights:
-            if weight.path in by_name:
-                weight.assign(by_name[weight.path])
+            if weight.path not in by_name:
+                continue
+            layer = weight.path.split("/")[0]
+            if layer in self.classifiers and by_name[weight.path].shape != weight.shape:
+                continue  # another class count: this classifier keeps its fresh weights
+            weight.assign(by_name[weight.path])
 
     def begin_epoch(self, epoch: int) -> None:
         if getattr(self, "_restored_seeds", False):

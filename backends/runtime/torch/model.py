@@ -9,6 +9,7 @@ count with what the compiler inferred: if they differ, nothing is trained.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,15 +58,16 @@ def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], where: o
 
 def _row_outputs(graph: Graph, aux: bool) -> dict[str, tuple[int, ...]]:
     """Module path -> the shape (C, H, W or C) the IR predicts for its output."""
-    from incept.backends.torch import module_paths
+    from incept.backends.torch import flattened_outputs, module_paths
 
-    paths = module_paths(graph)
+    paths, flat = module_paths(graph), flattened_outputs(graph)
     rows = [*graph.rows, *(graph.aux_heads if aux else ())]
     out: dict[str, tuple[int, ...]] = {}
     for row in rows:
         node = graph.nodes[row.output]
         if row.output in paths and node.shape is not None:
-            out[paths[row.output]] = tuple(node.shape)
+            shape = tuple(node.shape)
+            out[paths[row.output]] = (math.prod(shape),) if row.output in flat else shape
     return out
 
 

@@ -26,6 +26,7 @@ from . import checkpoint
 from .batches import make_batches
 from .device import Runtime, setup
 from .evaluate import test_logits
+from .finetune import freeze, with_fresh_classifiers
 from .loss import training_loss
 from .model import build_model, load_weights, preflight
 
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 
 def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
     """Weight decay on weights only: biases and norm parameters (1-D) are not decayed."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    rest = [p for p in model.parameters() if p.ndim <= 1]
+    trained = [p for p in model.parameters() if p.requires_grad]  # --freeze leaves some out
+    decay = [p for p in trained if p.ndim > 1]
+    rest = [p for p in trained if p.ndim <= 1]
     groups: list[dict[str, Any]] = [
         {"params": decay, "weight_decay": recipe.weight_decay},
         {"params": rest, "weight_decay": 0.0},
@@ -70,6 +72,7 @@ class TorchSession:
         torch.manual_seed(job.options.seed)
         model = build_model(job.compiled, job.run.path, aux=job.recipe.aux)
         preflight(model, job.compiled.graph, job.spec_path)
+        self.frozen_norms = freeze(model, job.compiled.graph, job.freeze)
         self.raw = model.to(rt.device).to(memory_format=rt.memory_format)
         self.train_batches, self.test_batches = _batches(job, rt, True), _batches(job, rt, False)
         self.steps = len(self.train_batches)
@@ -84,6 +87,7 @@ class TorchSession:
         if rt.world > 1:
             ids = [rt.device.index] if rt.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.fast, device_ids=ids)
+        self.graph = job.compiled.graph
         heads = job.compiled.graph.aux_heads if job.recipe.aux else ()
         self.aux_weights = [h.loss_weight or 0.0 for h in heads]
         self.smoothing = job.recipe.label_smoothing
@@ -113,10 +117,15 @@ class TorchSession:
                 f"{source.path} is a {source.framework} checkpoint; "
                 "convert it first: incept convert SOURCE --to torch -o FILE.pt",
             )
-        load_weights(self.raw, source.state["model"], source.path)
+        weights = source.state["model"]
+        if source.compiled.graph.num_classes != self.graph.num_classes:
+            weights = with_fresh_classifiers(self.raw, weights, self.graph)
+        load_weights(self.raw, weights, source.path)
 
     def begin_epoch(self, epoch: int) -> None:
         self.model.train()
+        for norm in self.frozen_norms:  # frozen rows keep their batch statistics too
+            norm.eval()
 
     def batches(self, epoch: int, start: int) -> Iterator[Any]:
         return iter(self.train_batches.epoch(epoch, start))
