@@ -224,9 +224,13 @@ class _Builder:
         return self.view(blocks, members, (forward, head, classifier), aux)
 
     def aux_fc(self, head: Row) -> tuple[str, int, bool]:
-        """An aux head's last linear layer (an expression below the head) and its inputs."""
+        """An aux head's last linear layer (an expression below the head) and its inputs;
+        ("", 0, True) for a head without one (nothing for reset_classifier to replace)."""
         nodes = self.plan.graph.nodes
-        fc = [n for n in head.nodes if isinstance(nodes[n].attrs, ops.Linear)][-1]
+        fcs = [n for n in head.nodes if isinstance(nodes[n].attrs, ops.Linear)]
+        if not fcs:
+            return "", 0, True
+        fc = fcs[-1]
         linear = nodes[fc].attrs
         assert isinstance(linear, ops.Linear)
         path = self.node_paths[fc].removeprefix(f"{head.name}.")
