@@ -6,6 +6,7 @@ and for specs whose every template is residual."""
 from __future__ import annotations
 
 import itertools
+import math
 import tempfile
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hypothesis import given, settings  # noqa: E402
 from regress import saving_failures  # noqa: E402
 from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
 
-from incept.backends.torch import module_paths  # noqa: E402
+from incept.backends.torch import flattened_outputs, module_paths  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
 _names = itertools.count()
@@ -46,9 +47,11 @@ def assert_module_matches(graph, directory: Path) -> None:
     out = model.train()(torch.randn(batch, *graph.input.shape))
     logits = out[0] if aux else out
     assert tuple(logits.shape) == (batch, *graph.output.shape)
+    flat = flattened_outputs(graph)  # dropouts forward_head applies after the flatten
     for name, path in paths.items():
         node = graph.nodes[name]
-        assert shapes[path] == (batch, *node.shape), name
+        shape = (math.prod(node.shape),) if name in flat else node.shape
+        assert shapes[path] == (batch, *shape), name
         if node.op not in ("concat", "add"):  # a block's output: its module is the block
             assert _n_params(modules[path]) == node.params, name
 

@@ -86,8 +86,10 @@ def test_list_and_compile_by_name(installed):
         "1,501,914",
         "2,082,286",
         "0.07",
+        "-",  # no pretrained source
         "shipped",
     ]
+    assert listed[1 + 5].split()[-2:] == ["torchvision", "shipped"]  # googlenet-torchvision
     _run([incept, "compile", "googlenet", "-b", "torch", "-o", "g.py"], work, env)
     ours = (work / "g.py").read_text()
     committed = (ROOT / "generated" / "googlenet_torch.py").read_text()
