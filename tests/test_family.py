@@ -187,34 +187,6 @@ def test_timm_strict_keys_are_timms():
 # -- Keras: keras.applications ------------------------------------------------------------
 
 
-def _xception_names(ref_names: list[str]) -> dict[str, str]:
-    """keras.applications.Xception's layer -> ours. Keras numbers its blocks from the stem
-    (block1 = conv1/conv2), so its block b is timm's block b - 1; its residual convs and
-    norms are unnamed, in creation order: timm's block1, 2, 3, 12."""
-    names = {
-        "block1_conv1": "conv1",
-        "block1_conv1_bn": "bn1",
-        "block1_conv2": "conv2",
-        "block1_conv2_bn": "bn2",
-        "block14_sepconv1": "conv3",
-        "block14_sepconv1_bn": "bn3",
-        "block14_sepconv2": "conv4",
-        "block14_sepconv2_bn": "bn4",
-        "predictions": "fc",
-    }
-    for b in range(2, 14):
-        first = b == 2  # no ReLU before its first separable conv
-        for k in (1, 2, 3):
-            j = 3 * (k - 1) + (0 if first else 1)
-            names[f"block{b}_sepconv{k}"] = f"block{b - 1}_rep_{j}"
-            names[f"block{b}_sepconv{k}_bn"] = f"block{b - 1}_rep_{j + 1}"
-    convs = [n for n in ref_names if n.startswith("conv2d")]
-    norms = [n for n in ref_names if n.startswith("batch_normalization")]
-    for conv, norm, block in zip(convs, norms, (1, 2, 3, 12), strict=True):
-        names[conv], names[norm] = f"block{block}_skip", f"block{block}_skipbn"
-    return names
-
-
 KERAS = [
     ("inception-resnet-v2-keras.yaml", "InceptionResNetV2"),
     ("xception-keras.yaml", "Xception"),
@@ -250,7 +222,11 @@ def test_keras_applications_weights_and_outputs(spec, app, tmp_path):
         w.assign(value.astype("float32"))
     if app == "Xception":
         by_name = {layer.name: layer for layer in ours.layers}
-        mapping = _xception_names([layer.name for layer in ref.layers])
+        from incept.runtime.pretrained import SOURCES  # the map pretrained="keras" loads with
+
+        layer_names = SOURCES["xception_keras"]["keras"].layer_names
+        assert layer_names is not None
+        mapping = layer_names([layer.name for layer in ref.layers])
         for layer in ref.layers:
             if layer.weights:
                 for mine, theirs in zip(
