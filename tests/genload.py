@@ -67,9 +67,16 @@ def reduced_spec(name: str, directory: Path) -> Path:
     """The file of `reduced(name)`: a spec written in `directory`, or the shipped one."""
     if name not in REDUCED:
         return SPECS / name
-    path = directory / f"reduced-{name}"
+    return resized_spec(name, REDUCED[name], directory)
+
+
+def resized_spec(name: str, size: int, directory: Path, more: str = "") -> Path:
+    """The shipped spec `name` at size x size, one `extends:` (by name) away, declared
+    outputs dropped, `more` YAML appended; written in `directory`."""
+    stem = name.removesuffix(".yaml")
+    path = directory / f"{stem}-{size}-{len(more)}.yaml"
     path.write_text(
-        f"extends: {name.removesuffix('.yaml')}\ninput: {{size: {REDUCED[name]}}}\n"
-        "patch:\n  - {row: '*', unset: [output]}\n"
+        f"extends: {stem}\ninput: {{size: {size}}}\npatch:\n  - {{row: '*', unset: [output]}}\n"
+        + more
     )
     return path

@@ -14,6 +14,7 @@ import os
 import pytest
 from click.testing import CliRunner
 from conftest import SPECS
+from genload import resized_spec
 
 from incept.compiler.cli import main
 from incept.compiler.pipeline import build_graph
@@ -24,11 +25,8 @@ timm = pytest.importorskip("timm")
 
 
 def small(spec: str, size: int, tmp_path, more: str = ""):
-    """The shipped spec `spec` at size x size, one `extends:` (by name) away."""
-    path = tmp_path / f"{spec}-{size}-{len(more)}.yaml"
-    text = f"extends: {spec}\ninput: {{size: {size}}}\npatch:\n  - {{row: '*', unset: [output]}}\n"
-    path.write_text(text + more)
-    return build_graph(path)
+    """The shipped spec `spec` at size x size (genload.resized_spec)."""
+    return build_graph(resized_spec(spec, size, tmp_path, more))
 
 
 @pytest.mark.parametrize(

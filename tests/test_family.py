@@ -14,10 +14,12 @@ takes), one full-size 299x299 forward per timm network.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from genload import resized_spec
 
 from incept.compiler.pipeline import build_graph
 
@@ -40,14 +42,7 @@ COUNTS = {
 
 def _small(spec: str, size: int):
     """The spec at size x size: a variant one `extends:` away, declared outputs dropped."""
-    path = SPECS / f"_test_{next(_names)}_{spec}"
-    path.write_text(
-        f"extends: {spec}\ninput: {{size: {size}}}\npatch:\n  - {{row: '*', unset: [output]}}\n"
-    )
-    try:
-        return build_graph(path)
-    finally:
-        path.unlink()
+    return build_graph(resized_spec(spec, size, Path(tempfile.mkdtemp())))
 
 
 def _bn_channels(graph) -> int:
