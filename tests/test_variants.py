@@ -25,6 +25,7 @@ PINNED = {
     "inception-v4.yaml": (42_679_816, 42_679_816, (3, 299, 299)),
     "inception-resnet-v1.yaml": (24_357_096, 24_357_096, (3, 299, 299)),
     "inception-resnet-v1-cifar.yaml": (5_527_322, 5_527_322, (3, 32, 32)),
+    "inception-resnet-v1-fmnist.yaml": (961_442, 961_442, (1, 28, 28)),
     "inception-resnet-v2.yaml": (55_843_464, 55_843_464, (3, 299, 299)),
     "inception-resnet-v2-keras.yaml": (55_813_192, 55_813_192, (3, 299, 299)),
     "xception.yaml": (22_855_952, 22_855_952, (3, 299, 299)),
