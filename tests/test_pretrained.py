@@ -142,10 +142,10 @@ def test_torchvision_at_another_class_count(torch_home):
 
 # -- timm --------------------------------------------------------------------------------
 
-TIMM = [
-    ("inception-v4", "inception_v4", 75),
-    ("inception-resnet-v2", "inception_resnet_v2", 75),
-    ("xception", "legacy_xception", 71),
+TIMM = [  # spec, timm's model, input size, pooled features
+    ("inception-v4", "inception_v4", 75, 1536),
+    ("inception-resnet-v2", "inception_resnet_v2", 75, 1536),
+    ("xception", "legacy_xception", 71, 2048),
 ]
 
 
@@ -169,8 +169,8 @@ def _timm_cache(model, hf_cache: Path, torch_home: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("spec, name, size", TIMM, ids=[t[1] for t in TIMM])
-def test_timm(spec, name, size, hf_cache, torch_home):
+@pytest.mark.parametrize("spec, name, size, features", TIMM, ids=[t[1] for t in TIMM])
+def test_timm(spec, name, size, features, hf_cache, torch_home):
     timm = pytest.importorskip("timm")
     reference = timm.create_model(name, pretrained=False)
     _randomize(reference)
@@ -180,6 +180,12 @@ def test_timm(spec, name, size, hf_cache, torch_home):
     expected = _outputs(reference, x)
     assert np.linalg.norm(expected) > 0
     assert _rel(_outputs(ours, x), expected) < TOLERANCE
+    # without a classifier (timm's reset_classifier(0)): the same pooled features
+    reference.reset_classifier(0)
+    ours.reset_classifier(0)
+    expected, got = _outputs(reference, x), _outputs(ours, x)
+    assert got.shape == expected.shape == (1, features)
+    assert _rel(got, expected) < TOLERANCE
 
 
 def test_timm_without_its_file_is_one_line(hf_cache):
