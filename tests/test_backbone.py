@@ -131,6 +131,38 @@ def test_reset_classifier_as_timm(spec, name, size, features, tmp_path):
     with torch.no_grad():
         assert torch.equal(ours.forward_features(x), pooled)
         assert ours(x).shape == (2, 7)
+    # 0: no classifier (nn.Identity), forward returns the pooled features, as timm's does
+    theirs.reset_classifier(0)
+    ours.reset_classifier(0)
+    assert isinstance(ours.get_submodule(changed[0].rsplit(".", 1)[0]), torch.nn.Identity)
+    assert sorted(ours.state_dict()) == sorted(k for k in before if k not in changed)
+    with torch.no_grad():
+        expected = theirs(x).numpy()
+        got = ours(x)
+    assert got.shape == expected.shape == (2, features)
+    assert _rel(got.numpy(), expected) < TOLERANCE
+    assert torch.equal(got, pooled)
+
+
+def test_reset_classifier_to_features_with_aux_heads_as_timm(tmp_path):
+    """inception_v3 with its aux head: reset_classifier(0) makes the head's last layer an
+    nn.Identity as timm does, so in training it returns the 768 features before it (the
+    head has no dropout: its outputs compare; the main path's dropout differs from timm's)."""
+    timm = pytest.importorskip("timm")
+    theirs = timm.create_model("inception_v3", pretrained=False, aux_logits=True)
+    _randomize(theirs)
+    ours = _module(shipped("inception-v3.yaml"), tmp_path).build(aux_logits=True)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    theirs.reset_classifier(0)
+    ours.reset_classifier(0)
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    assert "AuxLogits.fc.weight" not in ours.state_dict()
+    x = _input(2, 299)
+    with torch.no_grad():
+        expected = theirs.train()(x)[1].numpy()
+        got = ours.train()(x).aux_logits.numpy()
+    assert got.shape == expected.shape == (2, 768)
+    assert _rel(got, expected) < TOLERANCE
 
 
 def test_reset_classifier_replaces_the_aux_heads(tmp_path):
@@ -143,8 +175,12 @@ def test_reset_classifier_replaces_the_aux_heads(tmp_path):
     assert shapes["aux1.fc1.weight"] == (1024, 2048)  # the rest of the head stays
     outputs = model.train()(_input(2, 224))
     assert [tuple(o.shape) for o in outputs] == [(2, 5)] * 3
-    with pytest.raises(ValueError, match="at least 1"):
-        model.reset_classifier(0)
+    model.reset_classifier(0)  # no classifiers: each output is its last layer's input
+    assert not any(k.startswith(("fc.", "aux1.fc2.", "aux2.fc2.")) for k in model.state_dict())
+    outputs = model.train()(_input(2, 224))
+    assert [tuple(o.shape) for o in outputs] == [(2, 1024)] * 3
+    with pytest.raises(ValueError, match="num_classes must be 0 or more, not -1"):
+        model.reset_classifier(-1)
 
 
 def test_forward_features_is_what_the_classifier_sees(tmp_path):

@@ -1,6 +1,7 @@
 """Generated Keras builders as backbones: include_top, pooling, input_shape and
 classifier_activation against keras.applications.InceptionV3 (weights=None, random
-weights copied over in order), same shapes and outputs to 1e-5 relative."""
+weights copied over in order), same shapes and outputs to 1e-5 relative; transform_input
+against the torch module's."""
 
 from __future__ import annotations
 
@@ -95,3 +96,28 @@ def test_googlenet_aux_heads_need_the_top(tmp_path):
     assert module.build(aux_logits=False).count_params() - pooled.count_params() == 1025 * 1000
     with pytest.raises(ValueError, match="aux_logits needs include_top=True"):
         module.build(include_top=False, aux_logits=True)
+
+
+def test_transform_input_as_the_torch_module(tmp_path):
+    """googlenet-torchvision's Keras builder re-scales ImageNet-normalised input per channel
+    (channels last) as the torch module's transform_input does; off unless asked for; a
+    spec that does not ask has no such option."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    from genload import torch_module
+
+    graph = shipped("googlenet-torchvision.yaml")
+    module = keras_module(graph, tmp_path, f"gen_kb_{next(_names)}")
+    model = module.build(aux_logits=False, input_shape=(64, 64, 3), transform_input=True)
+    rescale = keras.Model(model.input, model.get_layer("input_transform").output)
+    x = np.random.default_rng(2).standard_normal((2, 64, 64, 3)).astype("float32")
+    got = keras.ops.convert_to_numpy(rescale(x))
+    torch_side = torch_module(graph, tmp_path, f"gen_kb_{next(_names)}")
+    expected = torch_side._transform_input(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+    np.testing.assert_allclose(got, expected.numpy().transpose(0, 2, 3, 1), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(got, x, atol=0.1)
+    names = [layer.name for layer in module.build(aux_logits=False).layers]
+    assert "input_transform" not in names  # off by default
+    other = keras_module(shipped("googlenet.yaml"), tmp_path, f"gen_kb_{next(_names)}")
+    assert "transform_input" not in inspect.signature(other.build).parameters

@@ -26,6 +26,7 @@ import incept
 from incept.compiler.errors import UserError
 
 TOLERANCE = 1e-5  # relative, fp32
+CROSS = 1e-4  # relative, torch weights in a Keras model (the backends' agreement tests')
 
 
 def _small(spec: str, size: int) -> dict:
@@ -140,12 +141,78 @@ def test_torchvision_at_another_class_count(torch_home):
     assert not any(k.startswith("aux") for k in bare.state_dict())
 
 
+def _keras_outputs(model, x: torch.Tensor) -> np.ndarray:
+    """The Keras model's eval outputs (its first: the logits) for the NCHW batch `x`."""
+    import keras
+
+    out = model(x.numpy().transpose(0, 2, 3, 1), training=False)
+    return keras.ops.convert_to_numpy(out[0] if isinstance(out, list) else out)
+
+
+def _keras_stem(model, x: torch.Tensor) -> np.ndarray:
+    """The output of the Keras model's first convolution, NCHW (random deep nets forget
+    their input: the stem shows what transform_input did)."""
+    import keras
+
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    stem = keras.Model(model.input, first.output)
+    out = stem(x.numpy().transpose(0, 2, 3, 1), training=False)
+    return keras.ops.convert_to_numpy(out).transpose(0, 3, 1, 2)
+
+
+def test_torchvision_into_keras(torch_home):
+    """torchvision's googlenet weights through incept's torch -> Keras transfer, with
+    transform_input on in the Keras builder as in torchvision's: its eval logits and stem;
+    its pooled features with include_top=False; a classifier of another width stays fresh."""
+    torchvision = pytest.importorskip("torchvision")
+    reference = torchvision.models.googlenet(
+        weights=None, aux_logits=True, transform_input=True, init_weights=False
+    )
+    _randomize(reference)
+    torch.save(reference.state_dict(), _torchvision_file("googlenet", torch_home))
+    small = _small("googlenet-torchvision", 64)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    expected = _outputs(reference, x)
+    ours = incept.create_model(small, backend="keras", pretrained="torchvision")
+    assert len(ours.outputs) == 3  # the aux heads' weights came too
+    assert "input_transform" in [layer.name for layer in ours.layers]
+    assert _rel(_keras_outputs(ours, x), expected) < CROSS
+    stem: list[torch.Tensor] = []
+    reference.conv1.conv.register_forward_hook(lambda _m, _args, out: stem.append(out))
+    _outputs(reference, x)
+    assert _rel(_keras_stem(ours, x), stem[0].detach().numpy()) < CROSS
+    plain = incept.create_model(
+        small, backend="keras", pretrained="torchvision", transform_input=False
+    )
+    assert _rel(_keras_stem(plain, x), stem[0].detach().numpy()) > 0.1  # the option did it
+    fresh = incept.create_model(small, backend="keras")
+    assert _rel(_keras_outputs(fresh, x), expected) > 0.1
+    reference.fc = torch.nn.Identity()
+    features = incept.create_model(
+        small, backend="keras", aux_logits=False, pretrained="torchvision",
+        include_top=False, pooling="avg",
+    )  # fmt: skip
+    got, expected = _keras_outputs(features, x), _outputs(reference, x)
+    assert got.shape == expected.shape == (2, 1024)
+    assert _rel(got, expected) < CROSS
+    with pytest.warns(UserWarning) as record:
+        seven = incept.create_model(
+            small, backend="keras", num_classes=7, aux_logits=False, pretrained="torchvision"
+        )
+    assert [str(w.message) for w in record] == [
+        "pretrained='torchvision': fc.weight, fc.bias keep their fresh initialisation: the "
+        "model has 7 classes, the weights another count"
+    ]
+    assert record[0].filename == __file__
+    assert _keras_outputs(seven, x).shape == (2, 7)
+
+
 # -- timm --------------------------------------------------------------------------------
 
-TIMM = [
-    ("inception-v4", "inception_v4", 75),
-    ("inception-resnet-v2", "inception_resnet_v2", 75),
-    ("xception", "legacy_xception", 71),
+TIMM = [  # spec, timm's model, input size, pooled features
+    ("inception-v4", "inception_v4", 75, 1536),
+    ("inception-resnet-v2", "inception_resnet_v2", 75, 1536),
+    ("xception", "legacy_xception", 71, 2048),
 ]
 
 
@@ -169,8 +236,8 @@ def _timm_cache(model, hf_cache: Path, torch_home: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("spec, name, size", TIMM, ids=[t[1] for t in TIMM])
-def test_timm(spec, name, size, hf_cache, torch_home):
+@pytest.mark.parametrize("spec, name, size, features", TIMM, ids=[t[1] for t in TIMM])
+def test_timm(spec, name, size, features, hf_cache, torch_home):
     timm = pytest.importorskip("timm")
     reference = timm.create_model(name, pretrained=False)
     _randomize(reference)
@@ -180,6 +247,23 @@ def test_timm(spec, name, size, hf_cache, torch_home):
     expected = _outputs(reference, x)
     assert np.linalg.norm(expected) > 0
     assert _rel(_outputs(ours, x), expected) < TOLERANCE
+    # without a classifier (timm's reset_classifier(0)): the same pooled features
+    reference.reset_classifier(0)
+    ours.reset_classifier(0)
+    expected, got = _outputs(reference, x), _outputs(ours, x)
+    assert got.shape == expected.shape == (1, features)
+    assert _rel(got, expected) < TOLERANCE
+
+
+def test_timm_into_keras(hf_cache, torch_home):
+    """timm's inception_v4, whose tensors pair with the spec's by position, into Keras."""
+    timm = pytest.importorskip("timm")
+    reference = timm.create_model("inception_v4", pretrained=False)
+    _randomize(reference)
+    _timm_cache(reference, hf_cache, torch_home)
+    ours = incept.create_model(_small("inception-v4", 75), backend="keras", pretrained="timm")
+    x = torch.randn(1, 3, 75, 75, generator=torch.Generator().manual_seed(5))
+    assert _rel(_keras_outputs(ours, x), _outputs(reference, x)) < CROSS
 
 
 def test_timm_without_its_file_is_one_line(hf_cache):
@@ -388,9 +472,6 @@ def test_sources_that_do_not_apply_are_one_line(tmp_path):
         "'googlenet'; timm's weights fit the specs named inception_resnet_v2, inception_v4, "
         "xception (incept list shows each model's sources)"
     )
-    with pytest.raises(UserError) as err:
-        incept.create_model("inception-v3", backend="keras", pretrained="torchvision")
-    _one_line(err, "torchvision's weights load into the torch backend")
     with pytest.raises(UserError) as err:
         incept.create_model("googlenet", pretrained=tmp_path / "missing.pt")
     _one_line(err, "error[pretrained]: not a source (torchvision, timm, keras) and no such file")

@@ -51,10 +51,11 @@ def row_lines(
     fn_names: dict[str, str],
     calls: dict[str, tuple[str, ...]],
     starts: dict[str, int] | None = None,
+    src: str = "inputs",
 ) -> list[Line]:
-    """build()'s statements; `starts` receives each row's first statement index."""
+    """build()'s statements from `src` (the input, or x: the input re-scaled);
+    `starts` receives each row's first statement index."""
     body: list[Line] = []
-    src = "inputs"
     held: str | None = None  # a squeezed pool's layer: N x C, while the IR keeps 1 x 1
     aux = {a.row.name: a for a in plan.aux}
     for row in plan.rows:

@@ -36,6 +36,7 @@ PACKAGE = __name__.rpartition(".")[0]
 # emitted or not, so a template's function never changes name with the spec's contents).
 MODULE_RESERVED = frozenset(
     "keras layers ops math build compile_kwargs LOSS_WEIGHTS dense flatten_chw conv conv_bn aux_outputs "
+    "IMAGENET_MEAN IMAGENET_STD "
     "conv_relu conv_bn_relu conv_bn_noscale conv_bn_noscale_relu LocalResponseNorm ConstantPadding2D PaddedAveragePooling2D "
     "AdaptiveAveragePooling2D".split()
 )
@@ -43,7 +44,7 @@ MODULE_RESERVED = frozenset(
 # branch named `max` should not shadow one).
 LOCAL_RESERVED = MODULE_RESERVED | set(dir(builtins)) | {"x", "name", "inputs", "outputs"}
 LOCAL_RESERVED |= {"num_classes", "aux_logits", "include_top", "pooling", "input_shape"}
-LOCAL_RESERVED |= {"classifier_activation", "shape", "exc"}
+LOCAL_RESERVED |= {"classifier_activation", "transform_input", "shape", "exc"}
 CUSTOM_ORDER = (
     "LocalResponseNorm",
     "ConstantPadding2D",
@@ -61,6 +62,9 @@ class ModelView:
     input_shape: str  # "(224, 224, 3)"
     input_shape_channels: int
     input_comment: str  # "N x 224 x 224 x 3"
+    #: build() takes transform_input (torchvision's input range): the name of its Rescaling
+    #: layer, a string literal; "" when the spec does not ask for it
+    transform_layer: str
     helpers: list[ConvHelper]
     dense: bool
     init: Init
@@ -99,14 +103,15 @@ def build_view(graph: Graph) -> ModelView:
         blocks.append(fn)
         calls.update({row.name: c for row, c in zip(block.rows, row_calls, strict=True)})
     lay.out_layer[graph.input.name] = lay.claim(graph.input)
+    transform = f'"{lay.claim(graph.input, "_transform")}"' if graph.transform_input else ""
     for row in graph.rows:
         if row.repeat > 1:
             _instances(lay, row)
     starts: dict[str, int] = {}
-    body = row_lines(lay, plan, fn_names, calls, starts)
+    body = row_lines(lay, plan, fn_names, calls, starts, "x" if transform else "inputs")
     top = top_row(plan)
     cut = starts[top] if top else len(body)
-    return _view(plan, lay, blocks, body[:cut], _activated(body[cut:]))
+    return _view(plan, lay, blocks, body[:cut], _activated(body[cut:]), transform)
 
 
 def top_row(plan: ModulePlan) -> str | None:
@@ -187,7 +192,12 @@ def _global_pool(graph: Graph, node: Node) -> bool:
 
 
 def _view(
-    plan: ModulePlan, lay: Layers, blocks: list[BlockFn], body: list[Line], top: list[Line]
+    plan: ModulePlan,
+    lay: Layers,
+    blocks: list[BlockFn],
+    body: list[Line],
+    top: list[Line],
+    transform: str,
 ) -> ModelView:
     g = plan.graph
     weights = {lay.out_layer[g.output.name]: 1.0}
@@ -202,6 +212,7 @@ def _view(
         input_shape=repr((h, w, c)),
         input_shape_channels=c,
         input_comment=f"N x {h} x {w} x {c}",
+        transform_layer=transform,
         helpers=list(lay.helpers.values()),
         dense=any(isinstance(n.attrs, ops.Linear) for n in g.nodes.values()),
         init=init_view(g),

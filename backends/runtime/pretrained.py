@@ -31,7 +31,7 @@ from typing import Any
 from incept.compiler.ir.graph import Graph
 
 from .errors import Code, InputError, short_reason
-from .pretrained_fit import load, mismatch
+from .pretrained_fit import load, mismatch, torch_twin
 
 #: The library sources; anything else is read as a path.
 LIBRARIES = ("torchvision", "timm", "keras")
@@ -187,20 +187,15 @@ def _accepts(build: Callable[..., Any], name: str) -> bool:
 def _library_state(
     source: str, reference: Reference, model: Any, target: Target, where: str
 ) -> dict[str, Any]:
-    """A torch library's weights, under the spec's state_dict keys."""
-    if target.backend != "torch":
-        raise InputError(
-            Code.PRETRAINED,
-            where,
-            f"{source}'s weights load into the torch backend; build with backend='torch', "
-            "or train and `incept convert` the checkpoint",
-        )
+    """A torch library's weights, under the spec's state_dict keys (a Keras model's: its
+    torch twin's, which takes them on their way into it)."""
     try:
         state = _torchvision(reference) if source == "torchvision" else _timm(reference)
     except Exception as exc:  # a refused pickle, no network and no cached file, ...
         raise _failed(where, f"{source} could not load {reference.name}'s weights", exc) from None
     if reference.positional:
-        state = _by_position(state, model.state_dict(), where)
+        ours = model if target.backend == "torch" else torch_twin(model, target)
+        state = _by_position(state, ours.state_dict(), where)
     return state
 
 

@@ -1,9 +1,12 @@
 """Weights into a model of the spec, every tensor accounted for (pretrained.py's last step).
 
 torch weights arrive as tensors by state_dict key, Keras weights as a Keras model of the
-spec (Keras reads files into a model, not into arrays); torch targets take Keras weights
-through backends/transfer.py. Every tensor of the model must receive weights of its
-shape, and every weight must find a tensor (aux-head weights are dropped when the model
+spec (Keras reads files into a model, not into arrays). Across backends they go through
+backends/transfer.py: Keras weights into a torch target as the torch module's
+state_dict; torch weights into a Keras target through the spec's torch module (which
+takes them, checked as below) and a whole Keras model of the spec, copied from it into
+the model by variable (include_top=False takes the layers it has). Every tensor of the
+model must receive weights of its shape, and every weight must find a tensor (aux-head weights are dropped when the model
 has no aux heads); the first that does not is one line naming it and both shapes. A
 tensor whose shapes differ only where the model has `num_classes` (a classifier) keeps
 its fresh initialisation, with a warning that names it.
@@ -32,13 +35,28 @@ def load(model: Any, target: Target, weights: Any, where: str) -> None:
         _load_state(model, weights, target, where)
     elif keras_source:
         _copy_keras(model, weights, target, where)
-    else:
-        raise InputError(
-            Code.PRETRAINED,
-            where,
-            "torch weights load into the torch backend; build with backend='torch', "
-            "or `incept convert` an incept checkpoint",
-        )
+    else:  # the same call depth as the torch target's: the warning's stacklevel holds
+        twin = torch_twin(model, target)
+        _load_state(twin, weights, target, where)
+        _copy_keras(model, _keras_of(twin, target), target, where)
+
+
+def torch_twin(keras_model: Any, target: Target) -> Any:
+    """The spec's torch module with the Keras model's classes and aux heads: torch weights
+    load into it on their way into the Keras model (a classifier that does not fit keeps
+    the torch module's fresh initialisation, the spec's)."""
+    aux = _keras_aux(keras_model, target.graph)
+    return target.module("torch").build(num_classes=target.graph.num_classes, aux_logits=aux)
+
+
+def _keras_of(torch_model: Any, target: Target) -> Any:
+    """A whole Keras model of the spec holding `torch_model`'s weights."""
+    from incept.backends.transfer import torch_to_keras
+
+    build = target.module("keras").build
+    keras_model = build(num_classes=target.graph.num_classes, aux_logits=torch_model.aux_logits)
+    torch_to_keras(target.graph, torch_model, keras_model)
+    return keras_model
 
 
 def _keras_to_state(keras_model: Any, target: Target) -> dict[str, Any]:
