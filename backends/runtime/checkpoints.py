@@ -20,8 +20,10 @@ from incept.compiler.pipeline import Compiled, compile_spec
 from incept.compiler.spec import catalog
 
 from . import frameworks
-from .errors import Code, InputError
+from .errors import Code, InputError, NotACheckpoint
 from .finetune import same_body
+from .pretrained import is_library
+from .weights import H5_SUFFIXES, Weights, open_weights
 
 if TYPE_CHECKING:
     from .adapter import Adapter, Loaded
@@ -51,6 +53,10 @@ class Checkpoint:
         if self.path.parent.name == "checkpoints":
             return self.path.parent.parent
         return Path(tempfile.gettempdir()) / f"incept-models-{self.framework}"
+
+    def record(self) -> dict[str, str]:
+        """Where a run's weights came from, for its config.json and checkpoints."""
+        return {"init_from": str(self.path)}
 
     def load(self, device: str = "auto") -> Loaded:
         return self.adapter.load(self.path, self.state, self.compiled, self.folder, device)
@@ -94,22 +100,54 @@ def check_architecture(
 
 
 def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
-    """The spec a checkpoint was trained from (or `spec`), compiled and checked."""
-    spec_path = spec or state["spec"]["path"]
-    if not Path(spec_path).is_file() and not (spec and catalog.is_name(spec)):
-        raise InputError(
-            Code.CHECKPOINT, path, f"was trained from {spec_path}, which is not here; pass --spec"
-        )
-    compiled = compile_spec(spec_path)
+    """The spec a checkpoint was trained from (or `spec`, a path or a model's name),
+    compiled and checked."""
+    compiled = compile_spec(spec) if spec else _recorded_spec(state, path)
     check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
     return compiled
 
 
-def open_init_source(target: str, compiled: Compiled) -> Checkpoint:
-    """The checkpoint a new run of `compiled` starts from: of the same architecture, or of
-    one that differs only in its class count (its classifiers are then not loaded)."""
-    path, framework = locate(Path(target), best=False)
-    state = read(path, framework)
+def _recorded_spec(state: Mapping[str, Any], path: Path) -> Compiled:
+    """The spec file a checkpoint records; where that file is not here (a run of another
+    checkout or installation, a relative path from another folder), the model of its
+    name on the catalog's search path, if that has the recorded architecture."""
+    recorded = str(state["spec"]["path"])
+    if Path(recorded).is_file():
+        return compile_spec(recorded)
+    name = Path(recorded).stem if Path(recorded).suffix.lower() in (".yaml", ".yml") else recorded
+    found = catalog.find(name)
+    if found is not None:
+        compiled = compile_spec(str(found))
+        if compiled.arch_sha256 == state["spec"]["arch_sha256"]:
+            return compiled
+    raise InputError(
+        Code.CHECKPOINT, path, f"was trained from {recorded}, which is not here; pass --spec"
+    )
+
+
+def _read_checkpoint(target: str, best: bool) -> tuple[Path, str, dict[str, Any]] | Path:
+    """A run folder's or checkpoint file's (path, framework, state), or the path of a
+    file that is no incept checkpoint (plain weights)."""
+    path, framework = locate(Path(target), best)
+    if path.suffix.lower() in H5_SUFFIXES:  # Keras weights, never a checkpoint
+        return path
+    try:
+        return path, framework, read(path, framework)
+    except NotACheckpoint:
+        return path
+
+
+def open_init_source(target: str, compiled: Compiled) -> Checkpoint | Weights:
+    """What a new run of `compiled` starts from: a library's weights or a weights file
+    for its spec, or a checkpoint of the same architecture or of one that differs only
+    in its class count (the classifiers then start fresh)."""
+    where = f"--init-from {target}"
+    if is_library(target):
+        return open_weights(target, compiled, where)
+    found = _read_checkpoint(target, best=False)
+    if isinstance(found, Path):
+        return open_weights(str(found), compiled, where)
+    path, framework, state = found
     if state["spec"]["arch_sha256"] == compiled.arch_sha256:
         return Checkpoint(path, framework, state, compiled)
     source = spec_of(state, None, path)  # the spec it was trained from
@@ -121,6 +159,24 @@ def open_init_source(target: str, compiled: Compiled) -> Checkpoint:
             "spec's in more than num_classes",
         )
     return Checkpoint(path, framework, state, source)
+
+
+def open_source(target: str, spec: str | None, best: bool) -> Checkpoint | Weights:
+    """What `incept eval` and `incept predict` run: a run folder or checkpoint (its spec
+    as recorded, or `spec`), or a library source or weights file with `spec` (required)."""
+    found = None if is_library(target) else _read_checkpoint(target, best)
+    if isinstance(found, tuple):
+        path, framework, state = found
+        return Checkpoint(path, framework, state, spec_of(state, spec, path))
+    source = target if found is None else str(found)
+    if not spec:
+        raise InputError(
+            Code.FLAG,
+            "--spec",
+            f"{target} is not an incept run or checkpoint: name the spec its weights are "
+            "for (--spec NAME|PATH)",
+        )
+    return open_weights(source, compile_spec(spec), target)
 
 
 def open_checkpoint(target: str | Path, spec: str | None = None, best: bool = False) -> Checkpoint:

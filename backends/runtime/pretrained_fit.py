@@ -23,15 +23,16 @@ if TYPE_CHECKING:
     from .pretrained import Target
 
 
-def load(model: Any, target: Target, weights: Any, where: str) -> None:
-    """`weights` (torch tensors by key, or a Keras model of the spec) into `model`."""
+def load(model: Any, target: Target, weights: Any, where: str, fresh_ok: bool = True) -> None:
+    """`weights` (torch tensors by key, or a Keras model of the spec) into `model`; with
+    `fresh_ok`, classifiers of another class count keep their fresh initialisation."""
     keras_source = not isinstance(weights, dict)
     if target.backend == "torch":
         if keras_source:
             weights = _keras_to_state(weights, target)
-        _load_state(model, weights, target, where)
+        _load_state(model, weights, target, where, fresh_ok)
     elif keras_source:
-        _copy_keras(model, weights, target, where)
+        _copy_keras(model, weights, target, where, fresh_ok)
     else:
         raise InputError(
             Code.PRETRAINED,
@@ -81,7 +82,9 @@ def _shape(shape: tuple) -> str:
     return "x".join(map(str, shape)) or "a scalar"
 
 
-def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str) -> None:
+def _load_state(
+    model: Any, state: Mapping[str, Any], target: Target, where: str, fresh_ok: bool
+) -> None:
     import torch
 
     from incept.backends.torch import weight_modules
@@ -111,7 +114,7 @@ def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str
         got, want = tuple(value.shape), tuple(tensor.shape)
         if got == want:
             load[key] = value
-        elif _classifier(want, got, target.graph.num_classes):
+        elif fresh_ok and _classifier(want, got, target.graph.num_classes):
             fresh.append(key)
         else:
             raise mismatch(where, key, got, want)
@@ -126,7 +129,7 @@ def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str
     model.load_state_dict(load, strict=False)
 
 
-def _copy_keras(model: Any, source: Any, target: Target, where: str) -> None:
+def _copy_keras(model: Any, source: Any, target: Target, where: str, fresh_ok: bool) -> None:
     """A Keras model of the spec into `model` (the same spec), variable by path."""
     theirs = {v.path: v for v in source.weights}
     fresh = []
@@ -141,7 +144,7 @@ def _copy_keras(model: Any, source: Any, target: Target, where: str) -> None:
         got, want = tuple(other.shape), tuple(variable.shape)
         if got == want:
             variable.assign(other)
-        elif _classifier(want, got, target.graph.num_classes):
+        elif fresh_ok and _classifier(want, got, target.graph.num_classes):
             fresh.append(variable.path)
         else:
             raise mismatch(where, variable.path, got, want)
@@ -153,5 +156,5 @@ def _warn_fresh(where: str, fresh: list[str], classes: int) -> None:
         warnings.warn(
             f"{where}: {', '.join(fresh)} keep their fresh initialisation: the model has "
             f"{classes} classes, the weights another count",
-            stacklevel=6,  # the caller of incept.create_model
+            stacklevel=7,  # the caller of incept.create_model (create, load_into, load, ...)
         )

@@ -19,6 +19,7 @@ from .errors import Code, InputError
 from .frameworks import SUFFIX
 from .job import Job, Options
 from .rundir import RunDir
+from .weights import Weights
 
 
 def train_command(spec: str, flags: Mapping[str, Any]) -> None:
@@ -64,7 +65,10 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         raise InputError(Code.FLAG, "--freeze", "applies to a new run; --resume keeps the run's")
     data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
     check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
-    mean, std = channel_stats(data.train)
+    if isinstance(init_from, Weights) and init_from.reference is not None:
+        mean, std = init_from.input_stats()  # the input the library's weights expect
+    else:
+        mean, std = channel_stats(data.train)
     options = Options(
         device=flags["device"],
         precision=flags["precision"],

@@ -34,6 +34,7 @@ from incept.compiler.files import copy_atomic
 from ..errors import Code, InputError
 from ..job import Job
 from ..seeds import mix_seed
+from ..weights import Weights
 from . import checkpoint
 from .batches import Batches
 from .device import setup
@@ -142,7 +143,11 @@ class KerasSession:
             variable.assign(np.array(value, dtype=variable.dtype))
         self._restored_seeds = "partial" in state
 
-    def init_from(self, source: Checkpoint) -> None:
+    def init_from(self, source: Checkpoint | Weights) -> None:
+        if isinstance(source, Weights):  # a library's weights or a weights file
+            aux = has_aux(self.model)
+            source.load_into(self.model, "keras", aux=aux, fresh_classifiers=True)
+            return
         if source.framework != "keras":
             raise InputError(
                 Code.FLAG, "--init-from", f"{source.path} is a {source.framework} checkpoint; "

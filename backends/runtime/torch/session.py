@@ -22,6 +22,7 @@ from incept.compiler.spec.schema import Training
 from ..errors import Code, InputError
 from ..job import Job
 from ..schedule import lr_factor
+from ..weights import Weights
 from . import checkpoint
 from .batches import make_batches
 from .device import Runtime, setup
@@ -109,7 +110,11 @@ class TorchSession:
         self.scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
 
-    def init_from(self, source: Checkpoint) -> None:
+    def init_from(self, source: Checkpoint | Weights) -> None:
+        if isinstance(source, Weights):  # a library's weights or a weights file
+            aux = bool(getattr(self.raw, "aux_logits", False))
+            source.load_into(self.raw, "torch", aux=aux, fresh_classifiers=True)
+            return
         if source.framework != "torch":
             raise InputError(
                 Code.FLAG,
