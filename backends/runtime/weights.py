@@ -95,7 +95,7 @@ class Weights:
         state = {
             "spec": {"path": self.graph.spec_path, "name": self.graph.name},
             "recipe": {"aux": False},
-            "data": {"classes": self.class_names(), "mean": mean, "std": std},
+            "data": {"classes": self.class_names(), "mean": list(mean), "std": list(std)},
         }
         framework = self.framework
         folder = Path(tempfile.gettempdir()) / f"incept-models-{framework}"
@@ -107,18 +107,20 @@ class Weights:
             self.compiled, state, folder, device, fill
         )
 
-    def input_stats(self) -> tuple[list[float], list[float]]:
+    def input_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The (mean, std) per channel on [0, 1] the weights expect: the library model's
         (with torchvision's transform_input folded in); for a file of no known library,
         ImageNet's for RGB and (0.5, 0.5) for other channel counts."""
         channels = self.graph.input.shape[0]  # type: ignore[index]
+        mean: tuple[float, ...]
+        std: tuple[float, ...]
         if self.reference is not None and channels == 3:
             mean, std = self.reference.input_stats(transform_input=False)
         elif channels == 3:
             mean, std = IMAGENET_MEAN, IMAGENET_STD
         else:
             mean, std = (0.5,) * channels, (0.5,) * channels
-        return list(mean), list(std)
+        return mean, std
 
     def class_names(self) -> list[str]:
         """The classes' names: ImageNet-1k's for the library models' 1,000 classes (from
