@@ -197,8 +197,8 @@ def test_predict_and_eval_with_torchvision(torch_home, tmp_path):  # noqa: F811
     code, output = incept("predict", "torchvision", str(tmp_path / "x.png"), *CPU)
     assert (code, output.strip()) == (
         2,
-        "--spec: error[flag]: torchvision is not an incept run or checkpoint: name the spec "
-        "its weights are for (--spec NAME|PATH)",
+        "--spec: error[flag]: torchvision is a library source: name the spec its weights are "
+        "for (--spec NAME|PATH)",
     )
     folder = _rgb_folder(tmp_path / "three", 3, 1)
     code, output = incept("eval", "torchvision", "--spec", spec, "--data", f"imagefolder:{folder}")
@@ -214,6 +214,12 @@ def test_eval_a_weights_file(torch_home, tmp_path):  # noqa: F811
     on a 1000-class spec's 3-class variant is refused; the file's classifier must fit."""
     reference = _reference(torch_home)
     torch.save(reference.state_dict(), tmp_path / "googlenet.pth")
+    code, output = incept("eval", str(tmp_path / "googlenet.pth"), *CPU)
+    assert (code, output.strip()) == (
+        2,
+        f"{tmp_path / 'googlenet.pth'}: error[checkpoint]: not an incept checkpoint; as a "
+        "weights file it needs --spec, the spec they are for",
+    )
     spec3 = _small_spec(tmp_path, classes=3)
     folder = _rgb_folder(tmp_path / "three", 3, 2)
     code, output = incept(

@@ -168,14 +168,19 @@ def open_source(target: str, spec: str | None, best: bool) -> Checkpoint | Weigh
     if isinstance(found, tuple):
         path, framework, state = found
         return Checkpoint(path, framework, state, spec_of(state, spec, path))
-    source = target if found is None else str(found)
-    if not spec:
+    if not spec and found is None:
         raise InputError(
             Code.FLAG,
             "--spec",
-            f"{target} is not an incept run or checkpoint: name the spec its weights are "
-            "for (--spec NAME|PATH)",
+            f"{target} is a library source: name the spec its weights are for (--spec NAME|PATH)",
         )
+    if not spec:
+        raise InputError(
+            Code.CHECKPOINT,
+            found,
+            "not an incept checkpoint; as a weights file it needs --spec, the spec they are for",
+        )
+    source = target if found is None else str(found)
     return open_weights(source, compile_spec(spec), target)
 
 
