@@ -167,6 +167,12 @@ def test_init_from_torchvision(torch_home, tmp_path):  # noqa: F811
         "--init-from timm: error[pretrained]: no timm model has the layout of the spec named "
         "'googlenet_torchvision'"
     )
+    code, output = incept("train", spec, *data, "--init-from", "torchvison", *CPU)
+    assert (code, output.strip()) == (
+        2,
+        "--init-from torchvison: error[flag]: not a source (torchvision, timm, keras) and no "
+        "such run folder, checkpoint or weights file",
+    )
 
 
 def _preprocessed(image: np.ndarray) -> torch.Tensor:

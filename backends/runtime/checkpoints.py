@@ -22,7 +22,7 @@ from incept.compiler.spec import catalog
 from . import frameworks
 from .errors import Code, InputError, NotACheckpoint
 from .finetune import same_body
-from .pretrained import is_library
+from .pretrained import LIBRARIES, is_library
 from .weights import H5_SUFFIXES, Weights, open_weights
 
 if TYPE_CHECKING:
@@ -144,6 +144,13 @@ def open_init_source(target: str, compiled: Compiled) -> Checkpoint | Weights:
     where = f"--init-from {target}"
     if is_library(target):
         return open_weights(target, compiled, where)
+    if not Path(target).exists():
+        raise InputError(
+            Code.FLAG,
+            where,
+            f"not a source ({', '.join(LIBRARIES)}) and no such run folder, checkpoint "
+            "or weights file",
+        )
     found = _read_checkpoint(target, best=False)
     if isinstance(found, Path):
         return open_weights(str(found), compiled, where)
