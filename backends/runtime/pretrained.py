@@ -23,7 +23,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,6 +67,7 @@ class Reference:
     std: Stats = IMAGENET_STD
     #: Its classifier's classes, in the library's order (all three use the same one).
     classes: str = "imagenet-1k"
+    num_classes: int = 1000
 
     def input_stats(self, transform_input: bool) -> tuple[Stats, Stats]:
         """The (mean, std) a model of the spec with these weights expects: the library's,
@@ -160,7 +161,8 @@ class Target:
     graph: Graph  # at the model's num_classes
     backend: str  # torch | keras
     module: Callable[[str], ModuleType]  # backend -> its generated module for the spec
-    spec_classes: int  # the spec's own num_classes, which files are assumed to hold
+    spec_classes: int  # the weights' classes: the spec's own num_classes (files are assumed
+    # to hold those; load_into sets a library model's)
 
     @property
     def name(self) -> str:
@@ -215,6 +217,8 @@ def load_into(
     if reference is None:  # a path (a pathlib.Path always: Path("timm"))
         weights = _read_path(Path(source), target, aux_logits, where)
     elif source == "keras":
+        # keras.applications' model has its own class count, whatever the spec's
+        target = replace(target, spec_classes=reference.num_classes)
         weights = _application(reference, target, where)
     else:
         weights = _library_state(str(source), reference, model, target, where)
