@@ -115,14 +115,14 @@ def _small_spec(folder: Path, classes: int = 1000) -> str:
     return str(path)
 
 
-def _rgb_folder(root: Path, classes: int, per_class: int) -> Path:
+def _rgb_folder(root: Path, classes: int, per_class: int, size: int = SIZE) -> Path:
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
         for k in range(classes):
             folder = root / split / f"c{k}"
             folder.mkdir(parents=True)
             for i in range(per_class):
-                pixels = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(folder / f"{i}.png")
     return root
 
@@ -278,3 +278,37 @@ def test_predict_with_keras_applications_weights(tmp_path, monkeypatch):
     torchvision = pytest.importorskip("torchvision")
     names = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
     assert [p["class"] for p in item["top"]] == [names[i] for i in order]
+
+
+def test_init_from_keras_applications_into_a_keras_run(tmp_path, monkeypatch):
+    """keras.applications' InceptionV3 weights (1,000 classes) into a Keras run of a
+    3-class variant: the body frozen at the reference's values, the classifier new, the
+    input normalised as keras.applications preprocesses it."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    reference = _keras_reference("InceptionV3", tmp_path / "keras", KERAS[0][2])
+    spec = tmp_path / "v3.yaml"
+    spec.write_text(
+        f"extends: inception-v3-keras\nnum_classes: 3\ninput: {{size: {KERAS_SIZE}}}\n"
+        "patch: [{row: '*', unset: [output]}]\n"
+    )
+    rgb = _rgb_folder(tmp_path / "images", 3, 2, KERAS_SIZE)
+    run = tmp_path / "run"
+    code, output = incept(
+        "train", str(spec), "--data", f"imagefolder:{rgb}", "--run-dir", str(run), *CPU,
+        "--epochs", "1", "--no-progress", "--batch-size", "2", "--limit-train", "2",
+        "--workers", "0", "--backend", "keras", "--no-aux",
+        "--init-from", "keras", "--freeze", "all-but-head",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "warning: --init-from keras: fc/kernel, fc/bias keep their fresh initialisation" in output
+    config = json.loads(RunDir(run).config.read_text())
+    assert (config["init_from"], config["init_from_model"]) == ("keras", "InceptionV3")
+    assert config["data"]["mean"] == [0.5] * 3 and config["data"]["std"] == [0.5] * 3
+    from incept.runtime.checkpoints import load
+
+    mine = [w for w in load(run).model.weights if "seed_generator" not in w.path]
+    theirs = reference.weights
+    assert len(mine) == len(theirs)  # the same layers in the same order, aux heads off
+    for ours, other in zip(mine[:-2], theirs[:-2], strict=True):  # all but the classifier
+        assert np.array_equal(np.asarray(ours.numpy()), np.asarray(other.numpy())), other.path
+    assert tuple(mine[-2].shape) == (2048, 3)
