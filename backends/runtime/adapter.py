@@ -60,9 +60,14 @@ class Session(Protocol):
         """Weights, optimizer, schedule, RNG and dropout states from a checkpoint."""
         ...
 
-    def init_from(self, source: Checkpoint | Weights) -> None:
-        """A new run's weights: another run's checkpoint (the same architecture, or
-        another class count), a library's pretrained weights or a weights file."""
+    def init_from(self, checkpoint: Checkpoint) -> None:
+        """A new run's weights from another run's checkpoint (the same architecture, or
+        another class count: the classifiers start fresh)."""
+        ...
+
+    def init_weights(self, weights: Weights) -> None:
+        """A new run's weights from a library's pretrained weights or a weights file
+        (`weights.load_into` the session's model)."""
         ...
 
     def begin_epoch(self, epoch: int) -> None: ...

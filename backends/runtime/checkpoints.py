@@ -22,8 +22,6 @@ from incept.compiler.spec import catalog
 from . import frameworks
 from .errors import Code, InputError, NotACheckpoint
 from .finetune import same_body
-from .pretrained import LIBRARIES, is_library
-from .weights import H5_SUFFIXES, Weights, open_weights
 
 if TYPE_CHECKING:
     from .adapter import Adapter, Loaded
@@ -125,11 +123,11 @@ def _recorded_spec(state: Mapping[str, Any], path: Path) -> Compiled:
     )
 
 
-def _read_checkpoint(target: str, best: bool) -> tuple[Path, str, dict[str, Any]] | Path:
+def read_checkpoint(target: str, best: bool) -> tuple[Path, str, dict[str, Any]] | Path:
     """A run folder's or checkpoint file's (path, framework, state), or the path of a
     file that is no incept checkpoint (plain weights)."""
     path, framework = locate(Path(target), best)
-    if path.suffix.lower() in H5_SUFFIXES:  # Keras weights, never a checkpoint
+    if path.suffix.lower() in (".h5", ".hdf5"):  # Keras weights, never a checkpoint
         return path
     try:
         return path, framework, read(path, framework)
@@ -137,24 +135,11 @@ def _read_checkpoint(target: str, best: bool) -> tuple[Path, str, dict[str, Any]
         return path
 
 
-def open_init_source(target: str, compiled: Compiled) -> Checkpoint | Weights:
-    """What a new run of `compiled` starts from: a library's weights or a weights file
-    for its spec, or a checkpoint of the same architecture or of one that differs only
-    in its class count (the classifiers then start fresh)."""
-    where = f"--init-from {target}"
-    if is_library(target):
-        return open_weights(target, compiled, where)
-    if not Path(target).exists():
-        raise InputError(
-            Code.FLAG,
-            where,
-            f"not a source ({', '.join(LIBRARIES)}) and no such run folder, checkpoint "
-            "or weights file",
-        )
-    found = _read_checkpoint(target, best=False)
-    if isinstance(found, Path):
-        return open_weights(str(found), compiled, where)
-    path, framework, state = found
+def open_init_checkpoint(
+    path: Path, framework: str, state: dict[str, Any], compiled: Compiled
+) -> Checkpoint:
+    """The checkpoint a new run of `compiled` starts from: of the same architecture, or
+    of one that differs only in its class count (the classifiers then start fresh)."""
     if state["spec"]["arch_sha256"] == compiled.arch_sha256:
         return Checkpoint(path, framework, state, compiled)
     source = spec_of(state, None, path)  # the spec it was trained from
@@ -166,29 +151,6 @@ def open_init_source(target: str, compiled: Compiled) -> Checkpoint | Weights:
             "spec's in more than num_classes",
         )
     return Checkpoint(path, framework, state, source)
-
-
-def open_source(target: str, spec: str | None, best: bool) -> Checkpoint | Weights:
-    """What `incept eval` and `incept predict` run: a run folder or checkpoint (its spec
-    as recorded, or `spec`), or a library source or weights file with `spec` (required)."""
-    found = None if is_library(target) else _read_checkpoint(target, best)
-    if isinstance(found, tuple):
-        path, framework, state = found
-        return Checkpoint(path, framework, state, spec_of(state, spec, path))
-    if not spec and found is None:
-        raise InputError(
-            Code.FLAG,
-            "--spec",
-            f"{target} is a library source: name the spec its weights are for (--spec NAME|PATH)",
-        )
-    if not spec:
-        raise InputError(
-            Code.CHECKPOINT,
-            found,
-            "not an incept checkpoint; as a weights file it needs --spec, the spec they are for",
-        )
-    source = target if found is None else str(found)
-    return open_weights(source, compile_spec(spec), target)
 
 
 def open_checkpoint(target: str | Path, spec: str | None = None, best: bool = False) -> Checkpoint:

@@ -25,7 +25,7 @@ from .data.sources import check_fits, open_data
 from .errors import Code, InputError
 from .metrics import summarize
 from .rundir import RunDir
-from .weights import Weights
+from .weights import Weights, open_source
 
 if TYPE_CHECKING:
     from .adapter import Loaded
@@ -78,7 +78,7 @@ def evaluate(target: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     folder is evaluated at its last weights (name checkpoints/best.* for those); a
     library source or weights file with --spec and --data."""
     _positive("--batch-size", flags["batch_size"])
-    opened = checkpoints.open_source(target, flags["spec"], best=False)
+    opened = open_source(target, flags["spec"], best=False)
     if isinstance(opened, Weights):
         return _evaluate_weights(opened, flags)
     state = opened.state
@@ -156,7 +156,7 @@ def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> li
     from .data.images import read_image
 
     _positive("--top", flags["top"])
-    opened = checkpoints.open_source(target, flags["spec"], best=True)
+    opened = open_source(target, flags["spec"], best=True)
     channels = opened.compiled.graph.input.shape[0]  # type: ignore[index]
     arrays = [read_image(p, channels=channels) for p in images]  # all read before any output
     loaded = opened.load(flags["device"])

@@ -13,13 +13,12 @@ from incept.compiler.pipeline import compile_spec
 
 from . import finetune
 from . import recipe as recipes
-from .checkpoints import open_init_source
 from .data.sources import channel_stats, check_fits, open_data
 from .errors import Code, InputError
 from .frameworks import SUFFIX
 from .job import Job, Options
 from .rundir import RunDir
-from .weights import Weights
+from .weights import Weights, open_init_source
 
 
 def train_command(spec: str, flags: Mapping[str, Any]) -> None:

@@ -1,9 +1,8 @@
-"""Weights that are no incept checkpoint: a library's pretrained weights ("torchvision",
-"timm", "keras") or a plain weights file (a torch state_dict, a Keras .keras/.h5 file).
-
-`incept train --init-from`, `incept eval` and `incept predict` take them beside run
-folders and checkpoints (checkpoints.py tells the two apart); pretrained.py reads them
-into a model the runtime built. Such weights carry no run identity, so what a
+"""What `incept train --init-from`, `incept eval` and `incept predict` read: a run folder
+or incept checkpoint (checkpoints.py), or weights that are no incept checkpoint: a
+library's pretrained weights ("torchvision", "timm", "keras") or a plain weights file (a
+torch state_dict, a Keras .keras/.h5 file), which pretrained.py reads into a model the
+runtime built. Such weights carry no run identity, so what a
 checkpoint records is supplied here: the input normalisation the weights expect (the
 library model's, pretrained.Reference) and the names of their classes.
 """
@@ -19,19 +18,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from incept.compiler.ir.graph import Graph
-from incept.compiler.pipeline import Compiled
+from incept.compiler.pipeline import Compiled, compile_spec
 
 from . import frameworks, pretrained
+from .checkpoints import Checkpoint, open_init_checkpoint, read_checkpoint, spec_of
 from .errors import Code, InputError
-from .pretrained import IMAGENET_MEAN, IMAGENET_STD, Reference, Target
+from .pretrained import IMAGENET_MEAN, IMAGENET_STD, LIBRARIES, Reference, Target, is_library
 
 if TYPE_CHECKING:
     from .adapter import Loaded
 
-#: Keras' h5 weights files (never an incept checkpoint), and every file Keras reads
-#: (anything else is read as a torch state_dict).
-H5_SUFFIXES = (".h5", ".hdf5")
-KERAS_SUFFIXES = (".keras", *H5_SUFFIXES)
+#: The weights files Keras reads (anything else is read as a torch state_dict).
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 @dataclass(frozen=True)
@@ -158,3 +156,46 @@ def open_weights(source: str, compiled: Compiled, where: str) -> Weights:
             f"not a source ({', '.join(pretrained.LIBRARIES)}), weights file or run folder",
         )
     return Weights(str(path.resolve()), compiled, where)
+
+
+def open_init_source(target: str, compiled: Compiled) -> Checkpoint | Weights:
+    """What a new run of `compiled` starts from: a library's weights or a weights file
+    for its spec, or a checkpoint of the same architecture or of one that differs only
+    in its class count (the classifiers then start fresh)."""
+    where = f"--init-from {target}"
+    if is_library(target):
+        return open_weights(target, compiled, where)
+    if not Path(target).exists():
+        raise InputError(
+            Code.FLAG,
+            where,
+            f"not a source ({', '.join(LIBRARIES)}) and no such run folder, checkpoint "
+            "or weights file",
+        )
+    found = read_checkpoint(target, best=False)
+    if isinstance(found, Path):
+        return open_weights(str(found), compiled, where)
+    return open_init_checkpoint(*found, compiled)
+
+
+def open_source(target: str, spec: str | None, best: bool) -> Checkpoint | Weights:
+    """What `incept eval` and `incept predict` run: a run folder or checkpoint (its spec
+    as recorded, or `spec`), or a library source or weights file with `spec` (required)."""
+    found = None if is_library(target) else read_checkpoint(target, best)
+    if isinstance(found, tuple):
+        path, framework, state = found
+        return Checkpoint(path, framework, state, spec_of(state, spec, path))
+    if not spec and found is None:
+        raise InputError(
+            Code.FLAG,
+            "--spec",
+            f"{target} is a library source: name the spec its weights are for (--spec NAME|PATH)",
+        )
+    if not spec:
+        raise InputError(
+            Code.CHECKPOINT,
+            found,
+            "not an incept checkpoint; as a weights file it needs --spec, the spec they are for",
+        )
+    source = target if found is None else str(found)
+    return open_weights(source, compile_spec(spec), target)

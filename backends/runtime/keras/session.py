@@ -34,7 +34,6 @@ from incept.compiler.files import copy_atomic
 from ..errors import Code, InputError
 from ..job import Job
 from ..seeds import mix_seed
-from ..weights import Weights
 from . import checkpoint
 from .batches import Batches
 from .device import setup
@@ -44,6 +43,7 @@ from .optim import CrossEntropy, compile_model
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
+    from ..weights import Weights  # a type only, as Checkpoint
 
 
 def _batches(job: Job, train: bool, batch_size: int) -> Batches:
@@ -143,11 +143,11 @@ class KerasSession:
             variable.assign(np.array(value, dtype=variable.dtype))
         self._restored_seeds = "partial" in state
 
-    def init_from(self, source: Checkpoint | Weights) -> None:
-        if isinstance(source, Weights):  # a library's weights or a weights file
-            aux = has_aux(self.model)
-            source.load_into(self.model, "keras", aux=aux, fresh_classifiers=True)
-            return
+    def init_weights(self, weights: Weights) -> None:
+        aux = has_aux(self.model)
+        weights.load_into(self.model, "keras", aux=aux, fresh_classifiers=True)
+
+    def init_from(self, source: Checkpoint) -> None:
         if source.framework != "keras":
             raise InputError(
                 Code.FLAG, "--init-from", f"{source.path} is a {source.framework} checkpoint; "

@@ -22,7 +22,6 @@ from incept.compiler.spec.schema import Training
 from ..errors import Code, InputError
 from ..job import Job
 from ..schedule import lr_factor
-from ..weights import Weights
 from . import checkpoint
 from .batches import make_batches
 from .device import Runtime, setup
@@ -33,6 +32,7 @@ from .model import build_model, load_weights, preflight
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
+    from ..weights import Weights  # a type only, as Checkpoint
 
 
 def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
@@ -110,11 +110,11 @@ class TorchSession:
         self.scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
 
-    def init_from(self, source: Checkpoint | Weights) -> None:
-        if isinstance(source, Weights):  # a library's weights or a weights file
-            aux = bool(getattr(self.raw, "aux_logits", False))
-            source.load_into(self.raw, "torch", aux=aux, fresh_classifiers=True)
-            return
+    def init_weights(self, weights: Weights) -> None:
+        aux = bool(getattr(self.raw, "aux_logits", False))
+        weights.load_into(self.raw, "torch", aux=aux, fresh_classifiers=True)
+
+    def init_from(self, source: Checkpoint) -> None:
         if source.framework != "torch":
             raise InputError(
                 Code.FLAG,
