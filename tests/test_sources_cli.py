@@ -300,7 +300,9 @@ def test_init_from_keras_applications_into_a_keras_run(tmp_path, monkeypatch):
         "--init-from", "keras", "--freeze", "all-but-head",
     )  # fmt: skip
     assert code == 0, output
-    assert "warning: --init-from keras: fc/kernel, fc/bias keep their fresh initialisation" in output
+    assert (
+        "warning: --init-from keras: fc/kernel, fc/bias keep their fresh initialisation" in output
+    )
     config = json.loads(RunDir(run).config.read_text())
     assert (config["init_from"], config["init_from_model"]) == ("keras", "InceptionV3")
     assert config["data"]["mean"] == [0.5] * 3 and config["data"]["std"] == [0.5] * 3
