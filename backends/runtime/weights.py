@@ -47,7 +47,7 @@ class Weights:
 
     @property
     def library(self) -> bool:
-        return pretrained.is_library(self.source)
+        return is_library(self.source)
 
     @property
     def framework(self) -> str:
@@ -125,7 +125,11 @@ class Weights:
         torchvision's weights metadata, the order all three libraries use), else indices."""
         count = self.graph.num_classes
         reference = self.reference
-        if reference is not None and reference.classes == "imagenet-1k" and count == 1000:
+        if (
+            reference is not None
+            and reference.classes == "imagenet-1k"
+            and count == reference.num_classes
+        ):
             names = _imagenet_names()
             if names is not None:
                 return names
@@ -144,7 +148,7 @@ def _imagenet_names() -> list[str] | None:
 def open_weights(source: str, compiled: Compiled, where: str) -> Weights:
     """`source` as weights for the compiled spec: a library with a model of its layout
     (one line naming the specs it fits otherwise), or an existing file."""
-    if pretrained.is_library(source):
+    if is_library(source):
         # one line if the library has no model of this spec's layout
         pretrained.reference_of(source, compiled.graph.name, where)
         return Weights(source, compiled, where)
@@ -153,7 +157,7 @@ def open_weights(source: str, compiled: Compiled, where: str) -> Weights:
         raise InputError(
             Code.PRETRAINED,
             where,
-            f"not a source ({', '.join(pretrained.LIBRARIES)}), weights file or run folder",
+            f"not a source ({', '.join(LIBRARIES)}), weights file or run folder",
         )
     return Weights(str(path.resolve()), compiled, where)
 
