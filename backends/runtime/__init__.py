@@ -20,6 +20,8 @@ it), and every checkpoint comes and goes through checkpoints.py.
     pretrained.py   `create_model(pretrained=...)`: which spec takes torchvision's, timm's
                     or keras.applications' weights, read by their loaders, or a path
     pretrained_fit.py  those weights into the model, every tensor accounted for
+    weights.py      what --init-from, eval and predict read: a run or checkpoint, or a
+                    library's weights or a weights file (their normalisation and classes)
     export/         `incept export`: ONNX and SavedModel
     data/           data sets as arrays or file lists, checked against the spec (numpy)
     schedule.py     learning-rate schedules as pure functions of the step

@@ -8,7 +8,7 @@ is written once, in checkpoints.py, driver.py and evaluation.py, against these t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from .job import Job
 
 if TYPE_CHECKING:
     from .checkpoints import Checkpoint
+    from .weights import Weights
 
 
 class Loaded(Protocol):
@@ -60,7 +61,13 @@ class Session(Protocol):
         ...
 
     def init_from(self, checkpoint: Checkpoint) -> None:
-        """A new run's weights from another run's checkpoint (same architecture)."""
+        """A new run's weights from another run's checkpoint (the same architecture, or
+        another class count: the classifiers start fresh)."""
+        ...
+
+    def init_weights(self, weights: Weights) -> None:
+        """A new run's weights from a library's pretrained weights or a weights file
+        (`weights.load_into` the session's model)."""
         ...
 
     def begin_epoch(self, epoch: int) -> None: ...
@@ -123,6 +130,19 @@ class Adapter(Protocol):
 
     def build(self, compiled: Compiled, folder: Path, *, aux: bool) -> Any:
         """A fresh float32 model (source imported from `folder`/model.py)."""
+        ...
+
+    def load_with(
+        self,
+        compiled: Compiled,
+        state: Mapping[str, Any],
+        folder: Path,
+        device: str,
+        fill: Callable[[Any], None],
+    ) -> Loaded:
+        """A model of `compiled` (no aux heads) whose weights `fill` sets (a library's
+        or a file's, incept.runtime.weights), eval mode; `state` stands in for a
+        checkpoint's identity (data: classes, mean, std)."""
         ...
 
     def save_model(self, path: Path, model: Any, state: Mapping[str, Any]) -> None:

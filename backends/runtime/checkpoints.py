@@ -20,7 +20,7 @@ from incept.compiler.pipeline import Compiled, compile_spec
 from incept.compiler.spec import catalog
 
 from . import frameworks
-from .errors import Code, InputError
+from .errors import Code, InputError, NotACheckpoint
 from .finetune import same_body
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ class Checkpoint:
         if self.path.parent.name == "checkpoints":
             return self.path.parent.parent
         return Path(tempfile.gettempdir()) / f"incept-models-{self.framework}"
+
+    def record(self) -> dict[str, str]:
+        """Where a run's weights came from, for its config.json and checkpoints."""
+        return {"init_from": str(self.path)}
 
     def load(self, device: str = "auto") -> Loaded:
         return self.adapter.load(self.path, self.state, self.compiled, self.folder, device)
@@ -94,22 +98,48 @@ def check_architecture(
 
 
 def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
-    """The spec a checkpoint was trained from (or `spec`), compiled and checked."""
-    spec_path = spec or state["spec"]["path"]
-    if not Path(spec_path).is_file() and not (spec and catalog.is_name(spec)):
-        raise InputError(
-            Code.CHECKPOINT, path, f"was trained from {spec_path}, which is not here; pass --spec"
-        )
-    compiled = compile_spec(spec_path)
+    """The spec a checkpoint was trained from (or `spec`, a path or a model's name),
+    compiled and checked."""
+    compiled = compile_spec(spec) if spec else _recorded_spec(state, path)
     check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
     return compiled
 
 
-def open_init_source(target: str, compiled: Compiled) -> Checkpoint:
-    """The checkpoint a new run of `compiled` starts from: of the same architecture, or of
-    one that differs only in its class count (its classifiers are then not loaded)."""
-    path, framework = locate(Path(target), best=False)
-    state = read(path, framework)
+def _recorded_spec(state: Mapping[str, Any], path: Path) -> Compiled:
+    """The spec file a checkpoint records; where that file is not here (a run of another
+    checkout or installation, a relative path from another folder), the model of its
+    name on the catalog's search path, if that has the recorded architecture."""
+    recorded = str(state["spec"]["path"])
+    if Path(recorded).is_file():
+        return compile_spec(recorded)
+    name = Path(recorded).stem if Path(recorded).suffix.lower() in (".yaml", ".yml") else recorded
+    found = catalog.find(name)
+    if found is not None:
+        compiled = compile_spec(str(found))
+        if compiled.arch_sha256 == state["spec"]["arch_sha256"]:
+            return compiled
+    raise InputError(
+        Code.CHECKPOINT, path, f"was trained from {recorded}, which is not here; pass --spec"
+    )
+
+
+def read_checkpoint(target: str, best: bool) -> tuple[Path, str, dict[str, Any]] | Path:
+    """A run folder's or checkpoint file's (path, framework, state), or the path of a
+    file that is no incept checkpoint (plain weights)."""
+    path, framework = locate(Path(target), best)
+    if path.suffix.lower() in (".h5", ".hdf5"):  # Keras weights, never a checkpoint
+        return path
+    try:
+        return path, framework, read(path, framework)
+    except NotACheckpoint:
+        return path
+
+
+def open_init_checkpoint(
+    path: Path, framework: str, state: dict[str, Any], compiled: Compiled
+) -> Checkpoint:
+    """The checkpoint a new run of `compiled` starts from: of the same architecture, or
+    of one that differs only in its class count (the classifiers then start fresh)."""
     if state["spec"]["arch_sha256"] == compiled.arch_sha256:
         return Checkpoint(path, framework, state, compiled)
     source = spec_of(state, None, path)  # the spec it was trained from

@@ -82,9 +82,12 @@ def _format(flags: dict[str, Any]) -> str:
 )
 @click.option(
     "--init-from",
-    metavar="RUN|CKPT",
-    help="Start a new run from the weights of another run or checkpoint: the same "
-    "architecture, or one with another num_classes (its classifiers then start fresh).",
+    metavar="SOURCE",
+    help="Start a new run from these weights: a run folder or checkpoint (the same "
+    "architecture, or another num_classes), a library's pretrained weights for the spec "
+    "(torchvision, timm, keras; the run then normalises its input as they expect) or a "
+    "weights file (.pt/.pth state_dict, .keras, .h5). Classifiers of another class count "
+    "start fresh.",
 )
 @click.option(
     "--freeze",
@@ -156,11 +159,22 @@ def train(spec: str, **flags: Any) -> None:
     train_command(spec, flags)
 
 
+_SPEC_HELP = (
+    "The spec the checkpoint was trained from [default: as recorded]; required for a "
+    "library source or weights file: the spec (name or path) its weights are for."
+)
+
+
 @click.command(name="eval")
 @click.argument("target")
 @click.option("--crops", type=click.Choice(["1", "10", "144"]), default="1", show_default=True)
-@click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
-@click.option("--data", "source", help="Data set [default: the one it was trained on].")
+@click.option("--spec", help=_SPEC_HELP)
+@click.option(
+    "--data",
+    "source",
+    help="Data set [default: the one it was trained on; required for a library source "
+    "or weights file, with the spec's classes in the order of its classifier].",
+)
 @click.option("--data-dir", help="Folder of the Fashion-MNIST IDX files [$INCEPT_DATA].")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
@@ -168,7 +182,9 @@ def train(spec: str, **flags: Any) -> None:
 @_format_options
 @one_line_errors
 def evaluate(target: str, **flags: Any) -> None:
-    """Evaluate a run folder (its last checkpoint) or a checkpoint on the test split."""
+    """Evaluate TARGET on the test split: a run folder (its last checkpoint), a
+    checkpoint, a library's pretrained weights (torchvision, timm, keras) or a weights
+    file (.pt/.pth, .keras, .h5), the last two with --spec and --data."""
     import json
 
     from .frameworks import require
@@ -186,14 +202,15 @@ def evaluate(target: str, **flags: Any) -> None:
 @click.command()
 @click.argument("target")
 @click.argument("images", nargs=-1, required=True)
-@click.option("--spec", help="The spec the checkpoint was trained from [default: as recorded].")
+@click.option("--spec", help=_SPEC_HELP)
 @click.option("--top", type=int, default=5, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @_format_options
 @one_line_errors
 def predict(target: str, images: tuple[str, ...], **flags: Any) -> None:
-    """Print the top classes of each image (PNG, JPEG, ...) by a run folder (its best
-    checkpoint) or a checkpoint file."""
+    """Print the top classes of each image (PNG, JPEG, ...) by TARGET: a run folder (its
+    best checkpoint), a checkpoint, a library's pretrained weights (torchvision, timm,
+    keras: ImageNet's class names) or a weights file, the last two with --spec."""
     import json
     from pathlib import Path
 

@@ -29,6 +29,7 @@ from .metrics import score
 from .progress import EpochProgress
 from .resume import resume_state
 from .signals import Deferred
+from .weights import Weights
 
 #: Steps between host synchronisations (progress, non-finite loss, signals under DDP).
 CHECK_EVERY = 10
@@ -61,6 +62,8 @@ def train(job: Job) -> Journal:
         session.restore(state, job.run.last)
         journal = Journal(job.run, state["history"])
         first, start, partial = int(state["epoch"]), int(state.get("step", 0)), state.get("partial")
+    elif isinstance(job.init_from, Weights):
+        session.init_weights(job.init_from)
     elif job.init_from is not None:
         session.init_from(job.init_from)
     _write(

@@ -40,6 +40,14 @@ class InputError(UserError):
         return one_line(f"{self.where}: error[{self.code.value}]: {self.message}")
 
 
+class NotACheckpoint(InputError):
+    """A readable file that is no incept checkpoint (a plain state_dict, a Keras model):
+    commands that also take plain weights files read it as one."""
+
+    def __init__(self, where: object, message: str) -> None:
+        super().__init__(Code.CHECKPOINT, where, message)
+
+
 #: Exit statuses besides 0, 2 (bad input) and 3 (a bug): documented in docs/training.md.
 EXIT_NON_FINITE = 4
 
@@ -85,4 +93,4 @@ def write_failed(path: object, exc: OSError) -> InputError:
 def check_format(state: object, expected: str, path: object) -> None:
     """A readable checkpoint must also be one of incept's, of the expected format."""
     if not isinstance(state, dict) or state.get("format") != expected:
-        raise InputError(Code.CHECKPOINT, path, f"not an incept checkpoint (expected {expected})")
+        raise NotACheckpoint(path, f"not an incept checkpoint (expected {expected})")

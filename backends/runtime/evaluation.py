@@ -21,10 +21,11 @@ from incept.compiler.pipeline import Compiled
 from . import checkpoints
 from .crops import HW, crop_plan
 from .data import ArraySplit, Dataset, Split
-from .data.sources import open_data
+from .data.sources import check_fits, open_data
 from .errors import Code, InputError
 from .metrics import summarize
 from .rundir import RunDir
+from .weights import Weights, open_source
 
 if TYPE_CHECKING:
     from .adapter import Loaded
@@ -74,19 +75,45 @@ def check_classes(data: Dataset, state: Mapping[str, Any], path: Path) -> None:
 
 def evaluate(target: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     """`incept eval`: top-1/top-5/loss/per-class accuracy on the test split. A run
-    folder is evaluated at its last weights; name checkpoints/best.* for those."""
+    folder is evaluated at its last weights (name checkpoints/best.* for those); a
+    library source or weights file with --spec and --data."""
     _positive("--batch-size", flags["batch_size"])
-    ckpt = checkpoints.open_checkpoint(target, flags["spec"])
-    state = ckpt.state
+    opened = open_source(target, flags["spec"], best=False)
+    if isinstance(opened, Weights):
+        return _evaluate_weights(opened, flags)
+    state = opened.state
     source = flags["source"] or state["data"]["source"]
     data_dir = flags["data_dir"] or (None if flags["source"] else state["data"].get("data_dir"))
     data = open_data(source, data_dir, None, flags["limit_test"])
-    check_classes(data, state, ckpt.path)
-    loaded = ckpt.load(flags["device"])
+    check_classes(data, state, opened.path)
+    return _summary(opened.load(flags["device"]), data, str(opened.path), source, flags)
+
+
+def _evaluate_weights(weights: Weights, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Weights that record no data set: on --data, which must have the spec's classes
+    (in the order of the weights' classifier: an image folder's sorted folder names)."""
+    if not flags["source"]:
+        raise InputError(
+            Code.FLAG,
+            "--data",
+            f"{weights.where} records no data set: name the one to evaluate on "
+            "(imagefolder:DIR, cifar10:DIR, fashion-mnist)",
+        )
+    data = open_data(flags["source"], flags["data_dir"], None, flags["limit_test"])
+    channels = weights.graph.input.shape[0]  # type: ignore[index]
+    spec = str(flags["spec"])
+    check_fits(data, channels=channels, num_classes=weights.graph.num_classes, where=spec)
+    loaded = weights.load(flags["device"])
+    return _summary(loaded, data, weights.source, flags["source"], flags)
+
+
+def _summary(
+    loaded: Loaded, data: Dataset, checkpoint: str, source: str, flags: Mapping[str, Any]
+) -> dict[str, Any]:
     crops = int(flags["crops"])
     probs, labels = test_probs(loaded, data.test, crops=crops, batch_size=flags["batch_size"])
     summary = summarize(probs, labels, data.classes).as_dict()
-    return {"checkpoint": str(ckpt.path), "data": source, "crops": crops, **summary}
+    return {"checkpoint": checkpoint, "data": source, "crops": crops, **summary}
 
 
 def write_report(run: RunDir, data: Dataset, *, spec: str, device: str) -> None:
@@ -124,14 +151,15 @@ def _grid_images(split: Split, pick: np.ndarray, compiled: Compiled) -> np.ndarr
 
 def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> list[dict[str, Any]]:
     """`incept predict`: the top classes of each image (read with Pillow) from a run
-    folder (its best checkpoint) or a checkpoint file."""
+    folder (its best checkpoint), a checkpoint file, or a library source or weights file
+    with --spec."""
     from .data.images import read_image
 
     _positive("--top", flags["top"])
-    ckpt = checkpoints.open_checkpoint(target, flags["spec"], best=True)
-    channels = ckpt.compiled.graph.input.shape[0]  # type: ignore[index]
+    opened = open_source(target, flags["spec"], best=True)
+    channels = opened.compiled.graph.input.shape[0]  # type: ignore[index]
     arrays = [read_image(p, channels=channels) for p in images]  # all read before any output
-    loaded = ckpt.load(flags["device"])
+    loaded = opened.load(flags["device"])
     classes = loaded.state["data"]["classes"]
     results = []
     for image_path, array in zip(images, arrays, strict=True):

@@ -22,6 +22,7 @@ from .rundir import RunDir
 
 if TYPE_CHECKING:
     from .checkpoints import Checkpoint
+    from .weights import Weights
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class Job:
     run: RunDir
     options: Options
     resume: bool
-    init_from: Checkpoint | None = None  # a new run's weights come from this checkpoint
+    #: A new run's weights: another run's checkpoint, a library's weights or a weights file.
+    init_from: Checkpoint | Weights | None = None
     freeze: tuple[str, ...] = ()  # rows whose weights stay fixed (--freeze)
 
 
@@ -61,7 +63,7 @@ def identity(job: Job) -> dict[str, Any]:
     graph = job.compiled.graph
     return {
         "backend": job.backend,
-        **({"init_from": str(job.init_from.path)} if job.init_from else {}),
+        **(job.init_from.record() if job.init_from else {}),
         **({"freeze": list(job.freeze)} if job.freeze else {}),
         "spec": {
             "path": graph.spec_path,  # the file read (a model's name resolved to its file)

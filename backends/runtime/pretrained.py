@@ -23,7 +23,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,6 +35,14 @@ from .pretrained_fit import load, mismatch, torch_twin
 
 #: The library sources; anything else is read as a path.
 LIBRARIES = ("torchvision", "timm", "keras")
+
+Stats = tuple[float, float, float]
+#: ImageNet's per-channel mean and std of RGB on [0, 1]: torchvision's and timm's input.
+IMAGENET_MEAN: Stats = (0.485, 0.456, 0.406)
+IMAGENET_STD: Stats = (0.229, 0.224, 0.225)
+#: keras.applications' InceptionV3, InceptionResNetV2 and Xception preprocess with
+#: mode="tf", x / 127.5 - 1: on [0, 1] that is mean 0.5, std 0.5 for every channel.
+HALF: Stats = (0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,22 @@ class Reference:
     #: Keras: its layer names -> the spec's, for models whose layers are built in another
     #: order than the spec's (keras.applications.Xception).
     layer_names: Callable[[Sequence[str]], dict[str, str]] | None = field(default=None)
+    #: The input the library's model expects: (x - mean) / std per RGB channel of an
+    #: image on [0, 1] (torchvision's transform_input then applies, where set).
+    mean: Stats = IMAGENET_MEAN
+    std: Stats = IMAGENET_STD
+    #: Its classifier's classes, in the library's order (all three use the same one).
+    classes: str = "imagenet-1k"
+    num_classes: int = 1000
+
+    def input_stats(self, transform_input: bool) -> tuple[Stats, Stats]:
+        """The (mean, std) a model of the spec with these weights expects: the library's,
+        or, for a model that does not apply the transform_input the weights need, the
+        normalisation that ImageNet's followed by transform_input amounts to: (x - 0.5) / 0.5
+        (transform_input maps (x - mean) / std to x * std / 0.5 + (mean - 0.5) / 0.5)."""
+        if self.transform_input and not transform_input:
+            return HALF, HALF
+        return self.mean, self.std
 
 
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -97,6 +121,8 @@ SOURCES: dict[str, dict[str, Reference]] = {
     "inception_v3_keras": {
         "keras": Reference(
             "InceptionV3",
+            mean=HALF,
+            std=HALF,
             file="inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
             origin=_KERAS_URL + "inception_v3/",
         )
@@ -104,6 +130,8 @@ SOURCES: dict[str, dict[str, Reference]] = {
     "inception_resnet_v2_keras": {
         "keras": Reference(
             "InceptionResNetV2",
+            mean=HALF,
+            std=HALF,
             file="inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
             origin=_KERAS_URL + "inception_resnet_v2/",
         )
@@ -111,6 +139,8 @@ SOURCES: dict[str, dict[str, Reference]] = {
     "xception_keras": {
         "keras": Reference(
             "Xception",
+            mean=HALF,
+            std=HALF,
             file="xception_weights_tf_dim_ordering_tf_kernels.h5",
             origin=_KERAS_URL + "xception/",
             layer_names=_xception_layers,
@@ -131,46 +161,96 @@ class Target:
     graph: Graph  # at the model's num_classes
     backend: str  # torch | keras
     module: Callable[[str], ModuleType]  # backend -> its generated module for the spec
-    spec_classes: int  # the spec's own num_classes, which files are assumed to hold
+    spec_classes: int  # the weights' classes: the spec's own num_classes (files are assumed
+    # to hold those; load_into sets a library model's)
 
     @property
     def name(self) -> str:
         return self.graph.name
+
+    @classmethod
+    def of(cls, graph: Graph, backend: str) -> Target:
+        """The target of a model the runtime built from `graph` (a new run's, an
+        evaluation's): a backend's module, where the weights need one, is the spec's
+        generated source imported in memory (the module incept.create_model uses)."""
+        from incept.backends import get_backend
+        from incept.models import import_text
+
+        def module(name: str) -> ModuleType:
+            return import_text(get_backend(name).render(graph), f"{graph.name}_{name}")
+
+        return cls(graph, backend, module, graph.num_classes)
 
 
 def create(
     source: str | Path, target: Target, aux_logits: bool | None, builder_args: dict[str, Any]
 ) -> Any:
     """The model of `target`, built with `builder_args` and loaded from `source`."""
-    from .frameworks import load_frameworks
-
-    if "tensorflow" not in sys.modules:  # torch._dynamo after TensorFlow crashes the process
-        load_frameworks(keras=False)  # torch (if installed) first: the order that works
+    _frameworks_first()
     where = f"pretrained={str(source)!r}"
-    library = source if isinstance(source, str) and source in LIBRARIES else None
-    reference = _reference(library, target, where) if library else None
+    reference = reference_of(source, target.name, where)
     build = target.module(target.backend).build
     args = dict(builder_args)
     if reference and reference.transform_input and _accepts(build, "transform_input"):
         args.setdefault("transform_input", True)
     model = build(aux_logits=aux_logits, **args)
-    if library is None or reference is None:  # a path (a pathlib.Path always: Path("timm"))
-        load(model, target, _read_path(Path(source), target, aux_logits, where), where)
-    elif library == "keras":
-        load(model, target, _application(reference, target, where), where)
-    else:
-        load(model, target, _library_state(library, reference, model, target, where), where)
+    load_into(model, source, target, aux_logits, where=where)
     return model
 
 
-def _reference(source: str, target: Target, where: str) -> Reference:
-    found = SOURCES.get(target.name, {}).get(source)
+def load_into(
+    model: Any,
+    source: str | Path,
+    target: Target,
+    aux_logits: bool | None,
+    *,
+    where: str | None = None,
+    fresh_classifiers: bool = True,
+) -> Reference | None:
+    """`source`'s weights into `model`, a model of `target` built by the caller (a new
+    run's, an evaluation's); returns the library model whose weights they are (None for
+    a path). `fresh_classifiers=False` refuses weights of another class count, which
+    would otherwise leave the classifiers as they are, with a warning."""
+    _frameworks_first()
+    where = where or f"pretrained={str(source)!r}"
+    reference = reference_of(source, target.name, where)
+    if reference is None:  # a path (a pathlib.Path always: Path("timm"))
+        weights = _read_path(Path(source), target, aux_logits, where)
+    elif source == "keras":
+        # keras.applications' model has its own class count, whatever the spec's
+        target = replace(target, spec_classes=reference.num_classes)
+        weights = _application(reference, target, where)
+    else:
+        weights = _library_state(str(source), reference, model, target, where)
+    load(model, target, weights, where, fresh_classifiers)
+    return reference
+
+
+def is_library(source: str | Path) -> bool:
+    return isinstance(source, str) and source in LIBRARIES
+
+
+def reference_of(source: str | Path, spec_name: str, where: str) -> Reference | None:
+    """The library model a library source means for the spec named `spec_name` (one line
+    if it has none); None for a path."""
+    return _reference(str(source), spec_name, where) if is_library(source) else None
+
+
+def _frameworks_first() -> None:
+    from .frameworks import load_frameworks
+
+    if "tensorflow" not in sys.modules:  # torch._dynamo after TensorFlow crashes the process
+        load_frameworks(keras=False)  # torch (if installed) first: the order that works
+
+
+def _reference(source: str, spec_name: str, where: str) -> Reference:
+    found = SOURCES.get(spec_name, {}).get(source)
     if found is None:
         fits = sorted(name for name, table in SOURCES.items() if source in table)
         raise InputError(
             Code.PRETRAINED,
             where,
-            f"no {source} model has the layout of the spec named {target.name!r}; "
+            f"no {source} model has the layout of the spec named {spec_name!r}; "
             f"{source}'s weights fit the specs named {', '.join(fits)} "
             "(incept list shows each model's sources)",
         )

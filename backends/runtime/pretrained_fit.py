@@ -26,19 +26,20 @@ if TYPE_CHECKING:
     from .pretrained import Target
 
 
-def load(model: Any, target: Target, weights: Any, where: str) -> None:
-    """`weights` (torch tensors by key, or a Keras model of the spec) into `model`."""
+def load(model: Any, target: Target, weights: Any, where: str, fresh_ok: bool = True) -> None:
+    """`weights` (torch tensors by key, or a Keras model of the spec) into `model`; with
+    `fresh_ok`, classifiers of another class count keep their fresh initialisation."""
     keras_source = not isinstance(weights, dict)
     if target.backend == "torch":
         if keras_source:
             weights = _keras_to_state(weights, target)
-        _load_state(model, weights, target, where)
+        _load_state(model, weights, target, where, fresh_ok)
     elif keras_source:
-        _copy_keras(model, weights, target, where)
+        _copy_keras(model, weights, target, where, fresh_ok)
     else:  # the same call depth as the torch target's: the warning's stacklevel holds
         twin = torch_twin(model, target)
-        _load_state(twin, weights, target, where)
-        _copy_keras(model, _keras_of(twin, target), target, where)
+        _load_state(twin, weights, target, where, fresh_ok)
+        _copy_keras(model, _keras_of(twin, target), target, where, fresh_ok)
 
 
 def torch_twin(keras_model: Any, target: Target) -> Any:
@@ -99,7 +100,9 @@ def _shape(shape: tuple) -> str:
     return "x".join(map(str, shape)) or "a scalar"
 
 
-def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str) -> None:
+def _load_state(
+    model: Any, state: Mapping[str, Any], target: Target, where: str, fresh_ok: bool
+) -> None:
     import torch
 
     from incept.backends.torch import weight_modules
@@ -129,7 +132,7 @@ def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str
         got, want = tuple(value.shape), tuple(tensor.shape)
         if got == want:
             load[key] = value
-        elif _classifier(want, got, target.graph.num_classes):
+        elif fresh_ok and _classifier(want, got, target.graph.num_classes):
             fresh.append(key)
         else:
             raise mismatch(where, key, got, want)
@@ -144,7 +147,7 @@ def _load_state(model: Any, state: Mapping[str, Any], target: Target, where: str
     model.load_state_dict(load, strict=False)
 
 
-def _copy_keras(model: Any, source: Any, target: Target, where: str) -> None:
+def _copy_keras(model: Any, source: Any, target: Target, where: str, fresh_ok: bool) -> None:
     """A Keras model of the spec into `model` (the same spec), variable by path."""
     theirs = {v.path: v for v in source.weights}
     fresh = []
@@ -159,7 +162,7 @@ def _copy_keras(model: Any, source: Any, target: Target, where: str) -> None:
         got, want = tuple(other.shape), tuple(variable.shape)
         if got == want:
             variable.assign(other)
-        elif _classifier(want, got, target.graph.num_classes):
+        elif fresh_ok and _classifier(want, got, target.graph.num_classes):
             fresh.append(variable.path)
         else:
             raise mismatch(where, variable.path, got, want)
@@ -171,5 +174,5 @@ def _warn_fresh(where: str, fresh: list[str], classes: int) -> None:
         warnings.warn(
             f"{where}: {', '.join(fresh)} keep their fresh initialisation: the model has "
             f"{classes} classes, the weights another count",
-            stacklevel=6,  # the caller of incept.create_model
+            stacklevel=7,  # the caller of incept.create_model (create, load_into, load, ...)
         )

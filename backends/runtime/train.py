@@ -13,12 +13,12 @@ from incept.compiler.pipeline import compile_spec
 
 from . import finetune
 from . import recipe as recipes
-from .checkpoints import open_init_source
 from .data.sources import channel_stats, check_fits, open_data
 from .errors import Code, InputError
 from .frameworks import SUFFIX
 from .job import Job, Options
 from .rundir import RunDir
+from .weights import Weights, open_init_source
 
 
 def train_command(spec: str, flags: Mapping[str, Any]) -> None:
@@ -64,7 +64,10 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         raise InputError(Code.FLAG, "--freeze", "applies to a new run; --resume keeps the run's")
     data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
     check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
-    mean, std = channel_stats(data.train)
+    if isinstance(init_from, Weights) and init_from.reference is not None:
+        mean, std = init_from.input_stats()  # the input the library's weights expect
+    else:
+        mean, std = channel_stats(data.train)
     options = Options(
         device=flags["device"],
         precision=flags["precision"],

@@ -125,7 +125,7 @@ def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[type
             graph = _graph(source)
         else:
             graph = _graph(_with_classes(source, num_classes), num_classes)
-        module = _import_text(renderer.render(graph), f"{graph.name}_{backend}")
+        module = import_text(renderer.render(graph), f"{graph.name}_{backend}")
         _MODULES[key] = (module, graph)
     return _MODULES[key]
 
@@ -150,7 +150,7 @@ def _graph(source: Source, wanted: int | None = None) -> Any:
     return graph
 
 
-def _import_text(text: str, label: str) -> types.ModuleType:
+def import_text(text: str, label: str) -> types.ModuleType:
     """Generated source as a module, in memory. Its text is registered with linecache
     under a pseudo file name, so tracebacks, `inspect.getsource` and torch.jit.script see
     its lines. The module is named by its text's hash as the runtime names the modules it

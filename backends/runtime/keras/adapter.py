@@ -9,7 +9,7 @@ backend (tests/test_keras_jax.py runs one on JAX).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,19 @@ class KerasAdapter:
         aux = bool(state["recipe"].get("aux")) and bool(compiled.graph.aux_heads)
         model = build_model(compiled, folder, aux=aux)
         checkpoint.load_weights(model, path)
+        return KerasLoaded(model, compiled, state)
+
+    def load_with(
+        self,
+        compiled: Compiled,
+        state: Mapping[str, Any],
+        folder: Path,
+        device: str,
+        fill: Callable[[Any], None],
+    ) -> KerasLoaded:
+        setup(Options(device=device, precision="fp32"))  # evaluate in float32, as torch does
+        model = build_model(compiled, folder, aux=False)
+        fill(model)
         return KerasLoaded(model, compiled, state)
 
     def session(self, job: Job) -> KerasSession:

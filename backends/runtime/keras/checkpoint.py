@@ -22,7 +22,7 @@ from typing import Any
 
 from incept.compiler.files import staged
 
-from ..errors import Code, InputError, check_format, unreadable_checkpoint
+from ..errors import Code, InputError, NotACheckpoint, check_format, unreadable_checkpoint
 
 FORMAT = "incept-keras-checkpoint/1"
 IDENTITY = "incept.json"
@@ -44,8 +44,7 @@ def read_state(path: Path) -> dict[str, Any]:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if IDENTITY not in names:
-                raise InputError(
-                    Code.CHECKPOINT,
+                raise NotACheckpoint(
                     path,
                     f"not an incept checkpoint (a .keras file without {IDENTITY}; "
                     f"expected {FORMAT})",

@@ -43,6 +43,7 @@ from .optim import CrossEntropy, compile_model
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
+    from ..weights import Weights  # a type only, as Checkpoint
 
 
 def _batches(job: Job, train: bool, batch_size: int) -> Batches:
@@ -141,6 +142,10 @@ class KerasSession:
         ):
             variable.assign(np.array(value, dtype=variable.dtype))
         self._restored_seeds = "partial" in state
+
+    def init_weights(self, weights: Weights) -> None:
+        aux = has_aux(self.model)
+        weights.load_into(self.model, "keras", aux=aux, fresh_classifiers=True)
 
     def init_from(self, source: Checkpoint) -> None:
         if source.framework != "keras":

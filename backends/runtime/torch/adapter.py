@@ -3,7 +3,7 @@ training sessions built (the contract is incept.runtime.adapter)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,19 @@ class TorchAdapter:
         aux = bool(state["recipe"].get("aux")) and bool(compiled.graph.aux_heads)
         model = build_model(compiled, folder, aux=aux)
         load_weights(model, state["model"], path)
+        return TorchLoaded(model.to(rt.device).eval(), compiled, state, rt.device)
+
+    def load_with(
+        self,
+        compiled: Compiled,
+        state: Mapping[str, Any],
+        folder: Path,
+        device: str,
+        fill: Callable[[Any], None],
+    ) -> TorchLoaded:
+        rt = setup(Options(device=device))
+        model = build_model(compiled, folder, aux=False)
+        fill(model)
         return TorchLoaded(model.to(rt.device).eval(), compiled, state, rt.device)
 
     def session(self, job: Job) -> TorchSession:

@@ -32,6 +32,7 @@ from .model import build_model, load_weights, preflight
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
+    from ..weights import Weights  # a type only, as Checkpoint
 
 
 def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
@@ -108,6 +109,10 @@ class TorchSession:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
+
+    def init_weights(self, weights: Weights) -> None:
+        aux = bool(getattr(self.raw, "aux_logits", False))
+        weights.load_into(self.raw, "torch", aux=aux, fresh_classifiers=True)
 
     def init_from(self, source: Checkpoint) -> None:
         if source.framework != "torch":
