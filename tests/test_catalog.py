@@ -37,9 +37,13 @@ def elsewhere(tmp_path, monkeypatch):
 
 def test_shipped_models_are_the_specs_folder(elsewhere):
     assert catalog.shipped_folder() == SPECS
-    assert len(SHIPPED) == 17
+    assert len(SHIPPED) == 18
     assert list(catalog.models()) == SHIPPED
-    assert list(catalog.models("fmnist")) == ["googlenet-fmnist", "googlenet-fmnist-lite"]
+    assert list(catalog.models("fmnist")) == [
+        "googlenet-fmnist",
+        "googlenet-fmnist-lite",
+        "inception-resnet-v1-fmnist",
+    ]
     assert list(catalog.models("inception-v?")) == ["inception-v2", "inception-v3", "inception-v4"]
     assert catalog.find("googlenet") == SPECS / "googlenet.yaml"
 
@@ -94,7 +98,8 @@ def test_an_unknown_name_is_one_line_with_the_closest(elsewhere):
     )
     assert list(elsewhere.iterdir()) == []
     result = run("check", "fmnist")
-    assert "(closest: googlenet-fmnist, googlenet-fmnist-lite)" in result.stderr
+    closest = "(closest: googlenet-fmnist, googlenet-fmnist-lite, inception-resnet-v1-fmnist)"
+    assert closest in result.stderr
     # A path keeps its meaning: the io error of a missing file, no catalog lookup.
     assert run("check", "googlenet.yaml").stderr == (
         "googlenet.yaml:1:1: error[io]: cannot read spec: No such file or directory\n"
