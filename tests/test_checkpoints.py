@@ -133,6 +133,8 @@ def test_a_schedule_laid_out_over_the_run_names_init_from(toy: Path, tmp_path: P
         (["eval", "runs/x"], "numpy", "train"),
         (["predict", "runs/x", "a.png"], "numpy", "train"),
         (["export", TINY, "--onnx", "m.onnx"], "onnx", "export"),
+        (["convert", "runs/x.pt", "--to", "keras", "-o", "m.keras"], "tensorflow", "keras,train"),
+        (["convert", "runs/x.keras", "--to", "torch", "-o", "m.pt"], "torch", "torch,train"),
     ],
 )
 def test_a_missing_extra_is_one_line(
@@ -145,7 +147,7 @@ def test_a_missing_extra_is_one_line(
     monkeypatch.setattr(
         frameworks, "find_spec", lambda name: None if name == missing else find_spec(name)
     )
-    argv = [a.replace("m.onnx", str(tmp_path / "m.onnx")) for a in argv]
+    argv = [a.replace("m.", str(tmp_path / "m.")) for a in argv]
     code, output = incept(*argv)
     _one_line(
         code, output, f"error[missing-extra]: needs {missing}", f"pip install 'incept[{extra}]'"

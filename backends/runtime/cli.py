@@ -245,11 +245,15 @@ def convert(checkpoint: str, **flags: Any) -> None:
     `incept predict` read it like the original. It has no optimizer state: it is for
     evaluation, prediction and fine-tuning, not for --resume.
     """
-    from .convert import convert_checkpoint
+    from .frameworks import require
 
     output = flags["output"] or flags["output_alias"]
     if not output:
         raise click.UsageError("Missing option '-o' / '--output'.")
+    for framework in ("torch", "keras"):  # a conversion reads one and writes the other
+        require(framework, checkpoint)
+    from .convert import convert_checkpoint
+
     out = convert_checkpoint(checkpoint, flags["target"], output, flags["spec"])
     click.echo(f"wrote {out}")
 
