@@ -51,7 +51,7 @@ SHAPE_EXAMPLES = examples(20, 500)
 NUMERIC_EXAMPLES = examples(12, 200)
 # Residual-only specs (shapes, counts and numbers each): a few more on top of the
 # quarter of the plain properties' examples that have a residual template.
-RESIDUAL_EXAMPLES = examples(6, 100)
+RESIDUAL_EXAMPLES = examples(4, 100)
 
 
 def _hwc(shape):
