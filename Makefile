@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.yaml)
 BACKENDS := torch keras
 SCHEMA := specs/incept.schema.json
 
-.PHONY: run test test-sdist dot install install-core lint format typecheck regen check-generated bench clean
+.PHONY: run test test-thorough test-sdist dot install install-core lint format typecheck regen check-generated bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ dot:
 # module-scoped fixtures (a trained run, a compiled spec) are built once.
 test: $(VENV)/.dev dot
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# The property tests at full strength: the hypothesis "thorough" profile (500 examples a
+# property, random seed; the model-building properties draw 10-25x their `make test` count).
+test-thorough: $(VENV)/.dev dot
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The whole suite from the sdist, as a user who downloads it runs it: build the sdist,
 # unpack it, install its wheel into a folder of its own and run its tests against that.

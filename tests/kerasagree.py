@@ -108,8 +108,9 @@ def agreement(
     """Transfer torch -> Keras and compare, then Keras -> a fresh torch model and compare.
 
     `sensitive`: also assert that the logits depend on the input (not true of every
-    random spec: a 1-wide ReLU layer may be dead). Returns the worst relative errors {"torch->keras": e, "keras->torch": e} and the
-    number of outputs compared."""
+    random spec: a 1-wide ReLU layer may be dead). Returns the worst relative errors {"torch->keras": e, "keras->torch": e}, the
+    number of outputs compared and the Keras model's trainable count (so a caller checks
+    it without building the model again)."""
     torch.manual_seed(seed)
     tmod = torch_module(graph, directory, f"gen_torch_{next(_names)}")
     kmod = keras_module(graph, directory)
@@ -130,4 +131,9 @@ def agreement(
     for key, value in reference.state_dict().items():
         assert torch.equal(back.state_dict()[key], value), key
     backward = max(rel(t, k) for t, k in zip(torch_outputs(graph, back, x), got, strict=True))
-    return {"torch->keras": forward, "keras->torch": backward, "outputs": len(got)}
+    return {
+        "torch->keras": forward,
+        "keras->torch": backward,
+        "outputs": len(got),
+        "trainable": trainable_count(model),
+    }

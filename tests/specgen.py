@@ -100,8 +100,10 @@ Channel counts stay <= max_channels (24) per layer (before width scaling, at mos
 x1.5) and the input <= 64, so a CPU forward pass of a generated model is quick.
 
 Hypothesis profiles, chosen by the HYPOTHESIS_PROFILE environment variable
-(default "ci"): "ci" (derandomized, 50 examples) and "thorough" (500 examples); both
-without deadline and with the too_slow health check off.
+(default "ci"): "ci" (derandomized, 50 examples) and "thorough" (500 examples; `make
+test-thorough`); both without deadline and with the too_slow health check off. A test
+whose every example builds and runs models sets a smaller ci count with
+`examples(ci, thorough)`, so `make test` stays within minutes.
 """
 
 from __future__ import annotations
@@ -150,7 +152,14 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(ci: int, thorough: int) -> int:
+    """A test's example count under the loaded profile: `ci` by default, `thorough` under
+    HYPOTHESIS_PROFILE=thorough (`make test-thorough`)."""
+    return ci if PROFILE == "ci" else thorough
 
 
 #: Width multipliers drawn (exact in binary but 0.3; channels <= 24 round alike).

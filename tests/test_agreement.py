@@ -1,9 +1,9 @@
 """Property: for random valid specs, the IR, the torch module and the Keras model agree.
 
-Cheap properties (every example of the hypothesis profile): each node's Keras output
-shape is the IR's, and trainable parameters equal the IR's count in Keras and torch, aux
-heads on and off. Numeric agreement after weight transfer, the costly part, runs on
-fewer examples. Torch shapes per node are checked by test_property_torch.py. About a
+Shape properties (SHAPE_EXAMPLES below): each node's Keras output shape is the IR's, and
+trainable parameters equal the IR's count in Keras and torch, aux heads on and off.
+Numeric agreement after weight transfer, the costlier part, runs on fewer examples. The
+counts are per hypothesis profile: `make test-thorough` draws 10-25x more. Torch shapes per node are checked by test_property_torch.py. About a
 quarter of the drawn templates are residual (specgen's `residuals` knob);
 test_residual_specs_agree draws specs whose every template is, so residual adds,
 projections, repeats and `$in_channels` are exercised on every profile.
@@ -31,18 +31,27 @@ keras = pytest.importorskip("keras")
 from genload import torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from regress import REGRESSIONS, saving_failures  # noqa: E402
-from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
+from specgen import (  # noqa: E402
+    examples,
+    inherited_specs,
+    resolve_chain,
+    specs,
+    write_chain,
+    write_spec,
+)
 
 from incept.backends.keras import build_view  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 _names = itertools.count()
+# Every example builds a Keras model (a TensorFlow graph: the costly part) and a torch one.
+SHAPE_EXAMPLES = examples(20, 500)
 # The numeric property builds, transfers and runs two models per example: a subset.
-NUMERIC_EXAMPLES = 30 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 200
+NUMERIC_EXAMPLES = examples(12, 200)
 # Residual-only specs (shapes, counts and numbers each): a few more on top of the
 # quarter of the plain properties' examples that have a residual template.
-RESIDUAL_EXAMPLES = 8 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 100
+RESIDUAL_EXAMPLES = examples(4, 100)
 
 
 def _hwc(shape):
@@ -65,6 +74,7 @@ def assert_keras_matches_ir(graph, directory: Path) -> None:
         assert tuple(model.get_layer(layer).output.shape) == shape, node
 
 
+@settings(max_examples=SHAPE_EXAMPLES)
 @given(spec=specs())
 def test_keras_matches_ir(spec):
     keras.backend.clear_session()

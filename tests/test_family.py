@@ -13,6 +13,7 @@ takes), one full-size 299x299 forward per timm network.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import tempfile
 from pathlib import Path
@@ -98,6 +99,23 @@ def _randomize(model) -> None:
                 tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
 
 
+@functools.cache
+def _timm_model(name: str):
+    """timm's `name`, randomised, eval mode: built once for the tests below (a 55M-parameter
+    build and its randomisation cost more than the 75x75 forward that checks it)."""
+    import timm
+
+    model = timm.create_model(name, pretrained=False).eval()
+    _randomize(model)
+    return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_timm_models():
+    yield
+    _timm_model.cache_clear()
+
+
 def _rel(a, b) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
@@ -125,11 +143,10 @@ TIMM = [
 
 @pytest.mark.parametrize("spec, name, size", TIMM, ids=[t[1] for t in TIMM])
 def test_timm_state_dict_and_outputs(spec, name, size, tmp_path):
-    timm = pytest.importorskip("timm")
+    pytest.importorskip("timm")
     import torch
 
-    theirs = timm.create_model(name, pretrained=False).eval()
-    _randomize(theirs)
+    theirs = _timm_model(name)
     state = theirs.state_dict()
     ours = _torch_module(_small(spec, size), tmp_path)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
@@ -144,11 +161,10 @@ def test_timm_state_dict_and_outputs(spec, name, size, tmp_path):
 
 @pytest.mark.parametrize("spec, name, _size", TIMM, ids=[t[1] for t in TIMM])
 def test_timm_full_size_forward(spec, name, _size, tmp_path):
-    timm = pytest.importorskip("timm")
+    pytest.importorskip("timm")
     import torch
 
-    theirs = timm.create_model(name, pretrained=False).eval()
-    _randomize(theirs)
+    theirs = _timm_model(name)
     ours = _torch_module(build_graph(SPECS / spec), tmp_path)
     state = theirs.state_dict()
     if name == "inception_v4":
@@ -163,14 +179,14 @@ def test_timm_full_size_forward(spec, name, _size, tmp_path):
 
 def test_timm_strict_keys_are_timms():
     """Inception-ResNet-v2 and Xception need no key map: the spec's names are timm's."""
-    timm = pytest.importorskip("timm")
+    pytest.importorskip("timm")
     from incept.backends.torch import weight_modules
 
     for spec, name in (
         ("inception-resnet-v2.yaml", "inception_resnet_v2"),
         ("xception.yaml", "legacy_xception"),
     ):
-        keys = set(timm.create_model(name, pretrained=False).state_dict())
+        keys = set(_timm_model(name).state_dict())  # the keys of timm's fresh model
         paths = {
             p
             for parts in weight_modules(build_graph(SPECS / spec)).values()

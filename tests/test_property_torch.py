@@ -17,12 +17,22 @@ torch = pytest.importorskip("torch")
 from genload import torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from regress import saving_failures  # noqa: E402
-from specgen import inherited_specs, resolve_chain, specs, write_chain, write_spec  # noqa: E402
+from specgen import (  # noqa: E402
+    examples,
+    inherited_specs,
+    resolve_chain,
+    specs,
+    write_chain,
+    write_spec,
+)
 
 from incept.backends.torch import flattened_outputs, module_paths  # noqa: E402
 from incept.compiler.pipeline import build_graph  # noqa: E402
 
 _names = itertools.count()
+#: Each example renders, imports, builds (twice) and runs a model: fewer than the
+#: profile's 50 by default; the thorough profile draws as many as before or more.
+MODEL_EXAMPLES = examples(20, 500)
 
 
 def _n_params(module) -> int:
@@ -56,6 +66,7 @@ def assert_module_matches(graph, directory: Path) -> None:
             assert _n_params(modules[path]) == node.params, name
 
 
+@settings(max_examples=MODEL_EXAMPLES)
 @given(spec=specs())
 def test_torch_module_matches_ir(spec):
     with saving_failures(spec, "torch"), tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +74,7 @@ def test_torch_module_matches_ir(spec):
         assert_module_matches(graph, Path(tmp))
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10, 100))
 @given(spec=specs(residuals=1.0))
 def test_residual_torch_module_matches_ir(spec):
     """Every template residual: adds, projections, repeats, node by node as above."""
@@ -73,6 +84,7 @@ def test_residual_torch_module_matches_ir(spec):
         assert_module_matches(graph, Path(tmp))
 
 
+@settings(max_examples=MODEL_EXAMPLES)
 @given(chain=inherited_specs())
 def test_torch_module_matches_ir_inherited(chain):
     # A failure is saved as the merged spec: one file, the same model.
