@@ -38,6 +38,8 @@ FAMILY = (
     ("inception-resnet-v2", "timm", ("timm",)),
     ("xception", "timm", ("timm",)),
 )
+#: GoogLeNet's comparison: the spec whose layout is torchvision's (weights shared).
+GOOGLENET = "googlenet-torchvision"
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,9 @@ def plan(
     return [
         Step("machine", ("python", "-c", PROBE), 60, "machine", "machine.json", "machine.json"),
         Step("nvidia-smi", ("nvidia-smi",), 30, "text"),
-        _bench(out, "googlenet", "torchvision", "fp32", smoke, cap=150),
+        _bench(out, GOOGLENET, "torchvision", "fp32", smoke, cap=150),
         *_training(out, "torch", smoke, data_dir, epochs),
-        *(_bench(out, "googlenet", "torchvision", "bf16", smoke, mode, 200) for mode in MODES),
+        *(_bench(out, GOOGLENET, "torchvision", "bf16", smoke, mode, 200) for mode in MODES),
         *_training(out, "keras", smoke, data_dir, epochs),
         *(_bench(out, s, vs, "fp32", smoke, needs=n, cap=150, heavy=True) for s, vs, n in FAMILY),
         *(_bench(out, s, vs, "bf16", smoke, needs=n, cap=300, heavy=True) for s, vs, n in FAMILY),
@@ -86,7 +88,8 @@ def _bench(
 ) -> Step:
     """fp32: eager, contiguous, every mode in one process; bf16: channels_last and
     torch.compile (eager under --smoke: inductor takes minutes on a CPU)."""
-    name = f"bench-{spec}-{precision}" + (f"-{mode}" if mode else "")
+    short = "googlenet" if spec == GOOGLENET else spec
+    name = f"bench-{short}-{precision}" + (f"-{mode}" if mode else "")
     fast = precision == "bf16"
     where = ("--device", "cpu", "--batch", "2", "--repeats", "1", "--warmup", "0")
     if not smoke:

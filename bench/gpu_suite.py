@@ -145,14 +145,14 @@ def run_suite(args: argparse.Namespace) -> int:
     for step in steps:
         record: dict[str, Any] = {"name": step.name, "command": shlex.join(step.argv)}
         reason = skip_reason(step, args, done)
-        limit = min(step.cap_s, deadline - time.monotonic() - GRACE_S)
-        if not reason and limit < MIN_START_S:
+        left = deadline - time.monotonic() - GRACE_S
+        if not reason and left < MIN_START_S:
             reason = f"the suite's budget ({budget:.0f} s) is spent"
         if reason:
             record |= {"status": "skipped", "reason": reason}
             (out / f"{step.name}.log").write_text(f"$ {record['command']}\nskipped: {reason}\n")
         else:
-            record |= run_step(step, out, limit, env)
+            record |= run_step(step, out, min(step.cap_s, left), env)
         record["log"] = f"{step.name}.log"
         done[step.name] = record
         print(f"[suite] {step.name}: {_said(record)}", flush=True)

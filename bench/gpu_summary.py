@@ -135,10 +135,11 @@ def write(
         r["name"] for r in [*records, install or {}] if r.get("status") in ("failed", "timeout")
     ]
     smi = out / "nvidia-smi.log"
+    ran_smi = done.get("nvidia-smi", {}).get("status") in ("ok", "failed", "timeout")
     summary = {
         **report,
-        "machine": done["machine"].get("figures", {}),
-        "nvidia_smi": smi.read_text() if done["nvidia-smi"]["status"] != "skipped" else None,
+        "machine": done.get("machine", {}).get("figures", {}),
+        "nvidia_smi": smi.read_text() if ran_smi else None,
         "steps": records,
         "failed": failed,
     }
