@@ -91,9 +91,9 @@ def _bench(
     short = "googlenet" if spec == GOOGLENET else spec
     name = f"bench-{short}-{precision}" + (f"-{mode}" if mode else "")
     fast = precision == "bf16"
-    where = ("--device", "cpu", "--batch", "2", "--repeats", "1", "--warmup", "0")
-    if not smoke:
-        where = ("--device", "cuda", "--batch", "256")
+    where: tuple[str, ...] = ("--device", "cuda", "--batch", "256")
+    if smoke:
+        where = ("--device", "cpu", "--batch", "2", "--repeats", "1", "--warmup", "0")
     compiled = "on" if fast and not smoke else "off"
     argv = (
         "incept", "bench", spec, "--vs", vs, "--opt", "all", *where,
@@ -112,7 +112,8 @@ def _training(
     """`incept train` on Fashion-MNIST into OUT/runs/fmnist-<backend>, then `incept eval`."""
     run = f"runs/fmnist-{backend}"
     needs = ("keras", "tensorflow") if backend == "keras" else ()
-    spec, recipe = (SMOKE_SPEC, SMOKE_RECIPE) if smoke else (TRAIN_SPEC, TRAIN_RECIPE)
+    recipe: tuple[str, ...] = SMOKE_RECIPE if smoke else TRAIN_RECIPE
+    spec = SMOKE_SPEC if smoke else TRAIN_SPEC
     if epochs is not None:
         at = recipe.index("--epochs")
         recipe = (*recipe[:at], "--epochs", str(epochs), *recipe[at + 2 :])
