@@ -62,7 +62,7 @@ def plan(
     tail). `out` is the output folder; every path a step writes is under it."""
     return [
         Step("machine", ("python", "-c", PROBE), 60, "machine", "machine.json", "machine.json"),
-        Step("nvidia-smi", ("nvidia-smi",), 30, "text"),
+        Step("nvidia-smi", ("nvidia-smi",), 30, "text", smoke=False),
         _bench(out, GOOGLENET, "torchvision", "fp32", smoke, cap=150),
         *_training(out, "torch", smoke, data_dir, epochs),
         *(_bench(out, GOOGLENET, "torchvision", "bf16", smoke, mode, 200) for mode in MODES),

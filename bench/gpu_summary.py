@@ -28,8 +28,16 @@ def install_record(log: Path | None) -> dict[str, Any] | None:
     if not found:
         return {"name": "install", "status": "failed", "reason": "no exit line", "log": str(log)}
     code, seconds = (int(v) for v in found[-1])
-    status = "ok" if code == 0 else "failed"
-    return {"name": "install", "status": status, "exit": code, "wall_s": seconds, "log": str(log)}
+    record = {"name": "install", "status": "ok" if code == 0 else "failed", "exit": code}
+    return record | {"wall_s": seconds, "log": str(log), "reason": INSTALLED.get(code, "")}
+
+
+#: What gpu_suite.sh's install exit codes mean.
+INSTALLED = {
+    0: "incept with the train extra",
+    1: "incept's core only: the train extra's requirements are neither here nor carried",
+    2: "incept not installed",
+}
 
 
 def figures(step: Step, record: Mapping[str, Any], out: Path) -> dict[str, Any]:
@@ -149,9 +157,9 @@ def write(
 
 
 def _markdown(steps: Sequence[Step], summary: Mapping[str, Any]) -> str:
-    kind = "smoke run on the CPU (toy sizes: not measurements)" if summary["smoke"] else "GPU"
+    smoke = ": smoke run on the CPU (toy sizes: not measurements)" if summary["smoke"] else ""
     lines = [
-        f"# incept GPU suite: {kind}",
+        f"# incept GPU suite{smoke}",
         "",
         f"{summary['started']} to {summary['finished']}, {summary['wall_s']} s of a "
         f"{summary['budget_s']:.0f} s budget; "
@@ -164,7 +172,8 @@ def _markdown(steps: Sequence[Step], summary: Mapping[str, Any]) -> str:
     ]
     if summary.get("install"):
         i = summary["install"]
-        lines.append(f"| install | {i['status']} | {i.get('wall_s', '')} | {i['log']} |")
+        said = f"{i['reason']} ({i['log']})"
+        lines.append(f"| install | {i['status']} | {i.get('wall_s', '')} | {said} |")
     for step, record in zip(steps, summary["steps"], strict=True):
         wall = record.get("wall_s", "")
         lines.append(
