@@ -40,6 +40,8 @@ FAMILY = (
 )
 #: GoogLeNet's comparison: the spec whose layout is torchvision's (weights shared).
 GOOGLENET = "googlenet-torchvision"
+#: The bench modes; in bf16 + torch.compile each runs in a process of its own.
+MODES = ("infer", "train", "latency")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def plan(
     """Every step, in the order they run (the most wanted first: a tight budget cuts the
     tail). `out` is the output folder; every path a step writes is under it."""
     return [
-        Step("machine", ("python", "-c", PROBE), 60, "machine", "machine.json", "machine.json"),
+        Step(
+            "machine", ("python", "-c", PROBE), 60, "machine", "machine.json", stdout="machine.json"
+        ),
         Step("nvidia-smi", ("nvidia-smi",), 30, "text", smoke=False),
         _bench(out, GOOGLENET, "torchvision", "fp32", smoke, cap=150),
         *_training(out, "torch", smoke, data_dir, epochs),
@@ -70,9 +74,6 @@ def plan(
         *(_bench(out, s, vs, "fp32", smoke, needs=n, cap=150, heavy=True) for s, vs, n in FAMILY),
         *(_bench(out, s, vs, "bf16", smoke, needs=n, cap=300, heavy=True) for s, vs, n in FAMILY),
     ]
-
-
-MODES = ("infer", "train", "latency")
 
 
 def _bench(
