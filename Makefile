@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.yaml)
 BACKENDS := torch keras
 SCHEMA := specs/incept.schema.json
 
-.PHONY: run test test-thorough test-sdist dot install install-core lint format typecheck regen check-generated bench clean
+.PHONY: run test test-thorough test-sdist dot install install-core lint format typecheck regen check-generated bench gpu-carry clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,11 @@ check-generated: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m incept.bench.compile_time
+
+# What bench/gpu_suite.sh installs on a GPU machine without network: carry/ (git-ignored),
+# cp312 wheels and Fashion-MNIST, under 60 MiB (docs/performance.md, "The GPU suite").
+gpu-carry: $(VENV)/.dev
+	PYTHON=$(BIN)/python bench/gpu_carry.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
