@@ -143,6 +143,9 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         "infer": optimize_graph(graph, [p.name for p in optimize]),
         "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
+    from incept.runtime.frameworks import require
+
+    require("keras" if vs.startswith("keras") else "torch", "incept bench")
     from ..bench import bench as harness  # here: it loads torch or Keras when it runs
 
     if options["json_path"] != STDIO:

@@ -135,6 +135,8 @@ def test_a_schedule_laid_out_over_the_run_names_init_from(toy: Path, tmp_path: P
         (["export", TINY, "--onnx", "m.onnx"], "onnx", "export"),
         (["convert", "runs/x.pt", "--to", "keras", "-o", "m.keras"], "tensorflow", "keras,train"),
         (["convert", "runs/x.keras", "--to", "torch", "-o", "m.pt"], "torch", "torch,train"),
+        (["bench", TINY, "--vs", "torchvision"], "torch", "torch,train"),
+        (["bench", TINY, "--vs", "keras-reference"], "tensorflow", "keras,train"),
     ],
 )
 def test_a_missing_extra_is_one_line(
