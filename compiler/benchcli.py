@@ -143,9 +143,11 @@ def bench(spec: str, vs: str, **options: Any) -> None:
         "infer": optimize_graph(graph, [p.name for p in optimize]),
         "train": optimize_graph(graph, [p.name for p in optimize if not p.inference_only]),
     }
-    from incept.runtime.frameworks import require
+    from incept.runtime.frameworks import load_frameworks, require
 
-    require("keras" if vs.startswith("keras") else "torch", "incept bench")
+    keras = vs.startswith("keras")
+    require("keras" if keras else "torch", "incept bench")
+    load_frameworks(keras)  # the order that works; TensorFlow's start-up lines silenced
     from ..bench import bench as harness  # here: it loads torch or Keras when it runs
 
     if options["json_path"] != STDIO:
