@@ -145,12 +145,13 @@ def _training(
     ]
 
 
-#: The machine step: versions and the GPU, as JSON (TensorFlow's version is read from
-#: its metadata, not by importing it).
+#: The machine step: bench's machine record (CPU, load, Python) with the versions and the
+#: GPU, as JSON (TensorFlow's version is read from its metadata, not by importing it).
 PROBE = """
-import json, platform
+import json
 from importlib import metadata
-info = {"python": platform.python_version(), "platform": platform.platform()}
+from incept.bench.bench_common import machine
+info = machine(None)
 for name in ("torch", "torchvision", "timm", "keras", "tensorflow", "numpy", "incept"):
     try:
         info[name] = metadata.version(name)

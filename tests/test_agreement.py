@@ -3,10 +3,11 @@
 Shape properties (SHAPE_EXAMPLES below): each node's Keras output shape is the IR's, and
 trainable parameters equal the IR's count in Keras and torch, aux heads on and off.
 Numeric agreement after weight transfer, the costlier part, runs on fewer examples. The
-counts are per hypothesis profile: `make test-thorough` draws 10-25x more. Torch shapes per node are checked by test_property_torch.py. About a
-quarter of the drawn templates are residual (specgen's `residuals` knob);
-test_residual_specs_agree draws specs whose every template is, so residual adds,
-projections, repeats and `$in_channels` are exercised on every profile.
+counts are per hypothesis profile: `make test-thorough` draws 10-25x more. Torch shapes
+per node are checked by test_property_torch.py. About a quarter of the drawn templates
+are residual (specgen's `residuals` knob); test_residual_specs_agree draws specs whose
+every template is, so residual adds, projections, repeats and `$in_channels` are
+exercised on every profile.
 
 A failing example is saved for a person to commit under tests/regressions/ (regress.py);
 every spec there is checked again by test_regression_agrees below. Runs on Keras' TensorFlow backend.
