@@ -79,6 +79,31 @@ def test_googlenet_fuses_the_three_convolutions_that_read_each_block_input():
     )
 
 
+def test_each_instance_of_a_repeated_row_fuses_alike():
+    """Inception-v4's Inception-A/B/C rows repeat 4, 7 and 3 times: every instance fuses
+    the 1x1s that read its own input (the row's, or the instance's before it)."""
+    base, fused = graphs("inception-v4.yaml", ("fuse_siblings",))
+    for row, repeat, members in (
+        ("inception_a", 4, ("branch0_0", "branch1_0", "branch2_0")),
+        ("inception_b", 7, ("branch0_0", "branch1_0", "branch2_0")),
+        ("inception_c", 3, ("branch0", "branch1_0", "branch2_0")),
+    ):
+        (r,) = (r for r in fused.rows if r.name == row)
+        assert r.repeat == repeat
+        sizes = {len(r.instance(i)) for i in range(repeat)}
+        assert sizes == {len(next(b for b in base.rows if b.name == row).instance(0)) + 1}
+        for i in range(repeat):
+            conv = fused.nodes[f"{row}_{i}_fused_1x1"]
+            assert conv.name in r.instance(i)
+            feed = r.input if i == 0 else r.instance(i - 1)[-1]
+            assert conv.inputs == (feed,)
+            outs = [base.nodes[f"{row}_{i}_{m}"].attrs.out for m in members]
+            starts = [sum(outs[:k]) for k in range(len(outs))]
+            slices = [fused.nodes[f"{row}_{i}_{m}"].attrs for m in members]
+            assert slices == [ops.Slice(a, n) for a, n in zip(starts, outs, strict=True)]
+            assert conv.attrs.out == sum(outs)
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_folding_replaces_each_norm_by_a_bias(name):
     base, folded = graphs(name, ("fold_bn",))

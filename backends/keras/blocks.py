@@ -78,16 +78,23 @@ class _Body:
         self.lines += [*code[:-1], code[-1].commented(comment(col))]
 
     def split(
-        self, src: str, parts: list[Column], branch_vars: dict[str, str], var: dict[str, str]
+        self,
+        src: str,
+        parts: list[Column],
+        branch_vars: dict[str, str] | None,
+        var: dict[str, str],
     ) -> None:
         """`branch1, branch2 = ops.split(fused, [ch1x1], axis=-1)`: a fused convolution's
-        output (fuse_siblings) back into its siblings' variables."""
+        output (fuse_siblings) back into its siblings' variables (one per branch, or one
+        per layer where `branch_vars` is None: flat and graph-form blocks)."""
         targets = []
         for part in parts:
             branch = part.node.branch
-            flat = self.block.layout == "flat" or branch is None
             name = part.node.layer or f"layer{part.index}"
-            target = self.local(name, prefix="layer_") if flat else branch_vars[branch or ""]
+            if branch_vars is None or self.block.layout == "flat" or branch is None:
+                target = self.local(name, prefix="layer_")
+            else:
+                target = branch_vars[branch]
             var[part.node.name] = target
             targets.append(target)
         sizes = [p.cout.render(lambda t: self.names.get(t, t)) if p.cout else "" for p in parts]
@@ -167,7 +174,7 @@ def _graph_fn(
         var[node.name] = target
         parts = block.parts(col)
         if parts:
-            body.split(target, parts, {}, var)
+            body.split(target, parts, None, var)
     params = [(body.names[p.name], _type(p, block)) for p in block.params]
     doc = py_text(tpl.doc or f"The `{tpl.name}` block.")
     fn = BlockFn(name, doc, params, body.lines, result=var[block.columns[-1].node.name])

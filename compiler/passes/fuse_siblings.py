@@ -8,8 +8,8 @@ layer's norm over the concatenated channels equals the three norms, in training 
 
 Each sibling keeps its node name, branch and layer as a `Slice` of the fused node, so
 everything downstream reads the same names; the fused node's parameters and MACs are
-the siblings' sums. Every row of a template fuses the same layers (backends emit one
-class per template), or none of them does.
+the siblings' sums. Every row of a template, and every instance of a repeated row, fuses
+the same layers (backends emit one class per template), or none of them does.
 """
 
 from __future__ import annotations
@@ -36,17 +36,31 @@ def _key(conv: ops.Conv) -> tuple[object, ...]:
     )
 
 
-def _groups(graph: Graph, row: Row) -> list[list[Node]]:
-    """Convolutions of the branches reading the row's input, grouped by `_key`; groups of
-    two or more. A repeated row is left alone (only its first instance reads the row's
-    input, and the instances must stay one module), as are shortcut layers."""
-    by_key: dict[tuple[object, ...], list[Node]] = {}
-    if row.repeat > 1:
-        return []
-    for node in graph.row_nodes(row):
-        if isinstance(node.attrs, ops.Conv) and node.inputs == (row.input,) and not node.part:
-            by_key.setdefault(_key(node.attrs), []).append(node)
-    return [group for group in by_key.values() if len(group) > 1]
+def _instance_input(graph: Graph, row: Row, index: int) -> str:
+    """The node that feeds one instance of a row: the row's input, or the output of the
+    instance before it (the one input its nodes read from outside the instance)."""
+    if index == 0:
+        return row.input
+    inside = set(row.instance(index))
+    outside = {i for n in inside for i in graph.nodes[n].inputs if i not in inside}
+    (feed,) = outside  # instances chain: nothing else reaches into one
+    return feed
+
+
+def _groups(graph: Graph, row: Row) -> list[list[list[Node]]]:
+    """Per instance of the row (one unless it repeats), the convolutions of the branches
+    reading the instance's input, grouped by `_key`: groups of two or more. Shortcut
+    layers are left alone."""
+    instances = []
+    for index in range(row.repeat):
+        feed = _instance_input(graph, row, index)
+        by_key: dict[tuple[object, ...], list[Node]] = {}
+        for name in row.instance(index):
+            node = graph.nodes[name]
+            if isinstance(node.attrs, ops.Conv) and node.inputs == (feed,) and not node.part:
+                by_key.setdefault(_key(node.attrs), []).append(node)
+        instances.append([group for group in by_key.values() if len(group) > 1])
+    return instances
 
 
 def _out(node: Node) -> int:
@@ -54,19 +68,25 @@ def _out(node: Node) -> int:
     return node.attrs.out
 
 
-def _shape_of(groups: list[list[Node]]) -> list[tuple[str | None, ...]]:
-    return [tuple(n.layer for n in group) for group in groups]
+Layout = tuple[tuple[str | None, ...], ...]  # the layers of each group of one instance
 
 
-def _fused_name(graph: Graph, row: Row, conv: ops.Conv, taken: set[str]) -> tuple[str, str]:
-    """(node name, layer name): `fused_1x1`, numbered if the row already uses it."""
+def _layouts(instances: list[list[list[Node]]]) -> set[Layout]:
+    return {tuple(tuple(n.layer for n in group) for group in groups) for groups in instances}
+
+
+def _fused_name(graph: Graph, member: Node, conv: ops.Conv, taken: set[str]) -> tuple[str, str]:
+    """(node name, layer name): `fused_1x1`, numbered if the instance already uses it; the
+    node is named like its members (`<row>_<layer>`, `<row>_<i>_<layer>` in a repeat)."""
+    assert member.layer and member.name.endswith(member.layer)
+    prefix = member.name[: -len(member.layer)]
     kh, kw = conv.kernel
     base, n = f"fused_{kh}x{kw}", 1
     layer = base
-    while f"{row.name}_{layer}" in graph.nodes or f"{row.name}_{layer}" in taken:
+    while f"{prefix}{layer}" in graph.nodes or f"{prefix}{layer}" in taken:
         n += 1
         layer = f"{base}_{n}"
-    return f"{row.name}_{layer}", layer
+    return f"{prefix}{layer}", layer
 
 
 def _fuse_row(graph: Graph, row: Row, groups: list[list[Node]], nodes: dict[str, Node]) -> Row:
@@ -75,7 +95,7 @@ def _fuse_row(graph: Graph, row: Row, groups: list[list[Node]], nodes: dict[str,
     for group in groups:
         a = group[0].attrs
         assert isinstance(a, ops.Conv)
-        name, layer = _fused_name(graph, row, a, set(nodes))
+        name, layer = _fused_name(graph, group[0], a, set(nodes))
         out = sum(_out(n) for n in group)
         shape = (out, *group[0].shape[1:]) if group[0].shape else None
         fused = replace(
@@ -115,9 +135,11 @@ def run(graph: Graph) -> Graph:
     fused: dict[str, Row] = {}
     for rows in by_template.values():
         groups = [_groups(graph, r) for r in rows]
-        if not groups[0] or any(_shape_of(g) != _shape_of(groups[0]) for g in groups):
-            continue  # nothing to fuse, or rows that would fuse differently: keep the template
-        for row, row_groups in zip(rows, groups, strict=True):
+        layouts = set().union(*map(_layouts, groups))
+        if len(layouts) != 1 or layouts == {()}:
+            continue  # nothing to fuse, or instances that would fuse differently: keep the template
+        for row, instances in zip(rows, groups, strict=True):
+            row_groups = [group for groups_ in instances for group in groups_]
             fused[row.name] = _fuse_row(graph, row, row_groups, nodes)
     # The graph's order, each fused node right before the first of its slices.
     before = {
