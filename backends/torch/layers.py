@@ -61,10 +61,16 @@ def unit_view(name: str, unit: ConvUnit) -> UnitView:
 
 
 def constructor(
-    node: Node, unit: UnitView | None, cin: str, cout: str, separable: bool = False
+    node: Node,
+    unit: UnitView | None,
+    cin: str,
+    cout: str,
+    separable: bool = False,
+    in_place: bool = False,
 ) -> Call:
     """The layer's module; `cin`/`cout` are channel expressions (maybe parameters).
-    `separable`: max pools are SeparableMaxPool2d (option separable_maxpool)."""
+    `separable`: max pools are SeparableMaxPool2d (option separable_maxpool); `in_place`:
+    a ReLU may overwrite its input (nothing else reads it)."""
     a = node.attrs
     if isinstance(a, ops.Conv):  # without a unit: no norm, no activation
         return _bare_conv(a, cin, cout) if unit is None else _conv(a, unit, cin, cout)
@@ -73,7 +79,7 @@ def constructor(
     if isinstance(a, ops.Norm):
         return _norm(a.norm, cout)
     if isinstance(a, ops.Act):
-        return Call("nn.ReLU")  # not in place: a residual block's input is its shortcut too
+        return Call("nn.ReLU", ("inplace=True",) if in_place else ())
     if isinstance(a, ops.Pool):
         return _pool(a, separable)
     if isinstance(a, ops.AdaptiveAvgPool):

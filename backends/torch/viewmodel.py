@@ -8,6 +8,7 @@ Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`. Block layouts: blocks.py.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
@@ -105,6 +106,7 @@ class _Builder:
         self.plan = plan
         self.options = tuple(options)
         graph = plan.graph
+        self.readers = Counter(i for n in graph.nodes.values() for i in n.inputs)
         # Template parameters become constructor arguments: no class may take their names.
         arguments = {p for t in graph.templates.values() for p in t.params}
         reserved = CLASS_RESERVED | arguments | {graph.class_name, f"{graph.class_name}Outputs"}
@@ -136,12 +138,23 @@ class _Builder:
             features = [n.attrs.in_features for n in col.nodes if isinstance(n.attrs, ops.Linear)]
             value = block.derive(col, "in_features", list(features))
             cin = value.name if isinstance(value, Param) else str(value)
-        return self.layer(col.node, cin, spell(col.cout))
+        return self.layer(col.node, cin, spell(col.cout), col.nodes)
 
-    def layer(self, node: Node, cin: str, cout: str) -> Call:
+    def layer(
+        self, node: Node, cin: str, cout: str, alike: tuple[Node, ...] | None = None
+    ) -> Call:
+        """`alike`: the nodes one module stands for (a block layer in every row)."""
         conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
         unit = self.units.get(unit_key(conv)) if conv else None
-        return constructor(node, unit, cin, cout, separable="separable_maxpool" in self.options)
+        separable = "separable_maxpool" in self.options
+        in_place = all(self.overwritable(n.inputs[0]) for n in alike or (node,))
+        return constructor(node, unit, cin, cout, separable=separable, in_place=in_place)
+
+    def overwritable(self, value: str) -> bool:
+        """A ReLU layer may overwrite its input where nothing else reads it: not a block's
+        input (its shortcut reads it too), nor a slice (a view of a fused convolution)."""
+        node = self.plan.graph.nodes[value]
+        return self.readers[value] == 1 and not isinstance(node.attrs, ops.Slice | ops.Input)
 
     def block(self, block: BlockPlan) -> tuple[BlockClass, list[Call]]:
         names = Namespace(ARG_RESERVED)
