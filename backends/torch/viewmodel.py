@@ -140,9 +140,7 @@ class _Builder:
             cin = value.name if isinstance(value, Param) else str(value)
         return self.layer(col.node, cin, spell(col.cout), col.nodes)
 
-    def layer(
-        self, node: Node, cin: str, cout: str, alike: tuple[Node, ...] | None = None
-    ) -> Call:
+    def layer(self, node: Node, cin: str, cout: str, alike: tuple[Node, ...] | None = None) -> Call:
         """`alike`: the nodes one module stands for (a block layer in every row)."""
         conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
         unit = self.units.get(unit_key(conv)) if conv else None
