@@ -47,13 +47,25 @@ def test_every_cited_docs_path_exists():
     assert not missing, missing
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
 def test_version_and_license_are_declared():
-    text = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r'^version = "0\.2\.0"$', text, re.M)
+    """What lands is released: the CHANGELOG's sections are dated versions, newest first,
+    the newest the version pyproject declares; no "Unreleased" pile."""
+    declared = re.search(
+        r'^version = "(\d+\.\d+\.\d+)"$', (ROOT / "pyproject.toml").read_text(), re.M
+    )
+    assert declared
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 incept")
     changelog = (ROOT / "CHANGELOG.md").read_text()
-    assert "\n## 0.2.0 " in changelog and "\n## 0.1.0 " in changelog
-    assert "## Unreleased" not in changelog
+    headings = re.findall(r"^## (.*)$", changelog, re.M)
+    dated = [re.fullmatch(r"(\d+\.\d+\.\d+) — \d{4}-\d\d-\d\d", h) for h in headings]
+    assert all(dated), headings
+    versions = [_version(m[1]) for m in dated if m]
+    assert versions[0] == _version(declared[1]) and versions[-1] == (0, 1, 0)
+    assert versions == sorted(versions, reverse=True) and len(set(versions)) == len(versions)
 
 
 def _hook(hook: str, source: Path, out: Path) -> Path:
