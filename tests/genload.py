@@ -56,27 +56,58 @@ REDUCED = {
 
 
 def reduced(name: str, directory: Path, optimize: tuple[str, ...] = ()) -> Graph:
-    """The shipped spec `name` at its REDUCED input size (one `extends:` away, declared
-    outputs dropped), for tests whose subject does not depend on the input size: the
-    passes' equivalence, the exporters, the backends' agreement. Every layer, branch and
-    parameter of the full-size network is there; only the maps are smaller."""
+    """The shipped spec `name` at its REDUCED input size and SHALLOW depth (one `extends:`
+    away, declared outputs dropped), for tests whose subject does not depend on the input
+    size or on how often a block repeats: the passes' equivalence, the exporters, the
+    backends' agreement. Every kind of layer, branch and block of the full network is
+    there, and each repeated one twice (a loop of two instances, two middle-flow rows);
+    the full-depth networks are proven against timm and keras.applications elsewhere."""
     return build_graph(reduced_spec(name, directory), optimize=list(optimize))
+
+
+#: How often a repeated block runs in a reduced spec: twice keeps the loop (and the
+#: instance-numbered state_dict keys) that one instance would not exercise.
+SHALLOW = 2
+
+
+def shallow_patches(name: str) -> str:
+    """`patch:` items (YAML) that cut `name`'s repeats to SHALLOW: `repeat: n` rows, and
+    runs of identical block rows (Xception's eight middle-flow rows) past their first
+    SHALLOW. Exporting and tracing time grows with the depth, not the coverage."""
+    from incept.compiler.spec.load import load_spec
+
+    spec, _ = load_spec(SPECS / name)
+    tapped = {head.tap for head in spec.aux_heads or ()}
+    items, run, previous = [], 0, None
+    for row in spec.layers:
+        if getattr(row, "repeat", 1) > SHALLOW:
+            items.append(f"  - {{row: {row.name}, set: {{repeat: {SHALLOW}}}}}\n")
+        body = row.model_dump(exclude={"name", "output", "paper"}, exclude_none=True)
+        run = run + 1 if body == previous and row.op in (spec.blocks or {}) else 1
+        previous = body
+        if run > SHALLOW and row.name not in tapped:
+            items.append(f"  - {{row: {row.name}, delete: true}}\n")
+    return "".join(items)
 
 
 def reduced_spec(name: str, directory: Path) -> Path:
     """The file of `reduced(name)`: a spec written in `directory`, or the shipped one."""
-    if name not in REDUCED:
+    more = shallow_patches(name)
+    if name not in REDUCED and not more:
         return SPECS / name
-    return resized_spec(name, REDUCED[name], directory)
+    size = REDUCED.get(name) or build_graph(SPECS / name).input.shape[-1]
+    return resized_spec(name, size, directory, patches=more)
 
 
-def resized_spec(name: str, size: int, directory: Path, more: str = "") -> Path:
+def resized_spec(name: str, size: int, directory: Path, more: str = "", patches: str = "") -> Path:
     """The shipped spec `name` at size x size, one `extends:` (by name) away, declared
-    outputs dropped, `more` YAML appended; written in `directory`."""
+    outputs dropped, then `patches` (patch items), `more` YAML appended; written in
+    `directory`."""
     stem = name.removesuffix(".yaml")
-    path = directory / f"{stem}-{size}-{len(more)}.yaml"
+    path = directory / f"{stem}-{size}-{len(more)}-{len(patches)}.yaml"
     path.write_text(
         f"extends: {stem}\ninput: {{size: {size}}}\npatch:\n  - {{row: '*', unset: [output]}}\n"
+        + patches
         + more
     )
     return path
