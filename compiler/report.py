@@ -19,6 +19,7 @@ from .fit import Column, Grid, print_grid
 from .ir import ops, shapes
 from .ir.graph import Graph, Row
 from .options import emit, to_stdout
+from .spec.paths import spec_label
 
 #: Table 1's six filter-count columns, as template parameter names.
 COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
@@ -181,7 +182,7 @@ def grid(graph: Graph) -> Grid:
         )
     aux = next((i for i, r in enumerate(rows) if r["aux"]), None)
     return Grid(
-        f"{graph.name} ({graph.spec_path})",
+        f"{graph.name} ({spec_label(graph.spec_path)})",  # never an absolute path
         HEADERS,
         cells,
         sections=frozenset({aux} if aux else ()),

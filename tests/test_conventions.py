@@ -168,6 +168,9 @@ def _outputs(spec: str, out) -> dict[str, bytes]:
     page = run("docs", spec, "-o", "-")
     assert page.exit_code == 0, page.output
     files["page.md"] = page.stdout_bytes
+    table = run("table", spec)  # its title names the spec
+    assert table.exit_code == 0, table.output
+    files["table.txt"] = table.stdout_bytes
     if shutil.which("dot"):
         assert run("docs", spec, "-o", out / "p.md").exit_code == 0
         files |= {p.name: p.read_bytes() for p in out.glob("p.*")}
@@ -187,3 +190,11 @@ def test_output_is_the_same_from_any_folder(tmp_path, monkeypatch):
         assert str(ROOT).encode() not in data, name
         label = b"specs/googlenet-bn.yaml"  # Graphviz's SVG writes '-' as &#45;
         assert label in data or label.replace(b"-", b"&#45;") in data, name
+
+
+def test_a_spec_named_from_the_catalog_is_labelled_relative(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    result = run("table", "googlenet-bn")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "googlenet_bn (specs/googlenet-bn.yaml)"
+    assert str(ROOT) not in result.stdout
