@@ -41,9 +41,9 @@ COUNTS = {
 }
 
 
-def _small(spec: str, size: int):
+def _small(spec: str, size: int, optimize: tuple[str, ...] = ()):
     """The spec at size x size: a variant one `extends:` away, declared outputs dropped."""
-    return build_graph(resized_spec(spec, size, Path(tempfile.mkdtemp())))
+    return build_graph(resized_spec(spec, size, Path(tempfile.mkdtemp())), optimize=optimize)
 
 
 def _bn_channels(graph) -> int:
@@ -174,6 +174,25 @@ def test_timm_full_size_forward(spec, name, _size, tmp_path):
     with torch.no_grad():
         expected, got = theirs(x).numpy(), ours(x).numpy()
     assert got.shape == (1, 1000)
+    assert _rel(got, expected) < TOLERANCE
+
+
+def test_timm_xception_loads_into_the_folded_module(tmp_path):
+    """fold_bn: legacy_xception's state_dict loads strictly into the optimized module, its
+    34 norms after a separable conv folding into the pointwise convs as it loads; the eval
+    outputs stay timm's."""
+    pytest.importorskip("timm")
+    import torch
+
+    theirs = _timm_model("legacy_xception")
+    ours = _torch_module(_small("xception.yaml", 71, ("fold_bn",)), tmp_path)
+    assert sum(isinstance(m, torch.nn.Identity) for m in ours.modules()) == 34
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    counts = [sum(p.numel() for p in m.parameters()) for m in (theirs, ours)]
+    assert counts == [22_855_952, 22_830_920]
+    x = torch.randn(2, 3, 71, 71, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = theirs(x).numpy(), ours(x).numpy()
     assert _rel(got, expected) < TOLERANCE
 
 

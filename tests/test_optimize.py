@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import sys
 import tempfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -116,10 +116,118 @@ def test_folding_replaces_each_norm_by_a_bias(name):
         conv = folded.nodes[node.name].attrs
         assert isinstance(conv, ops.Conv) and isinstance(node.attrs, ops.Conv)
         assert (conv.norm, conv.bias, conv.folded) == (None, True, node.attrs.norm)
+    # bn layers folded into the separable conv they read: that conv holds the bias.
+    layers = [base.nodes[n] for n in folded_layers(folded)]
+    for node in layers:
+        sep = base.nodes[node.inputs[0]]
+        assert isinstance(sep.attrs, ops.SepConv) and isinstance(node.attrs, ops.Norm)
+        want = replace(sep.attrs, bias=True, folded=node.attrs.norm)
+        assert folded.nodes[sep.name].attrs == want
     # Each norm's gamma and beta (2 per channel) give way to one bias per channel (if none).
     saved = sum(n.attrs.out * (1 + int(n.attrs.bias)) for n in norms)  # type: ignore[union-attr]
+    biased = [base.nodes[n.inputs[0]].attrs.bias for n in layers]  # type: ignore[union-attr]
+    saved += sum(n.shape[0] * (1 + int(b)) for n, b in zip(layers, biased, strict=True))
     assert folded.params(aux=True) == base.params(aux=True) - saved
     assert folded.macs(aux=True) == base.macs(aux=True)
+
+
+def folded_layers(graph) -> list[str]:
+    """The bn layers (ops.Norm) that fold_bn folded into the separable conv they read."""
+    return [
+        n.name for n in graph.nodes.values() if isinstance(n.attrs, ops.Norm) and n.attrs.folded
+    ]
+
+
+@pytest.mark.parametrize("name", ["xception.yaml", "xception-keras.yaml"])
+def test_xception_folds_the_norm_after_each_separable_conv(name):
+    base, folded = graphs(name, ("fold_bn",))
+    norms = [n for n in base.nodes.values() if isinstance(n.attrs, ops.Norm)]
+    after_sepconv = {n.name for n in norms if base.nodes[n.inputs[0]].op == "sepconv"}
+    assert (len(norms), len(after_sepconv)) == (40, 34)
+    assert set(folded_layers(folded)) == after_sepconv
+    for node in norms:
+        if node.name in after_sepconv:  # an identity now, its sepconv has the bias
+            assert folded.nodes[node.name].params == 0
+            sep = folded.nodes[node.inputs[0]].attrs
+            assert isinstance(sep, ops.SepConv) and (sep.bias, sep.folded) == (
+                True,
+                node.attrs.norm,
+            )
+        else:  # bn1, bn2 and the shortcuts' skipbn read a plain conv: left as they are
+            assert folded.nodes[node.name] == node
+            assert base.nodes[node.inputs[0]].op == "conv"
+    # 25,032 channels' gamma and beta become a pointwise bias each
+    assert (base.params(), folded.params()) == (22_855_952, 22_830_920)
+    assert folded.macs() == base.macs()
+
+
+#: A separable conv that an aux head reads too (its unnormalized output), and one that
+#: only its norm reads.
+TWICE_READ = """\
+name: twice
+input: {channels: 3, size: 12}
+num_classes: 5
+defaults:
+  conv: {bias: false, norm: none, act: none}
+blocks:
+  head:
+    doc: A classifier on the raw output of the separable conv it taps.
+    branches:
+      fc:
+        - {op: adaptive_avgpool, size: 1}
+        - {op: flatten}
+        - {op: linear, out: $num_classes}
+layers:
+  - {name: sep1, op: sepconv, out: 8, kernel: 3, padding: 1}
+  - {name: bn1, op: bn}
+  - {name: sep2, op: sepconv, out: 8, kernel: 3, padding: 1}
+  - {name: bn2, op: bn}
+  - {name: pool, op: adaptive_avgpool, size: 1}
+  - {name: flatten, op: flatten}
+  - {name: fc, op: linear, out: $num_classes}
+aux_heads:
+  - {name: aux, from: sep1, op: head, loss_weight: 0.3}
+"""
+
+
+def twice_read_spec(directory: Path) -> Path:
+    path = directory / "twice.yaml"
+    path.write_text(TWICE_READ)
+    return path
+
+
+def test_a_norm_after_a_separable_conv_read_twice_is_not_folded(tmp_path):
+    path = twice_read_spec(tmp_path)
+    base, folded = build_graph(path), build_graph(path, optimize=["fold_bn"])
+    assert folded_layers(folded) == ["bn2"]
+    for name in ("sep1", "bn1"):  # the aux head reads sep1 before its norm
+        assert folded.nodes[name] == base.nodes[name]
+    assert folded.params(aux=True) == base.params(aux=True) - 8  # bn2's 8 channels
+
+
+def test_verifier_rejects_a_half_done_sepconv_fold(monkeypatch):
+    """A pass that marks the conv folded but leaves its bn layer normalizing (the norm
+    would apply twice) is caught after fold_bn, at the conv."""
+    from incept.compiler.errors import Code, SpecError
+    from incept.compiler.passes import fold_bn
+
+    real = fold_bn.run
+
+    def half(graph):
+        out = real(graph)
+        nodes = dict(out.nodes)
+        bn = nodes["bn3"]
+        nodes["bn3"] = replace(bn, attrs=replace(bn.attrs, folded=False), params=bn.params)
+        return replace(out, nodes=nodes)
+
+    fuse, fold = passes.OPTIMIZATIONS
+    monkeypatch.setattr(passes, "OPTIMIZATIONS", [fuse, replace(fold, run=half)])
+    with pytest.raises(SpecError) as info:
+        build_graph(SPECS / "xception.yaml", optimize=["fold_bn"])
+    assert info.value.code is Code.INTERNAL
+    assert "after 'fold_bn': node 'conv3': has a folded batch norm, but not one folded bn" in str(
+        info.value
+    )
 
 
 def test_separable_maxpool_is_a_torch_option_not_a_pass():
@@ -293,6 +401,16 @@ def test_fused_module_trains_as_the_unfused_one(name, tmp_path):
             assert_close(value, want[key], rtol=1e-9)
         else:
             assert torch.equal(value, want[key]), key
+
+
+def test_a_folded_bn_layer_beside_a_kept_one_loads_and_agrees(tmp_path):
+    graph = build_graph(twice_read_spec(tmp_path))
+    base, opt, _ = pair(graph, ("fold_bn",), tmp_path)
+    assert isinstance(opt.bn1, torch.nn.BatchNorm2d) and isinstance(opt.bn2, torch.nn.Identity)
+    assert opt.sep2.pointwise.bias is not None and opt.sep1.pointwise.bias is None
+    x = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert_close(opt(x), base(x))
 
 
 def test_optimized_module_scripts_and_keeps_its_numbers(tmp_path):

@@ -101,6 +101,8 @@ class Layers:
             return [self.conv(nodes, a, ins, src, nm, cout)]
         if isinstance(a, ops.SepConv):
             return self.sepconv(nodes, a, ins, src, dst, nm, cout)
+        if isinstance(a, ops.Norm) and a.folded:  # fold_bn: its separable conv applies it
+            return [Call("layers.Identity", (f"name={nm('')}",), src)]
         if isinstance(a, ops.Norm):
             for n in nodes:
                 self.weight_layers[n.name] = {"bn": n.name}

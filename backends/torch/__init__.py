@@ -46,8 +46,9 @@ def flattened_outputs(graph: Graph) -> frozenset[str]:
 
 def weight_modules(graph: Graph) -> dict[str, dict[str, str]]:
     """IR node -> the submodules holding its weights, by kind: {"conv": ..., "bn": ...}
-    (bn only with a norm), {"linear": ...}, {"bn": ...} (a bn layer) or {"depthwise": ...,
-    "pointwise": ..., "bn": ...} (a separable conv) (backends/transfer.py's vocabulary). A
+    (bn only with a norm), {"linear": ...}, {"bn": ...} (a bn layer; none once folded, an
+    nn.Identity) or {"depthwise": ..., "pointwise": ..., "bn": ...} (a separable conv)
+    (backends/transfer.py's vocabulary). A
     conv unit keeps its Conv2d as `.conv` and its BatchNorm2d as `.bn` (module.py.jinja); a
     conv without norm or activation is an nn.Conv2d; a separable conv with a norm or an
     activation is an nn.Sequential whose first module is the SeparableConv2d."""
@@ -56,7 +57,7 @@ def weight_modules(graph: Graph) -> dict[str, dict[str, str]]:
         a = graph.nodes[name].attrs
         if isinstance(a, ops.Linear):
             out[name] = {"linear": path}
-        elif isinstance(a, ops.Norm):
+        elif isinstance(a, ops.Norm) and not a.folded:  # folded: an identity, no weights
             out[name] = {"bn": path}
         elif isinstance(a, ops.SepConv):
             seq = a.norm is not None or a.act != "none"

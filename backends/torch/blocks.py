@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from incept.compiler.ir import ops
+from incept.compiler.ir.graph import Node
 from incept.compiler.ir.shapes import batch_comment
 
 from ..common import Namespace, float_literal, py_text
@@ -56,6 +57,9 @@ class BlockClass:
     # fuse_siblings: module path -> the unfused layout's paths whose tensors it loads
     # (concatenated on output channels); only paths that differ.
     unfused: dict[str, tuple[str, ...]]
+    # fold_bn: a separable conv's pointwise path -> (the path of the bn layer folded into
+    # it, whose tensors an unfolded checkpoint holds; that norm's eps as a literal).
+    folded: dict[str, tuple[str, str]]
 
 
 # A layer's constructor call. A slice (fuse_siblings) has no module: its Call carries
@@ -72,9 +76,22 @@ def block_class(
     by_name = {p.name: p for p in block.params}
     members, forward, returns, paths = emit(block, ctor, lambda name: arg(by_name[name]))
     unfused = _unfused(block, ctor, paths) if block.layout != "sequence" else {}
+    folded = folded_norms([(c.node, paths.get(c.index, "")) for c in block.columns])
     doc = block.template.doc or f"The `{block.template.name}` block."
     params = [(arg(p), _type(block, p)) for p in block.params]
-    return BlockClass(name, py_text(doc), params, members, forward, returns, paths, unfused)
+    return BlockClass(name, py_text(doc), params, members, forward, returns, paths, unfused, folded)
+
+
+def folded_norms(layers: list[tuple[Node, str]]) -> dict[str, tuple[str, str]]:
+    """The `folded` table of a class holding `layers` (each node with its module path):
+    each bn layer that fold_bn folded, under its separable convolution's pointwise conv."""
+    path_of = {node.name: path for node, path in layers}
+    out: dict[str, tuple[str, str]] = {}
+    for node, path in layers:
+        if isinstance(node.attrs, ops.Norm) and node.attrs.folded:
+            conv = f"{path_of[node.inputs[0]]}.pointwise"
+            out[conv] = (path, float_literal(node.attrs.norm.eps))
+    return out
 
 
 def _type(block: BlockPlan, p: Param) -> str:

@@ -76,8 +76,8 @@ def constructor(
         return _bare_conv(a, cin, cout) if unit is None else _conv(a, unit, cin, cout)
     if isinstance(a, ops.SepConv):
         return _sepconv(a, cin, cout)
-    if isinstance(a, ops.Norm):
-        return _norm(a.norm, cout)
+    if isinstance(a, ops.Norm):  # folded (fold_bn): its separable conv applies it
+        return Call("nn.Identity") if a.folded else _norm(a.norm, cout)
     if isinstance(a, ops.Act):
         return Call("nn.ReLU", ("inplace=True",) if in_place else ())
     if isinstance(a, ops.Pool):

@@ -12,19 +12,34 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _fold_bn(state: dict[str, torch.Tensor], prefix: str, eps: float) -> None:
-    """Fold an unfolded checkpoint's batch norm (`bn.*` under `prefix`) into `conv.*`, in place."""
-    if prefix + "bn.running_var" not in state:
+def _fold_norm(state: dict[str, torch.Tensor], norm: str, conv: str, eps: float) -> None:
+    """Fold an unfolded checkpoint's batch norm (keys `norm` + weight, bias, running_mean,
+    running_var) into the convolution before it (`conv` + weight, bias), in place."""
+    if norm + "running_var" not in state:
         return  # a folded checkpoint
-    gamma, beta = state.pop(prefix + "bn.weight").double(), state.pop(prefix + "bn.bias").double()
-    mean = state.pop(prefix + "bn.running_mean").double()
-    scale = gamma / torch.sqrt(state.pop(prefix + "bn.running_var").double() + eps)
-    state.pop(prefix + "bn.num_batches_tracked", None)
-    weight = state[prefix + "conv.weight"]
-    bias = state.get(prefix + "conv.bias")
+    gamma, beta = state.pop(norm + "weight").double(), state.pop(norm + "bias").double()
+    mean = state.pop(norm + "running_mean").double()
+    scale = gamma / torch.sqrt(state.pop(norm + "running_var").double() + eps)
+    state.pop(norm + "num_batches_tracked", None)
+    weight = state[conv + "weight"]
+    bias = state.get(conv + "bias")
     shift = beta - mean * scale if bias is None else beta + (bias.double() - mean) * scale
-    state[prefix + "conv.weight"] = (weight.double() * scale.reshape(-1, 1, 1, 1)).to(weight.dtype)
-    state[prefix + "conv.bias"] = shift.to(weight.dtype)
+    state[conv + "weight"] = (weight.double() * scale.reshape(-1, 1, 1, 1)).to(weight.dtype)
+    state[conv + "bias"] = shift.to(weight.dtype)
+
+
+def _fold_bn(state: dict[str, torch.Tensor], prefix: str, eps: float) -> None:
+    """Fold a conv unit's batch norm (`bn.*` under `prefix`) into its `conv.*`, in place."""
+    _fold_norm(state, prefix + "bn.", prefix + "conv.", eps)
+
+
+def _fold_norms(
+    state: dict[str, torch.Tensor], prefix: str, layout: dict[str, tuple[str, float]]
+) -> None:
+    """Fold each batch norm layer of `layout` (conv path -> (norm path, eps), under
+    `prefix`) into the convolution before it, in place."""
+    for conv, (norm, eps) in layout.items():
+        _fold_norm(state, f"{prefix}{norm}.", f"{prefix}{conv}.", eps)
 
 
 def _load_unfused(

@@ -31,13 +31,22 @@ from ..plan import (
     build_plan,
 )
 from ..plan.model import unit_key
-from .blocks import ARG_RESERVED, LOCAL_RESERVED, MODULE_RESERVED, BlockClass, Member, block_class
+from .blocks import (
+    ARG_RESERVED,
+    LOCAL_RESERVED,
+    MODULE_RESERVED,
+    BlockClass,
+    Member,
+    block_class,
+    folded_norms,
+)
 from .layers import Call, Step, UnitView, constructor, linear_relu, unit_view
 
 #: This backend's package: generated files carry definitions from its library.py.
 PACKAGE = __name__.rpartition(".")[0]
 #: The library.py helpers a model needs: after fold_bn, after fuse_siblings, with separable_maxpool.
-FOLD_BN = ("_fold_bn",)
+FOLD_BN = ("_fold_norm", "_fold_bn")
+FOLD_NORMS = ("_fold_norm", "_fold_norms")  # after fold_bn folded a bn layer into a sepconv
 LOAD_UNFUSED = ("_load_unfused",)
 SEPARABLE = ("_running_max", "_eager", "SeparableMaxPool2d")
 NO_SCALE = ("BatchNorm2dNoScale",)
@@ -99,6 +108,8 @@ class ModelView:
     separable: bool  # some max pool is a SeparableMaxPool2d (option separable_maxpool)
     library: list[str]  # the source of the library.py helpers the model uses, in order
     noscale: bool  # some batch norm has no learned scale (BatchNorm2dNoScale)
+    # fold_bn: the model's own bn layers folded into separable convs (BlockClass.folded)
+    folded: dict[str, tuple[str, str]]
 
 
 class _Builder:
@@ -232,7 +243,8 @@ class _Builder:
         head = [replace(s, comment=features) for s in head]  # they now follow the flatten
         for head_plan, a in zip(plan.aux, aux, strict=True):
             a.fc, a.fc_in, a.fc_bias = self.aux_fc(head_plan.row)
-        return self.view(blocks, members, (forward, head, classifier), aux)
+        own = [(r.node, self.node_paths[r.node.name]) for r in plan.rows if r.block is None]
+        return self.view(blocks, members, (forward, head, classifier), aux, folded_norms(own))
 
     def aux_fc(self, head: Row) -> tuple[str, int, bool]:
         """An aux head's last linear layer (an expression below the head) and its inputs;
@@ -261,11 +273,13 @@ class _Builder:
         members: list[Member],
         paths: tuple[list[Step], list[Step], Classifier | None],
         aux: list[Aux],
+        folded_layers: dict[str, tuple[str, str]],
     ) -> ModelView:
         g = self.plan.graph
         forward, head, classifier = paths
         fused = any(b.unfused for b in blocks)
         folded = any(u.folded for u in self.units.values())
+        norms_folded = bool(folded_layers) or any(b.folded for b in blocks)
         separable = "separable_maxpool" in self.options and any(
             isinstance(n.attrs, ops.Pool) and n.attrs.kind == "max" for n in g.nodes.values()
         )
@@ -273,6 +287,7 @@ class _Builder:
         noscale = any(_noscale(n) for n in g.nodes.values())
         helpers = (
             FOLD_BN * folded
+            + FOLD_NORMS * norms_folded
             + LOAD_UNFUSED * fused
             + SEPARABLE * separable
             + NO_SCALE * noscale
@@ -309,8 +324,9 @@ class _Builder:
             optimized=optimized(g, self.options),
             opt_flag=opt_flag(g, self.options),
             separable=separable,
-            library=definitions(PACKAGE, helpers),
+            library=definitions(PACKAGE, dict.fromkeys(helpers)),  # each helper once
             noscale=noscale,
+            folded=folded_layers,
         )
 
 

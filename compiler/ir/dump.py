@@ -8,8 +8,8 @@ One line per node, grouped by row, in graph order:
 Shapes are C x H x W (or F), `?` before inference. Attributes appear in their dataclass
 order, floats in repr form, so two dumps of one graph are byte-identical and a diff of
 two stages shows exactly what a pass changed. Locations are left out on purpose: moving
-a comment in the spec does not change the dump. A conv shows `folded=` only after fold_bn;
-`groups=` and a batch norm's `scale=` only when not 1 / true.
+a comment in the spec does not change the dump. A conv, sepconv or bn shows `folded=`
+only after fold_bn; `groups=` and a batch norm's `scale=` only when not 1 / true.
 """
 
 from __future__ import annotations

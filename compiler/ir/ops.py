@@ -137,6 +137,9 @@ class SepConv:
     norm: BatchNorm | None
     act: Literal["relu", "none"]
     in_channels: int = 0  # filled by shape inference
+    # The `bn` layer after it that the fold_bn pass folded into its pointwise weights and
+    # bias (`bias` is then True; that layer is an identity): backends map checkpoints with it.
+    folded: BatchNorm | None = None
 
     def infer(self, shapes: list[Shape]) -> Shape:
         _, h, w = _image(self.op, shapes[0])
@@ -159,13 +162,16 @@ class Norm:
     op: ClassVar[str] = "bn"
     norm: BatchNorm
     channels: int = 0  # filled by shape inference
+    # fold_bn folded it into the separable convolution it reads (`SepConv.folded`): it now
+    # computes the identity and holds no parameters; `norm` keeps its eps for checkpoints.
+    folded: bool = False
 
     def infer(self, shapes: list[Shape]) -> Shape:
         _image("bn", shapes[0])
         return shapes[0]
 
     def params(self) -> int:
-        return self.norm.params(self.channels)
+        return 0 if self.folded else self.norm.params(self.channels)
 
 
 @dataclass(frozen=True)

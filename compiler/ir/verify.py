@@ -35,9 +35,14 @@ def verify(graph: Graph, facts: Collection[str] = (), *, after: str = "lower") -
     """Return `graph` if it holds every invariant of `facts`; else raise error[internal]."""
     where = f"IR verifier, after {after!r}"
     seen: set[str] = set()
+    readers: dict[str, list[Node]] = {}
+    for node in graph.nodes.values():
+        for src in node.inputs:
+            readers.setdefault(src, []).append(node)
     for name, node in graph.nodes.items():
         try:
             _structure(graph, name, node, seen)
+            _folded(graph, node, readers.get(name, []))
         except _Broken as exc:
             raise SpecError(Code.INTERNAL, f"{where}: node {name!r}: {exc}", node.loc) from None
         if SHAPES in facts:
@@ -78,9 +83,23 @@ def _structure(graph: Graph, name: str, node: Node, seen: set[str]) -> None:
         fits, wanted = count == 1, "one"
     if not fits:
         raise _Broken(f"{node.op} with {count} inputs (it takes {wanted})")
-    conv = node.attrs if isinstance(node.attrs, ops.Conv) else None
-    if conv is not None and conv.folded is not None and (conv.norm is not None or not conv.bias):
-        raise _Broken("has a folded batch norm but keeps its norm or lacks a bias")
+
+
+def _folded(graph: Graph, node: Node, readers: list[Node]) -> None:
+    """fold_bn's marks agree: a folded conv has a bias and no norm; a separable conv's
+    folded norm is the one node reading it, a `bn` marked folded (an identity)."""
+    a = node.attrs
+    if isinstance(a, ops.Conv | ops.SepConv) and a.folded is not None:
+        if a.norm is not None or not a.bias:
+            raise _Broken("has a folded batch norm but keeps its norm or lacks a bias")
+    if isinstance(a, ops.SepConv) and a.folded is not None:
+        norm = readers[0].attrs if len(readers) == 1 else None
+        if not isinstance(norm, ops.Norm) or not norm.folded or norm.norm != a.folded:
+            raise _Broken("has a folded batch norm, but not one folded bn layer alone reads it")
+    if isinstance(a, ops.Norm) and a.folded:
+        source = graph.nodes[node.inputs[0]].attrs
+        if not isinstance(source, ops.SepConv) or source.folded != a.norm:
+            raise _Broken("is a folded bn, but the separable conv it reads did not fold it")
 
 
 def _row(graph: Graph, row: Row, declared: bool) -> None:
@@ -213,6 +232,8 @@ def _counts(attrs: ops.Op, out: ops.Shape) -> tuple[int, int]:
     layer; one MAC per weight per output position."""
     norm = getattr(attrs, "norm", None)
     gamma_beta = 0 if norm is None else 2 if norm.scale else 1
+    if isinstance(attrs, ops.Norm) and attrs.folded:
+        gamma_beta = 0  # an identity now: its sepconv holds the bias
     if isinstance(attrs, ops.Conv):
         taps = attrs.kernel[0] * attrs.kernel[1]
         weights = sum(attrs.in_channels // attrs.groups * taps for _ in range(attrs.out))

@@ -45,18 +45,25 @@ def _pair(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
+def _norm_text(a: ops.Conv | ops.SepConv) -> str:
+    """' BN', or ' BN folded' where fold_bn folded a batch norm into the convolution."""
+    return " BN" if a.norm else " BN folded" if a.folded else ""
+
+
 def op_text(node: Node) -> str:
     """'conv 3x3/2 BN', 'max pool 3x3/1', 'linear', 'concat'."""
     a = node.attrs
     if isinstance(a, ops.Conv):
         (kh, kw), stride = a.kernel, _pair(a.stride)
-        return f"conv {kh}x{kw}/{stride}" + (" BN" if a.norm else "")
+        return f"conv {kh}x{kw}/{stride}" + _norm_text(a)
     if isinstance(a, ops.Pool):
         (kh, kw), stride = a.kernel, _pair(a.stride)
         return f"{a.kind} pool {kh}x{kw}/{stride}"
     if isinstance(a, ops.SepConv):
         (kh, kw), stride = a.kernel, _pair(a.stride)
-        return f"sep conv {kh}x{kw}/{stride}" + (" BN" if a.norm else "")
+        return f"sep conv {kh}x{kw}/{stride}" + _norm_text(a)
+    if isinstance(a, ops.Norm) and a.folded:
+        return "BN, folded into the sep conv"
     if isinstance(a, ops.Norm):
         return "BN" if a.norm.scale else "BN, no scale"
     if isinstance(a, ops.Act):
