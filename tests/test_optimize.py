@@ -107,12 +107,8 @@ def test_each_instance_of_a_repeated_row_fuses_alike():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_folding_replaces_each_norm_by_a_bias(name):
     base, folded = graphs(name, ("fold_bn",))
-    convs = [n for n in base.nodes.values() if isinstance(n.attrs, ops.Conv) and n.attrs.norm]
-    norms = [n for n in convs if n.attrs.norm.scale]  # type: ignore[union-attr]
-    for node in convs:  # a norm without scale (keras profiles) is not folded
-        if node not in norms:
-            assert folded.nodes[node.name].attrs == node.attrs
-    for node in norms:
+    norms = [n for n in base.nodes.values() if isinstance(n.attrs, ops.Conv) and n.attrs.norm]
+    for node in norms:  # with or without a learned scale (keras profiles: scale=False)
         conv = folded.nodes[node.name].attrs
         assert isinstance(conv, ops.Conv) and isinstance(node.attrs, ops.Conv)
         assert (conv.norm, conv.bias, conv.folded) == (None, True, node.attrs.norm)
@@ -123,10 +119,18 @@ def test_folding_replaces_each_norm_by_a_bias(name):
         assert isinstance(sep.attrs, ops.SepConv) and isinstance(node.attrs, ops.Norm)
         want = replace(sep.attrs, bias=True, folded=node.attrs.norm)
         assert folded.nodes[sep.name].attrs == want
-    # Each norm's gamma and beta (2 per channel) give way to one bias per channel (if none).
-    saved = sum(n.attrs.out * (1 + int(n.attrs.bias)) for n in norms)  # type: ignore[union-attr]
+
+    # Each norm's beta and gamma (if it learns a scale) give way to one bias per channel
+    # (if the conv had none): a scale-less norm after a bias-less conv saves nothing.
+    def saved_by(channels: int, norm: ops.BatchNorm, bias: bool) -> int:
+        return channels * (int(norm.scale) + int(bias))
+
+    saved = sum(saved_by(n.attrs.out, n.attrs.norm, n.attrs.bias) for n in norms)  # type: ignore[union-attr, arg-type]
     biased = [base.nodes[n.inputs[0]].attrs.bias for n in layers]  # type: ignore[union-attr]
-    saved += sum(n.shape[0] * (1 + int(b)) for n, b in zip(layers, biased, strict=True))
+    saved += sum(
+        saved_by(n.shape[0], n.attrs.norm, b)  # type: ignore[union-attr]
+        for n, b in zip(layers, biased, strict=True)
+    )
     assert folded.params(aux=True) == base.params(aux=True) - saved
     assert folded.macs(aux=True) == base.macs(aux=True)
 

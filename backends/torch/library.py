@@ -17,7 +17,9 @@ def _fold_norm(state: dict[str, torch.Tensor], norm: str, conv: str, eps: float)
     running_var) into the convolution before it (`conv` + weight, bias), in place."""
     if norm + "running_var" not in state:
         return  # a folded checkpoint
-    gamma, beta = state.pop(norm + "weight").double(), state.pop(norm + "bias").double()
+    beta = state.pop(norm + "bias").double()
+    gamma = state.pop(norm + "weight", None)  # none: a norm without a learned scale
+    gamma = torch.ones_like(beta) if gamma is None else gamma.double()
     mean = state.pop(norm + "running_mean").double()
     scale = gamma / torch.sqrt(state.pop(norm + "running_var").double() + eps)
     state.pop(norm + "num_batches_tracked", None)

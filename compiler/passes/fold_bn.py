@@ -3,7 +3,8 @@ norm becomes one convolution with a bias.
 
 In eval mode a batch norm is a fixed per-channel affine map, y = (x - mean) * g / sqrt(var
 + eps) + b, so it folds into the convolution before it: weights scaled by g / sqrt(var +
-eps) per output channel, bias b - mean * g / sqrt(var + eps). The folded layer keeps the
+eps) per output channel, bias b - mean * g / sqrt(var + eps); a norm that learns no scale
+(keras.applications' `scale=False`) has g = 1. The folded layer keeps the
 norm's attributes (`Conv.folded`) so a backend can fold a trained model's checkpoint when
 it loads it. The result trains without batch norm: it is for inference only.
 
@@ -28,8 +29,8 @@ NAME = "fold_bn"
 
 def _fold(node: Node) -> Node:
     a = node.attrs
-    if not isinstance(a, ops.Conv) or a.norm is None or not a.norm.scale:
-        return node  # a norm without a learned scale stays (checkpoints hold no gamma to fold)
+    if not isinstance(a, ops.Conv) or a.norm is None:
+        return node
     attrs = replace(a, norm=None, bias=True, folded=a.norm)
     return replace(node, attrs=attrs, params=ops.params_of(attrs))
 
@@ -44,10 +45,9 @@ def _instances(graph: Graph) -> dict[str, tuple[Row, int]]:
 
 
 def _foldable(node: Node, graph: Graph, readers: Counter[str]) -> bool:
-    """A `bn` with a learned scale right after a plain separable convolution (no norm or
-    activation of its own) that nothing else reads."""
-    a = node.attrs
-    if not isinstance(a, ops.Norm) or not a.norm.scale:
+    """A `bn` right after a plain separable convolution (no norm or activation of its own)
+    that nothing else reads."""
+    if not isinstance(node.attrs, ops.Norm):
         return False
     (source,) = node.inputs
     conv = graph.nodes[source].attrs
