@@ -8,7 +8,6 @@ Table 1: `Inception(192, 64, 96, 128, 16, 32, 32)`. Block layouts: blocks.py.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
@@ -117,7 +116,7 @@ class _Builder:
         self.plan = plan
         self.options = tuple(options)
         graph = plan.graph
-        self.readers = Counter(i for n in graph.nodes.values() for i in n.inputs)
+        self.readers = graph.readers()
         # Template parameters become constructor arguments: no class may take their names.
         arguments = {p for t in graph.templates.values() for p in t.params}
         reserved = CLASS_RESERVED | arguments | {graph.class_name, f"{graph.class_name}Outputs"}
@@ -163,7 +162,7 @@ class _Builder:
         """A ReLU layer may overwrite its input where nothing else reads it: not a block's
         input (its shortcut reads it too), nor a slice (a view of a fused convolution)."""
         node = self.plan.graph.nodes[value]
-        return self.readers[value] == 1 and not isinstance(node.attrs, ops.Slice | ops.Input)
+        return len(self.readers[value]) == 1 and not isinstance(node.attrs, ops.Slice | ops.Input)
 
     def block(self, block: BlockPlan) -> tuple[BlockClass, list[Call]]:
         names = Namespace(ARG_RESERVED)

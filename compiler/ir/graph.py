@@ -118,6 +118,14 @@ class Graph:
     def row_nodes(self, row: Row) -> list[Node]:
         return [self.nodes[n] for n in row.nodes]
 
+    def readers(self) -> dict[str, list[Node]]:
+        """Each node's name -> the nodes that take it as an input, in graph order."""
+        out: dict[str, list[Node]] = {name: [] for name in self.nodes}
+        for node in self.nodes.values():
+            for source in node.inputs:
+                out.setdefault(source, []).append(node)  # the verifier reports a dangling one
+        return out
+
     def params(self, aux: bool = False) -> int:
         return sum(self._total(aux, "params"))
 

@@ -35,14 +35,11 @@ def verify(graph: Graph, facts: Collection[str] = (), *, after: str = "lower") -
     """Return `graph` if it holds every invariant of `facts`; else raise error[internal]."""
     where = f"IR verifier, after {after!r}"
     seen: set[str] = set()
-    readers: dict[str, list[Node]] = {}
-    for node in graph.nodes.values():
-        for src in node.inputs:
-            readers.setdefault(src, []).append(node)
+    readers = graph.readers()
     for name, node in graph.nodes.items():
         try:
             _structure(graph, name, node, seen)
-            _folded(graph, node, readers.get(name, []))
+            _folded(graph, node, readers[name])
         except _Broken as exc:
             raise SpecError(Code.INTERNAL, f"{where}: node {name!r}: {exc}", node.loc) from None
         if SHAPES in facts:

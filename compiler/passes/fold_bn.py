@@ -18,7 +18,6 @@ fold must not depend on the row after a block). The `bn` node stays, as an ident
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 
 from ..ir import ops
@@ -44,7 +43,7 @@ def _instances(graph: Graph) -> dict[str, tuple[Row, int]]:
     return out
 
 
-def _foldable(node: Node, graph: Graph, readers: Counter[str]) -> bool:
+def _foldable(node: Node, graph: Graph, readers: dict[str, list[Node]]) -> bool:
     """A `bn` right after a plain separable convolution (no norm or activation of its own)
     that nothing else reads."""
     if not isinstance(node.attrs, ops.Norm):
@@ -52,7 +51,7 @@ def _foldable(node: Node, graph: Graph, readers: Counter[str]) -> bool:
     (source,) = node.inputs
     conv = graph.nodes[source].attrs
     plain = isinstance(conv, ops.SepConv) and conv.norm is None and conv.act == "none"
-    return plain and readers[source] == 1
+    return plain and len(readers[source]) == 1
 
 
 def _together(first: str, second: str, where: dict[str, tuple[Row, int]]) -> bool:
@@ -67,7 +66,7 @@ def _sepconv_norms(graph: Graph) -> list[Node]:
     """The `bn` nodes that fold into the separable convolution they read. Every row of a
     template folds the same layers: from outside an instance only its output is read, and
     a convolution that its `bn` reads inside the instance is not that output."""
-    readers = Counter(i for n in graph.nodes.values() for i in n.inputs)
+    readers = graph.readers()
     where = _instances(graph)
     return [
         n
@@ -84,7 +83,8 @@ def _fold_norms(graph: Graph, nodes: dict[str, Node]) -> None:
         assert isinstance(conv.attrs, ops.SepConv)
         conv_attrs = replace(conv.attrs, bias=True, folded=norm.attrs.norm)
         nodes[conv.name] = replace(conv, attrs=conv_attrs, params=ops.params_of(conv_attrs))
-        nodes[norm.name] = replace(norm, attrs=replace(norm.attrs, folded=True), params=0)
+        norm_attrs = replace(norm.attrs, folded=True)
+        nodes[norm.name] = replace(norm, attrs=norm_attrs, params=ops.params_of(norm_attrs))
 
 
 def run(graph: Graph) -> Graph:
