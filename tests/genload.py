@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -70,10 +71,12 @@ def reduced(name: str, directory: Path, optimize: tuple[str, ...] = ()) -> Graph
 SHALLOW = 2
 
 
-def shallow_patches(name: str) -> str:
+@functools.cache
+def shallow_patches(name: str) -> tuple[str, int]:
     """`patch:` items (YAML) that cut `name`'s repeats to SHALLOW: `repeat: n` rows, and
     runs of identical block rows (Xception's eight middle-flow rows) past their first
-    SHALLOW. Exporting and tracing time grows with the depth, not the coverage."""
+    SHALLOW; and the spec's input size. Exporting and tracing time grows with the depth,
+    not the coverage. Read once per spec and session."""
     from incept.compiler.spec.load import load_spec
 
     spec, _ = load_spec(SPECS / name)
@@ -87,16 +90,15 @@ def shallow_patches(name: str) -> str:
         previous = body
         if run > SHALLOW and row.name not in tapped:
             items.append(f"  - {{row: {row.name}, delete: true}}\n")
-    return "".join(items)
+    return "".join(items), spec.input.size
 
 
 def reduced_spec(name: str, directory: Path) -> Path:
     """The file of `reduced(name)`: a spec written in `directory`, or the shipped one."""
-    more = shallow_patches(name)
-    if name not in REDUCED and not more:
+    patches, size = shallow_patches(name)
+    if name not in REDUCED and not patches:
         return SPECS / name
-    size = REDUCED.get(name) or build_graph(SPECS / name).input.shape[-1]
-    return resized_spec(name, size, directory, patches=more)
+    return resized_spec(name, REDUCED.get(name, size), directory, patches=patches)
 
 
 def resized_spec(name: str, size: int, directory: Path, more: str = "", patches: str = "") -> Path:
