@@ -46,6 +46,35 @@ try:
 except ImportError:  # the core install has no hypothesis
     pass
 
+#: Seconds each of the slowest test files takes (its tests summed; `pytest --durations=0`
+#: from a fresh uv venv on the 2-core dev machine, 2026-12-06). With `--dist loadfile` a
+#: file is one unit of work on one worker; handing the longest files out first
+#: (longest-processing-time-first) keeps both workers busy to the end, where xdist's own
+#: order (most tests first) left a 146 s file of 10 tests for last. Stale numbers only
+#: cost balance, never a test.
+SLOW_FILES = {
+    "test_export.py": 225, "test_faults.py": 146, "test_bench.py": 130,
+    "test_keras_backend.py": 130, "test_pretrained.py": 129, "test_torch_export.py": 116,
+    "test_optimize.py": 95, "test_keras_replicas.py": 82, "test_agreement.py": 81,
+    "test_sources_cli.py": 61, "test_train_torch.py": 54, "test_train_keras.py": 44,
+    "test_optimize_keras.py": 41, "test_backbone.py": 37, "test_gpu_suite.py": 34,
+    "test_fuzz.py": 33, "test_bench_family.py": 31, "test_family.py": 29,
+    "test_diagram.py": 29, "test_finetune.py": 25, "test_specgen.py": 23,
+    "test_checkpoints.py": 22, "test_keras_backbone.py": 21,
+}  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest files first, longest first; the rest after them as collected. A file's
+    own tests keep their order (the sort is stable)."""
+    items.sort(key=lambda item: -SLOW_FILES.get(item.path.name, 0))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GOOGLENET = SPECS / "googlenet.yaml"
