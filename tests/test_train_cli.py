@@ -25,3 +25,18 @@ def test_data_is_required_to_train() -> None:
     assert code == 2
     assert output.count("\n") == 1
     assert "train: error[usage]: Missing option '--data' (or --show-recipe)." in output
+
+
+def test_image_folder_loaders_default_to_the_usable_cores_up_to_four(monkeypatch) -> None:
+    from incept.runtime import job
+
+    for cores, expected in ((1, 1), (2, 2), (4, 4), (16, 4)):
+        monkeypatch.setattr(job.os, "sched_getaffinity", lambda pid, n=cores: set(range(n)))
+        assert job.default_workers() == expected
+        assert job.Options().workers == expected
+
+
+def test_negative_workers_are_a_one_line_flag_error() -> None:
+    code, output = incept("train", LITE, "--data", "fashion-mnist", "--workers", "-1")
+    assert code == 2 and output.count("\n") == 1, output
+    assert "--workers" in output and "-1 is not in the range x>=0" in output

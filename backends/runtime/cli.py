@@ -121,7 +121,11 @@ def _format(flags: dict[str, Any]) -> str:
     help="torch memory format [default: on; measured faster on CPU and GPU].",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=int, default=4, show_default=True, help="Image-folder loaders.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Image-folder loader processes [default: 4, or one per usable CPU if fewer].",
+)
 @click.option(
     "--replicas",
     type=click.IntRange(min=1),

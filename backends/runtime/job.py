@@ -8,10 +8,11 @@ framework trained it.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from incept.compiler.pipeline import Compiled
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from .weights import Weights
 
 
+def default_workers() -> int:
+    """Image-folder loader processes: 4, or one per usable core where there are fewer
+    (more loaders than cores only take turns with the training step)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, usable or 1))
+
+
 @dataclass(frozen=True)
 class Options:
     """How to run, as opposed to the recipe (what to learn). None: the device's default."""
@@ -34,7 +42,7 @@ class Options:
     compile: bool | None = None  # torch.compile / XLA jit_compile; None: on for GPUs
     channels_last: bool | None = None  # torch memory format; None: on for CUDA
     seed: int = 0
-    workers: int = 4  # loader processes for image folders
+    workers: int = field(default_factory=default_workers)  # image-folder loaders
     replicas: int = 1  # keras: data-parallel replicas in this process (torch: torchrun)
     progress: bool = True
 

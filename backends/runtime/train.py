@@ -16,7 +16,7 @@ from . import recipe as recipes
 from .data.sources import channel_stats, check_fits, open_data
 from .errors import Code, InputError
 from .frameworks import SUFFIX
-from .job import Job, Options
+from .job import Job, Options, default_workers
 from .rundir import RunDir
 from .weights import Weights, open_init_source
 
@@ -74,7 +74,7 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         compile=flags["compile_"],
         channels_last=flags["channels_last"],
         seed=flags["seed"],
-        workers=flags["workers"],
+        workers=default_workers() if flags["workers"] is None else flags["workers"],
         replicas=flags["replicas"],
         progress=flags["progress"],
     )
