@@ -30,7 +30,7 @@ def default_workers() -> int:
     """Image-folder loader processes: 4, or one per usable core where there are fewer
     (more loaders than cores only take turns with the training step)."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, usable or 1))
+    return min(4, usable or 1)
 
 
 @dataclass(frozen=True)
