@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,14 @@ def refused(path: object, exc: Exception) -> InputError:
     if isinstance(exc, OSError | EOFError) or "zip" in text.lower():
         return InputError(
             Code.CHECKPOINT, path, "not a readable torch checkpoint (truncated or damaged file)"
+        )
+    if isinstance(path, Path) and not zipfile.is_zipfile(path):
+        # torch has written zip archives since 1.6; read as an old-style pickle, random
+        # bytes fail with whatever opcode comes first ("Unsupported operand 84")
+        return InputError(
+            Code.CHECKPOINT,
+            path,
+            "not a readable torch checkpoint (not torch's zip archive: a damaged or foreign file)",
         )
     _, found, detail = text.partition("WeightsUnpickler error: ")
     detail = detail.split(" Check the documentation")[0]
