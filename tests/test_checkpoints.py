@@ -63,6 +63,31 @@ def test_truncated_and_garbage_checkpoints(run: tuple[str, RunDir], tmp_path: Pa
         assert "(not torch's zip archive: a damaged or foreign file)" in output
 
 
+def test_a_keras_checkpoint_without_its_weights_member(
+    run: tuple[str, RunDir], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identity is there, the weights are not: one line, and the folder the weights
+    are extracted into for loading is gone afterwards."""
+    backend, good = run
+    if backend != "keras":
+        pytest.skip("a .keras archive's member")
+    import zipfile
+
+    stripped = tmp_path / "stripped.keras"
+    with zipfile.ZipFile(good.last) as source, zipfile.ZipFile(stripped, "w") as out:
+        for item in source.infolist():
+            if item.filename != "model.weights.h5":
+                out.writestr(item, source.read(item))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    code, output = incept("eval", str(stripped), "--device", "cpu")
+    _one_line(code, output, f"{stripped}: error[checkpoint]: weights do not load into the model")
+    assert "model.weights.h5" in output
+    assert not list(scratch.glob("incept-weights-*"))
+
+
 def test_another_frameworks_file_under_this_frameworks_name(
     run: tuple[str, RunDir], tmp_path: Path
 ) -> None:

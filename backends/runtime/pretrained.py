@@ -384,12 +384,14 @@ def _read_path(path: Path, target: Target, aux: bool | None, where: str) -> Any:
         )
     file, framework = locate(path)
     if framework == "keras" or file.suffix in (".h5", ".hdf5"):
+        from .keras.checkpoint import weights_file
+
         ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=aux)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), weights_file(file) as weights:
                 # Keras warns, and leaves layers fresh, where a file lacks their weights
                 warnings.simplefilter("error")
-                ours.load_weights(str(file))
+                ours.load_weights(str(weights))
         except Exception as exc:  # Keras raises ValueError, KeyError, OSError ...
             raise _unreadable(file, "Keras weights", exc) from None
         return ours
