@@ -102,12 +102,13 @@ def check(spec: str, optimize: tuple[str, ...], dump_ir: str | None) -> None:
 @spec_argument()
 @format_option
 @output_option("Write the table to FILE instead of standard output.")
+@opt_option(": the optimized graph's params and MACs")
 @one_line_errors
-def table(spec: str, fmt: str, output: str | None) -> None:
+def table(spec: str, fmt: str, output: str | None, optimize: tuple[str, ...]) -> None:
     """Print SPEC's layer table (paper Table 1 style) with recomputed params and MACs."""
     from . import report
 
-    graph = _build(spec)
+    graph = _build(spec, optimize=optimize)
     if fmt == "json":
         emit(json.dumps(report.to_json(graph), indent=2) + "\n", output)
     else:
@@ -119,15 +120,18 @@ def table(spec: str, fmt: str, output: str | None) -> None:
 @spec_argument("spec_b")
 @format_option
 @output_option("Write the comparison to FILE instead of standard output.")
+@opt_option(", applied to both specs")
 @one_line_errors
-def diff(spec_a: str, spec_b: str, fmt: str, output: str | None) -> None:
+def diff(
+    spec_a: str, spec_b: str, fmt: str, output: str | None, optimize: tuple[str, ...]
+) -> None:
     """Compare two specs row by row: output shape, params and MACs, and their difference."""
     from . import diff as differ
     from .report import show, totals
 
     if spec_a == spec_b == "-":
         raise click.UsageError("only one of SPEC_A and SPEC_B can be - (standard input)")
-    a, b = _build(spec_a), _build(spec_b)
+    a, b = _build(spec_a, optimize=optimize), _build(spec_b, optimize=optimize)
     if fmt == "json":
         data: dict[str, object] = {"a": spec_a, "b": spec_b, "rows": differ.diff_rows(a, b)}
         data |= {"total_a": totals(a), "total_b": totals(b)}

@@ -127,6 +127,7 @@ def to_json(graph: Graph) -> dict[str, Any]:
         "spec": graph.spec_path,
         "sha256": graph.spec_sha256,
         "name": graph.name,
+        "optimized": list(graph.optimized),  # the passes run (--opt), in their order
         "rows": table_rows(graph),
         "total": totals(graph),
     }

@@ -474,3 +474,44 @@ def test_output_is_the_same_from_any_cwd_and_hash_seed(tmp_path):
         subprocess.run([*cmd, "-o", str(out)], cwd=cwd, env=env, check=True, capture_output=True)
         outputs.add(out.read_text())
     assert outputs == {(ROOT / "generated" / "googlenet_keras.py").read_text()}
+
+
+# -- --opt in table, diff and diagram ----------------------------------------------------
+
+
+def test_table_opt_shows_the_optimized_graph(monkeypatch):
+    """fold_bn folds googlenet-bn's 57 norms into biases: the table counts what the
+    optimized module holds, as `incept check --opt` does, and says which passes ran."""
+    monkeypatch.chdir(ROOT)
+    spec = "specs/googlenet-bn.yaml"
+    plain = json.loads(run("table", spec, "--format", "json").stdout)
+    result = run("table", spec, "--format", "json", "--opt", "fold_bn")
+    assert result.exit_code == 0, result.output
+    folded = json.loads(result.stdout)
+    assert (plain["optimized"], folded["optimized"]) == ([], ["fold_bn"])
+    assert plain["total"]["params"] == 7_005_832 and folded["total"]["params"] == 6_998_552
+    assert folded["total"]["macs"] == plain["total"]["macs"]
+    checked = run("check", spec, "--opt", "fold_bn").stdout
+    assert checked.startswith("googlenet_bn: ok, 6,998,552 params"), checked
+    text = run("table", spec, "--opt", "fold_bn").stdout
+    assert "total without aux heads: 6,998,552 params" in text
+
+
+def test_diff_opt_applies_to_both_specs(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    specs = ("specs/googlenet.yaml", "specs/googlenet-bn.yaml")
+    plain = json.loads(run("diff", *specs, "--format", "json").stdout)
+    result = run("diff", *specs, "--format", "json", "--opt", "fold_bn")
+    assert result.exit_code == 0, result.output
+    folded = json.loads(result.stdout)
+    assert plain["total_b"]["params"] == 7_005_832 and folded["total_b"]["params"] == 6_998_552
+    assert folded["total_a"] == plain["total_a"]  # googlenet has no norms to fold
+
+
+@pytest.mark.parametrize("command", ["table", "diff", "diagram"])
+def test_views_refuse_an_unknown_pass_in_one_line(command):
+    args = [command, str(GOOGLENET)] + [str(GOOGLENET)] * (command == "diff")
+    args += ["-o", "-"] * (command == "diagram")
+    result = run(*args, "--opt", "fold")
+    assert result.exit_code == 2
+    assert "Invalid value for '--opt': unknown optimization 'fold'" in result.output

@@ -147,3 +147,14 @@ def test_renders_png_and_svg(tmp_path, suffix, magic):
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(magic)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_opt_draws_the_optimized_graph():
+    """--opt fuse_siblings: the DOT of the fused graph, with each block's fused 1x1."""
+    spec = ROOT / "specs" / "googlenet.yaml"
+    result = run("diagram", str(spec), "-o", "-", "--opt", "fuse_siblings")
+    assert result.exit_code == 0, result.output
+    fused = build_graph(spec, None, ("fuse_siblings",))
+    assert result.stdout == diagram.dot_source(fused)
+    assert result.stdout != diagram.dot_source(build_graph(spec))
+    assert result.stdout.count("_fused_1x1") >= 9  # one per Inception block at least

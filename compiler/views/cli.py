@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..command_errors import one_line_errors
-from ..options import STDIO, emit, output_option, spec_argument
+from ..options import STDIO, emit, opt_option, output_option, spec_argument
 from ..options import write_file as _write
 
 
@@ -22,15 +22,16 @@ from ..options import write_file as _write
 @click.option(
     "--collapse", is_flag=True, help="One box per row, blocks with their Table-1 columns."
 )
+@opt_option(": draws the optimized graph (fused 1x1s, folded norms)")
 @one_line_errors
-def diagram(spec: str, output: str, collapse: bool) -> None:
+def diagram(spec: str, output: str, collapse: bool, optimize: tuple[str, ...]) -> None:
     """Draw SPEC's network with Graphviz: blocks as clusters, branches side by side."""
     from ..pipeline import build_graph
     from . import render
 
     path = Path(output)
     fmt = None if output == STDIO else render.output_format(path)  # before anything is built
-    graph = build_graph(spec)
+    graph = build_graph(spec, None, optimize)
     from .diagram import dot_source
 
     if output == STDIO:  # DOT is text: no Graphviz needed
