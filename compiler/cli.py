@@ -122,9 +122,7 @@ def table(spec: str, fmt: str, output: str | None, optimize: tuple[str, ...]) ->
 @output_option("Write the comparison to FILE instead of standard output.")
 @opt_option(", applied to both specs")
 @one_line_errors
-def diff(
-    spec_a: str, spec_b: str, fmt: str, output: str | None, optimize: tuple[str, ...]
-) -> None:
+def diff(spec_a: str, spec_b: str, fmt: str, output: str | None, optimize: tuple[str, ...]) -> None:
     """Compare two specs row by row: output shape, params and MACs, and their difference."""
     from . import diff as differ
     from .report import show, totals

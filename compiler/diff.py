@@ -15,7 +15,8 @@ from rich.text import Text
 from .fit import Column, Grid, print_grid
 from .ir import shapes
 from .ir.graph import Graph
-from .report import render_captured, table_rows, totals
+from .report import passes_note, render_captured, table_rows, totals
+from .spec.paths import spec_label
 
 Row = dict[str, Any]
 
@@ -105,7 +106,8 @@ def grid(a: Graph, b: Graph) -> Grid:
             + [Text(_n(pa)), Text(_n(pb)), Text(f"{pb - pa:+,} ({_pct(pa, pb)})")]
             + [Text(_n(ma)), Text(_n(mb)), Text(f"{mb - ma:+,} ({_pct(ma, mb)})")]
         )
-    title = f"{a.spec_path} (A) vs {b.spec_path} (B)"
+    # never an absolute path; --opt runs the same passes on both
+    title = f"{spec_label(a.spec_path)} (A) vs {spec_label(b.spec_path)} (B){passes_note(a)}"
     return Grid(title, HEADERS, rows, sections=frozenset({section}))
 
 

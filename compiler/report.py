@@ -183,11 +183,16 @@ def grid(graph: Graph) -> Grid:
         )
     aux = next((i for i, r in enumerate(rows) if r["aux"]), None)
     return Grid(
-        f"{graph.name} ({spec_label(graph.spec_path)})",  # never an absolute path
+        f"{graph.name} ({spec_label(graph.spec_path)}{passes_note(graph)})",
         HEADERS,
         cells,
         sections=frozenset({aux} if aux else ()),
     )
+
+
+def passes_note(graph: Graph) -> str:
+    """After --opt, the passes that ran, for a title ("" without --opt)."""
+    return f", optimized ({', '.join(graph.optimized)})" if graph.optimized else ""
 
 
 def render(graph: Graph, console: Console) -> None:

@@ -515,3 +515,17 @@ def test_views_refuse_an_unknown_pass_in_one_line(command):
     result = run(*args, "--opt", "fold")
     assert result.exit_code == 2
     assert "Invalid value for '--opt': unknown optimization 'fold'" in result.output
+
+
+def test_diff_titles_name_specs_within_their_project(tmp_path, monkeypatch):
+    """Specs named from the catalog, run elsewhere: the title holds no absolute path;
+    with --opt it says which passes ran on both."""
+    monkeypatch.chdir(tmp_path)
+    plain = run("diff", "googlenet", "googlenet-bn")
+    assert plain.exit_code == 0, plain.output
+    assert plain.stdout.splitlines()[0] == "specs/googlenet.yaml (A) vs specs/googlenet-bn.yaml (B)"
+    assert str(ROOT) not in plain.stdout and str(tmp_path) not in plain.stdout
+    folded = run("diff", "googlenet", "googlenet-bn", "--opt", "fold_bn").stdout.splitlines()[0]
+    assert folded.endswith("(B), optimized (fold_bn)")
+    table = run("table", "googlenet-bn", "--opt", "fold_bn").stdout.splitlines()[0]
+    assert table == "googlenet_bn (specs/googlenet-bn.yaml, optimized (fold_bn))"

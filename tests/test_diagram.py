@@ -158,3 +158,4 @@ def test_opt_draws_the_optimized_graph():
     assert result.stdout == diagram.dot_source(fused)
     assert result.stdout != diagram.dot_source(build_graph(spec))
     assert result.stdout.count("_fused_1x1") >= 9  # one per Inception block at least
+    assert "one box per layer, optimized (fuse_siblings)" in result.stdout

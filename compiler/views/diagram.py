@@ -131,6 +131,8 @@ def _cluster(row: Row, graph: Graph, aux: bool) -> graphviz.Digraph:
 def _base(graph: Graph, collapse: bool) -> graphviz.Digraph:
     g = graphviz.Digraph(name=graph.name)
     view = "one box per row" if collapse else "one box per layer"
+    if graph.optimized:  # --opt: the picture is of the optimized graph, and says so
+        view += f", optimized ({', '.join(graph.optimized)})"
     g.attr(
         label=f"<<b>{escape(graph.name)}</b> ({escape(spec_label(graph.spec_path))}): {view}>",
         labelloc="t",
