@@ -47,20 +47,20 @@ except ImportError:  # the core install has no hypothesis
     pass
 
 #: Seconds each of the slowest test files takes (its tests summed; `pytest --durations=0`
-#: from a fresh uv venv on the 2-core dev machine, 2026-12-06). With `--dist loadfile` a
-#: file is one unit of work on one worker; handing the longest files out first
-#: (longest-processing-time-first) keeps both workers busy to the end, where xdist's own
-#: order (most tests first) left a 146 s file of 10 tests for last. Stale numbers only
-#: cost balance, never a test.
+#: on the 2-core dev machine, 2026-12-06; test_bench's with torch.compile's cache cold, as
+#: on a fresh machine). With `--dist loadfile` a file is one unit of work on one worker;
+#: handing the longest files out first (longest-processing-time-first) keeps both workers
+#: busy to the end, where xdist's own order (most tests first) left a 146 s file of 10
+#: tests for last. Stale numbers only cost balance, never a test.
 SLOW_FILES = {
-    "test_export.py": 225, "test_faults.py": 146, "test_bench.py": 130,
-    "test_keras_backend.py": 130, "test_pretrained.py": 129, "test_torch_export.py": 116,
-    "test_optimize.py": 95, "test_keras_replicas.py": 82, "test_agreement.py": 81,
-    "test_sources_cli.py": 61, "test_train_torch.py": 54, "test_train_keras.py": 44,
-    "test_optimize_keras.py": 41, "test_backbone.py": 37, "test_gpu_suite.py": 34,
-    "test_fuzz.py": 33, "test_bench_family.py": 31, "test_family.py": 29,
-    "test_diagram.py": 29, "test_finetune.py": 25, "test_specgen.py": 23,
-    "test_checkpoints.py": 22, "test_keras_backbone.py": 21,
+    "test_export.py": 148, "test_bench.py": 108, "test_faults.py": 101,
+    "test_keras_backend.py": 90, "test_torch_export.py": 78, "test_optimize.py": 72,
+    "test_pretrained.py": 71, "test_agreement.py": 55, "test_keras_replicas.py": 53,
+    "test_variants.py": 33, "test_train_torch.py": 31, "test_sources_cli.py": 30,
+    "test_train_keras.py": 30, "test_gpu_suite.py": 27, "test_optimize_keras.py": 26,
+    "test_backbone.py": 22, "test_bench_family.py": 21, "test_fuzz.py": 21,
+    "test_diagram.py": 20, "test_keras_backbone.py": 18, "test_family.py": 18,
+    "test_keras_jax.py": 17, "test_finetune.py": 16, "test_checkpoints.py": 15,
 }  # fmt: skip
 
 
