@@ -77,12 +77,22 @@ def weights_file(path: Path) -> Iterator[Path]:
     """A file Keras loads weights from quickly: a `.keras` archive's weights member
     extracted into a temporary folder (removed afterwards), any other file as it is.
     Keras' `load_weights` reads a `.keras` archive's weights through zipfile, where each
-    of h5py's backward seeks re-reads the member from its start: 5.8 s against 0.8 s
+    of h5py's backward seeks re-reads the member from its start: 6.5 s against 0.8 s
     extracted for InceptionV3 with its optimizer state (bench/keras_checkpoint_load.py)."""
     if Path(path).suffix != ".keras":
         yield Path(path)
         return
-    with tempfile.TemporaryDirectory(prefix="incept-weights-") as folder:
+    with contextlib.ExitStack() as stack:
+        yield _extracted(Path(path), stack) or Path(path)
+
+
+def _extracted(path: Path, stack: contextlib.ExitStack) -> Path | None:
+    """The archive's weights member in a temporary folder that `stack` removes, or None
+    where there is no room for the copy (Keras then reads the archive itself, slowly)."""
+    try:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="incept-weights-")))
         with zipfile.ZipFile(path) as archive:
             archive.extract(WEIGHTS, folder)
-        yield Path(folder) / WEIGHTS  # its name ends in weights.h5, as Keras requires
+    except OSError:  # a full or read-only temporary folder; a damaged archive is not one
+        return None
+    return folder / WEIGHTS  # its name ends in weights.h5, as Keras requires
