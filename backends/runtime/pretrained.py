@@ -219,7 +219,9 @@ def load_into(
     elif source == "keras":
         # keras.applications' model has its own class count, whatever the spec's
         target = replace(target, spec_classes=reference.num_classes)
-        weights = _application(reference, target, where)
+        weights = _application(reference, target, where, model)
+        if weights is model:  # they went straight into it: nothing left to copy
+            return reference
     else:
         weights = _library_state(str(source), reference, model, target, where)
     load(model, target, weights, where, fresh_classifiers)
@@ -322,8 +324,10 @@ def _by_position(state: Mapping[str, Any], ours: Mapping[str, Any], where: str) 
     return {m: state[t] for t, m in zip(theirs, mine, strict=True)}
 
 
-def _application(reference: Reference, target: Target, where: str) -> Any:
-    """keras.applications' weights in a Keras model of the spec (at the spec's classes).
+def _application(reference: Reference, target: Target, where: str, model: Any) -> Any:
+    """keras.applications' weights in a Keras model of the spec (at the spec's classes):
+    straight into `model` where it holds exactly their tensors (a Keras model at their
+    class count), else into a model built for them, which `load` then copies from.
     The file is keras.applications' own, in its cache (KERAS_HOME/models, downloaded
     there by keras.utils.get_file when absent), loaded by keras.applications itself."""
     import keras
@@ -340,33 +344,54 @@ def _application(reference: Reference, target: Target, where: str) -> Any:
         theirs = build(weights=path, classifier_activation=None)
     except Exception as exc:  # no network and no cached file, a damaged file, ...
         raise _failed(where, f"keras could not load {reference.name}'s weights", exc) from None
+    if target.backend == "keras" and _holds_exactly(model, theirs, reference):
+        _assign(_pairs(model, theirs, reference, where), where)
+        return model
     ours = target.module("keras").build(num_classes=target.spec_classes, aux_logits=False)
-    if reference.layer_names is None:
-        _assign_in_order(ours.weights, theirs.weights, where)
-    else:
-        names = reference.layer_names([layer.name for layer in theirs.layers])
-        layers = {layer.name: layer for layer in ours.layers}
-        pairs: list[tuple[Any, Any]] = []
-        for layer in (layer for layer in theirs.layers if layer.weights):
-            mine = layers.get(names.get(layer.name, ""))
-            if mine is None or len(mine.weights) != len(layer.weights):
-                raise InputError(
-                    Code.PRETRAINED, where, f"{reference.name}'s layer {layer.name} has no match"
-                )
-            pairs += zip(mine.weights, layer.weights, strict=True)
-        _assign_in_order([m for m, _ in pairs], [o for _, o in pairs], where)
+    _assign(_pairs(ours, theirs, reference, where), where)
     return ours
 
 
-def _assign_in_order(ours: Sequence[Any], theirs: Sequence[Any], where: str) -> None:
-    """Keras variables built in the same order: each takes its counterpart's value."""
-    if len(ours) != len(theirs):
-        raise InputError(
-            Code.PRETRAINED, where, f"holds {len(theirs)} weights, the model {len(ours)}"
-        )
-    for mine, other in zip(ours, theirs, strict=True):
+def _holds_exactly(model: Any, theirs: Any, reference: Reference) -> bool:
+    """Whether each of `model`'s variables has a counterpart of its shape in `theirs`."""
+    try:
+        pairs = _pairs(model, theirs, reference, "")
+    except InputError:
+        return False
+    same = all(tuple(m.shape) == tuple(o.shape) for m, o in pairs)
+    return same and len(pairs) == len(model.weights)
+
+
+def _pairs(ours: Any, theirs: Any, reference: Reference, where: str) -> list[tuple[Any, Any]]:
+    """Each weight of keras.applications' model `theirs` with its variable in `ours`: in
+    the order both build them, or through the reference's layer names."""
+    if reference.layer_names is None:
+        if len(ours.weights) != len(theirs.weights):
+            raise InputError(
+                Code.PRETRAINED,
+                where,
+                f"holds {len(theirs.weights)} weights, the model {len(ours.weights)}",
+            )
+        return list(zip(ours.weights, theirs.weights, strict=True))
+    names = reference.layer_names([layer.name for layer in theirs.layers])
+    layers = {layer.name: layer for layer in ours.layers}
+    pairs: list[tuple[Any, Any]] = []
+    for layer in (layer for layer in theirs.layers if layer.weights):
+        mine = layers.get(names.get(layer.name, ""))
+        if mine is None or len(mine.weights) != len(layer.weights):
+            raise InputError(
+                Code.PRETRAINED, where, f"{reference.name}'s layer {layer.name} has no match"
+            )
+        pairs += zip(mine.weights, layer.weights, strict=True)
+    return pairs
+
+
+def _assign(pairs: Sequence[tuple[Any, Any]], where: str) -> None:
+    """Each Keras variable takes its counterpart's value (shapes checked first)."""
+    for mine, other in pairs:
         if tuple(mine.shape) != tuple(other.shape):
             raise mismatch(where, mine.path, tuple(other.shape), tuple(mine.shape))
+    for mine, other in pairs:
         mine.assign(other)
 
 
