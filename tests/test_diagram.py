@@ -4,6 +4,7 @@ fails in one line without the `dot` program or with a bad -o."""
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pydot
@@ -125,6 +126,22 @@ def test_missing_dot_is_one_line_with_the_install_hint(tmp_path, monkeypatch, su
     assert result.stderr.startswith("dot: error[tool]: the Graphviz `dot` program is not installed")
     assert "apt-get install graphviz" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
+
+
+@pytest.mark.parametrize("output", ["-", "g.dot", "g.svg"])
+def test_missing_graphviz_package_is_one_line_with_the_extra(tmp_path, monkeypatch, output):
+    """Without incept[diagram] even the DOT text (-o -, .dot) cannot be written: one
+    line naming the extra, not an internal error."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # `import graphviz` fails
+    monkeypatch.delitem(sys.modules, "incept.compiler.views.diagram", raising=False)
+    result = run("diagram", str(ROOT / "specs" / "googlenet.yaml"), "-o", output)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "incept: error[tool]: the graphviz Python package is not installed: "
+        "pip install 'incept[diagram]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_output_suffix_and_bad_spec(tmp_path):

@@ -32,12 +32,12 @@ def diagram(spec: str, output: str, collapse: bool, optimize: tuple[str, ...]) -
     path = Path(output)
     fmt = None if output == STDIO else render.output_format(path)  # before anything is built
     graph = build_graph(spec, None, optimize)
+    render.require_graphviz()  # the Python package writes the DOT text, even for -o -
     from .diagram import dot_source
 
-    if output == STDIO:  # DOT is text: no Graphviz needed
+    if output == STDIO:  # DOT is text: no `dot` program needed
         emit(dot_source(graph, collapse), output)
         return
-    render.require_graphviz()
     data = render.render(dot_source(graph, collapse), fmt)
     _write(path, data)
     click.echo(f"wrote {path}", err=True)
