@@ -212,3 +212,31 @@ def test_keras_checkpoint_exports_its_weights_to_onnx(tmp_path):
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     (got,) = session.run(["logits"], {"images": x.transpose(0, 3, 1, 2)})
     assert onnx_export.relative_error(got, want) <= 1e-4
+
+
+def test_keras_checkpoint_exports_to_a_saved_model_that_takes_one_batch(tmp_path):
+    """A checkpoint with aux heads: the logits-only model cut from it took its input as a
+    one-item list, so the endpoint wanted a list and the check after the export was an
+    internal error. It takes one NHWC batch and serves the checkpoint's weights."""
+    import numpy as np
+    import tensorflow as tf
+
+    from incept.runtime.keras import checkpoint as keras_ckpt
+    from incept.runtime.keras.model import build_model
+
+    compiled = compile_spec(LITE)
+    model = build_model(compiled, tmp_path / "src", aux=True)
+    rng = np.random.default_rng(8)
+    model.set_weights([w + 0.01 * rng.standard_normal(w.shape) for w in model.get_weights()])
+    ckpt = tmp_path / "best.keras"
+    state = {"spec": {"path": str(LITE), "arch_sha256": compiled.arch_sha256}}
+    keras_ckpt.save(ckpt, model, {**state, "recipe": {"aux": True}})
+    out = tmp_path / "served"
+    code, output = incept("export", str(ckpt), "--saved-model", str(out))
+    assert code == 0, output
+    assert "endpoint serve, input N x 28 x 28 x 1" in output
+    x = rng.standard_normal((3, 28, 28, 1)).astype("float32")
+    loaded = tf.saved_model.load(str(out))  # kept: its functions use its variables
+    served = loaded.serve(tf.constant(x))
+    want = np.asarray(model(x, training=False)[0])
+    assert onnx_export.relative_error(np.asarray(served), want) <= 1e-5

@@ -84,7 +84,7 @@ class Target:
         if self.backend == "keras":  # the checkpoint may hold aux heads: load, then drop them
             assert self.checkpoint is not None
             full = self.checkpoint.load("cpu").model
-            return keras.Model(full.inputs, full.outputs[0]) if len(full.outputs) > 1 else full
+            return keras.Model(full.input, full.outputs[0]) if len(full.outputs) > 1 else full
         model = adapter.build(self.compiled, scratch() / "keras", aux=False)
         if self.backend == "torch":
             torch_to_keras(self.compiled.graph, self._plain_torch_model, model)
