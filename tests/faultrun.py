@@ -16,22 +16,21 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch._dynamo  # noqa: F401  (both before TensorFlow, as incept.runtime.frameworks does)
-
 from incept.compiler import files
 from incept.compiler.cli import main
+from incept.runtime.frameworks import load_frameworks
 
 KIND, _, AT = os.environ["INCEPT_TEST_FAULT"].partition("@")
 N = int(AT)
 
 
 def _session_class() -> Any:
-    if os.environ.get("INCEPT_TEST_BACKEND", "torch") == "torch":
+    keras = os.environ.get("INCEPT_TEST_BACKEND", "torch") == "keras"
+    load_frameworks(keras)  # as `incept train` loads them, before the session's module
+    if not keras:
         from incept.runtime.torch.session import TorchSession
 
         return TorchSession
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     from incept.runtime.keras.session import KerasSession
 
     return KerasSession
@@ -39,6 +38,8 @@ def _session_class() -> Any:
 
 def _poison(session: Any) -> None:
     if hasattr(session, "raw"):  # torch
+        import torch
+
         with torch.no_grad():
             next(session.raw.parameters()).fill_(float("nan"))
         return

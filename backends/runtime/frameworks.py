@@ -49,23 +49,30 @@ def require(framework: str, where: str) -> None:
 
 
 def load_frameworks(keras: bool) -> None:
-    """Import torch (and torch._dynamo) before TensorFlow: the other order crashes the
-    process in triton. With `keras`, Keras is pointed at TensorFlow, and TensorFlow's
-    start-up lines (oneDNN, CPU features) are silenced unless `incept --verbose` asked
-    for them."""
-    if find_spec("torch") is not None:
-        import torch  # noqa: F401
+    """The framework's libraries, in an order that cannot crash: triton (torch's kernel
+    compiler, which torch._dynamo, torch.export and torchvision load) segfaults the
+    process when it loads after TensorFlow, so it comes first wherever it is installed.
+    Importing triton alone takes 0.2 s where torch and torch._dynamo took 3.9 s, so a
+    Keras job no longer loads torch it does not use; a torch job loads torch. With
+    `keras`, Keras is pointed at TensorFlow, and TensorFlow's start-up lines (oneDNN,
+    CPU features) are silenced unless `incept --verbose` asked for them."""
+    before_tensorflow()
+    if not keras:
+        if find_spec("torch") is not None:
+            import torch  # noqa: F401
+        return
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if not os.environ.get("INCEPT_VERBOSE"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO lines off, warnings on
+        with _quiet_stderr():  # what TensorFlow prints before its log level is read
+            import tensorflow  # noqa: F401
 
-        try:
-            import torch._dynamo  # noqa: F401
-        except ImportError:
-            pass
-    if keras:
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        if not os.environ.get("INCEPT_VERBOSE"):
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO lines off, warnings on
-            with _quiet_stderr():  # what TensorFlow prints before its log level is read
-                import tensorflow  # noqa: F401
+
+def before_tensorflow() -> None:
+    """triton, where installed, unless TensorFlow is already loaded (then it is too late:
+    whoever loaded TensorFlow chose the order)."""
+    if "tensorflow" not in sys.modules and find_spec("triton") is not None:
+        import triton  # noqa: F401
 
 
 @contextlib.contextmanager

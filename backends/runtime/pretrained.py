@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -239,10 +238,10 @@ def reference_of(source: str | Path, spec_name: str, where: str) -> Reference | 
 
 
 def _frameworks_first() -> None:
-    from .frameworks import load_frameworks
+    """torchvision or timm may load beside keras.applications: triton before either."""
+    from .frameworks import before_tensorflow
 
-    if "tensorflow" not in sys.modules:  # torch._dynamo after TensorFlow crashes the process
-        load_frameworks(keras=False)  # torch (if installed) first: the order that works
+    before_tensorflow()
 
 
 def _reference(source: str, spec_name: str, where: str) -> Reference:
