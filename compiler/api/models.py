@@ -125,6 +125,10 @@ def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[type
             graph = _graph(source)
         else:
             graph = _graph(_with_classes(source, num_classes), num_classes)
+        if backend == "keras":  # the module loads TensorFlow: triton first, or a later
+            from incept.runtime.frameworks import before_tensorflow  # torch.compile crashes
+
+            before_tensorflow()
         module = import_text(renderer.render(graph), f"{graph.name}_{backend}")
         _MODULES[key] = (module, graph)
     return _MODULES[key]
