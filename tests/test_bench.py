@@ -413,3 +413,24 @@ def test_train_defaults_bad_spec_is_one_line(tmp_path, capsys):
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{spec}:") and "error[" in err and err.count("\n") == 1
+
+
+def test_keras_startup_times_the_command_both_ways(capsys):
+    from incept.bench import keras_startup
+
+    result = keras_startup.main(["--repeats", "1", "--", "--version"])
+    assert set(result) == {"triton first", "torch first", "ratio"}
+    assert min(result.values()) > 0
+    assert result["ratio"] == result["torch first"] / result["triton first"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "incept --version: median of 1 runs each"
+    assert lines[-1].startswith("  speed-up ") and lines[-1].endswith("x")
+
+
+def test_keras_startup_stops_at_a_failing_command(tmp_path):
+    from incept.bench import keras_startup
+
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(SystemExit) as stopped:
+        keras_startup.main(["--repeats", "1", "--", "check", str(missing)])
+    assert str(stopped.value).startswith(f"incept check {missing}: exit status 2: ")
