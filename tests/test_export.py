@@ -187,9 +187,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, line):
     assert [p.name for p in tmp_path.iterdir()] == ["junk.pt"]
 
 
-def test_keras_checkpoint_exports_its_weights_to_onnx(tmp_path):
-    """A .keras checkpoint (aux heads included) reaches the ONNX file through the IR's
-    weight transfer: onnxruntime on NCHW equals the Keras model on NHWC."""
+def keras_checkpoint(tmp_path: Path) -> tuple[Path, object]:
+    """A .keras checkpoint of the lite spec, aux heads included, with weights no fresh
+    build has; and the model it was saved from."""
     import numpy as np
 
     from incept.runtime.keras import checkpoint as keras_ckpt
@@ -197,11 +197,21 @@ def test_keras_checkpoint_exports_its_weights_to_onnx(tmp_path):
 
     compiled = compile_spec(LITE)
     model = build_model(compiled, tmp_path / "src", aux=True)
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(6)
     model.set_weights([w + 0.01 * rng.standard_normal(w.shape) for w in model.get_weights()])
     ckpt = tmp_path / "best.keras"
     state = {"spec": {"path": str(LITE), "arch_sha256": compiled.arch_sha256}}
     keras_ckpt.save(ckpt, model, {**state, "recipe": {"aux": True}})
+    return ckpt, model
+
+
+def test_keras_checkpoint_exports_its_weights_to_onnx(tmp_path):
+    """A .keras checkpoint (aux heads included) reaches the ONNX file through the IR's
+    weight transfer: onnxruntime on NCHW equals the Keras model on NHWC."""
+    import numpy as np
+
+    ckpt, model = keras_checkpoint(tmp_path)
+    rng = np.random.default_rng(7)
     out = tmp_path / "k.onnx"
     code, output = incept("export", str(ckpt), "--onnx", str(out))
     assert code == 0, output
@@ -221,16 +231,8 @@ def test_keras_checkpoint_exports_to_a_saved_model_that_takes_one_batch(tmp_path
     import numpy as np
     import tensorflow as tf
 
-    from incept.runtime.keras import checkpoint as keras_ckpt
-    from incept.runtime.keras.model import build_model
-
-    compiled = compile_spec(LITE)
-    model = build_model(compiled, tmp_path / "src", aux=True)
+    ckpt, model = keras_checkpoint(tmp_path)
     rng = np.random.default_rng(8)
-    model.set_weights([w + 0.01 * rng.standard_normal(w.shape) for w in model.get_weights()])
-    ckpt = tmp_path / "best.keras"
-    state = {"spec": {"path": str(LITE), "arch_sha256": compiled.arch_sha256}}
-    keras_ckpt.save(ckpt, model, {**state, "recipe": {"aux": True}})
     out = tmp_path / "served"
     code, output = incept("export", str(ckpt), "--saved-model", str(out))
     assert code == 0, output
