@@ -111,6 +111,20 @@ def test_a_file_of_that_name_wins(elsewhere):
     assert run("check", "googlenet").stdout.startswith("base: ok, ")
 
 
+def test_underscores_reach_the_hyphenated_name(elsewhere, tmp_path, monkeypatch):
+    """`inception_v4` (the spec's name:, its generated module's and timm's) is
+    inception-v4; a file named with the underscores, on any folder, still wins."""
+    assert catalog.find("inception_resnet_v2") == SPECS / "inception-resnet-v2.yaml"
+    assert build_graph("googlenet_fmnist_lite").name == "googlenet_fmnist_lite"
+    assert catalog.find("inception_v9") is None
+    assert "(closest: inception-v4, inception-v3, inception-v2)" in run("check", "inception_v9").stderr
+    mine = tmp_path / "mine"
+    write(mine, "inception_v4.yaml", BASE)
+    monkeypatch.setenv(catalog.ENV, str(mine))
+    assert catalog.find("inception_v4") == mine / "inception_v4.yaml"
+    assert catalog.find("inception-v4") == SPECS / "inception-v4.yaml"
+
+
 def test_incept_path_adds_and_shadows(elsewhere, tmp_path, monkeypatch):
     mine, more = tmp_path / "mine", tmp_path / "more"
     write(mine, "tiny.yaml", BASE)

@@ -24,6 +24,7 @@ from test_family import _randomize, _rel
 
 import incept
 from incept.compiler.errors import UserError
+from incept.runtime import pretrained
 
 TOLERANCE = 1e-5  # relative, fp32
 CROSS = 1e-4  # relative, torch weights in a Keras model (the backends' agreement tests')
@@ -108,6 +109,34 @@ def test_torchvision(spec, name, size, torch_home):
     assert _rel(_outputs(ours, x), expected) < TOLERANCE
     fresh = incept.create_model(spec)  # not the reference's outputs without the weights
     assert _rel(_outputs(fresh, x), expected) > 0.1
+
+
+def test_pretrained_true_is_the_specs_own_library(torch_home):
+    """timm's spelling: True loads the one library whose weights fit the spec (googlenet's
+    torchvision here), False is no weights; a spec that none fits is one line."""
+    torchvision = pytest.importorskip("torchvision")
+    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    _randomize(reference)
+    torch.save(reference.state_dict(), _torchvision_file("googlenet", torch_home))
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    named = _outputs(incept.create_model("googlenet-torchvision", pretrained="torchvision"), x)
+    assert np.array_equal(
+        _outputs(incept.create_model("googlenet_torchvision", pretrained=True), x), named
+    )
+    torch.manual_seed(0)
+    unloaded = incept.create_model("googlenet-torchvision", pretrained=False).state_dict()
+    torch.manual_seed(0)
+    fresh = incept.create_model("googlenet-torchvision").state_dict()
+    assert all(torch.equal(unloaded[k], fresh[k]) for k in fresh)
+    assert [pretrained.library_for(n, b) for n, b in [
+        ("inception_v3", "keras"), ("xception", "torch"), ("xception_keras", "torch")
+    ]] == ["torchvision", "timm", "keras"]  # fmt: skip
+    with pytest.raises(UserError) as err:
+        incept.create_model("googlenet", pretrained=True)
+    _one_line(
+        err,
+        "pretrained=True: error[pretrained]: no library's weights fit the spec named 'googlenet'",
+    )
 
 
 def test_torchvision_at_another_class_count(torch_home):

@@ -153,6 +153,21 @@ def sources_for(spec_name: str) -> list[str]:
     return sorted(SOURCES.get(spec_name, {}))
 
 
+def library_for(spec_name: str, backend: str) -> str:
+    """What `pretrained=True` means for the spec named `spec_name`: the library whose
+    weights fit it (the one of `backend`'s framework, were there several)."""
+    sources = sorted(sources_for(spec_name), key=lambda s: (s == "keras") != (backend == "keras"))
+    if not sources:
+        raise InputError(
+            Code.PRETRAINED,
+            "pretrained=True",
+            f"no library's weights fit the spec named {spec_name!r}; "
+            f"{', '.join(LIBRARIES)} weights fit the specs named {', '.join(sorted(SOURCES))} "
+            "(incept list shows each model's sources); pass a run folder or weights file",
+        )
+    return sources[0]
+
+
 @dataclass(frozen=True)
 class Target:
     """The model being made: its compiled spec and the generated modules to build it."""

@@ -71,7 +71,7 @@ def create_model(
     backend: str = "torch",
     num_classes: int | None = None,
     aux_logits: bool | None = None,
-    pretrained: str | Path | None = None,
+    pretrained: bool | str | Path | None = None,
     **builder_args: Any,
 ) -> Any:
     """A freshly initialised model for `spec`: a torch `nn.Module` (backend="torch") or a
@@ -83,7 +83,9 @@ def create_model(
     pretrained: "torchvision", "timm" or "keras" (the library's weights for a spec
         whose layout matches one of its models; `incept list` names them), or a path:
         an incept run folder or checkpoint, a torch state_dict (.pt/.pth) or a Keras
-        weights file (.keras/.h5). Weights are read as data, never code. A classifier
+        weights file (.keras/.h5). True, as in timm, means the one library whose weights
+        fit the spec (InputError where none does); False is None. Weights are read as
+        data, never code. A classifier
         whose width differs (num_classes) keeps its fresh initialisation, with a
         warning; any other tensor that does not fit raises InputError, one line naming
         it (incept.runtime.pretrained; docs/library.md).
@@ -95,11 +97,13 @@ def create_model(
         isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
     ):
         raise ValueError(f"num_classes must be a positive integer, received {num_classes!r}")
-    if pretrained is None:
+    if pretrained is None or pretrained is False:
         return _module(spec, backend, num_classes)[0].build(aux_logits=aux_logits, **builder_args)
     from incept.runtime import pretrained as weights
 
     module, graph = _module(spec, backend, num_classes)
+    if pretrained is True:
+        pretrained = weights.library_for(graph.name, backend)
     target = weights.Target(
         graph=graph,
         backend=backend,

@@ -5,7 +5,9 @@ are looked up in the folders of the `INCEPT_PATH` environment variable (separate
 `os.pathsep`, searched in order) and then in the shipped specs; the first folder holding
 NAME.yaml wins, so a user's spec may shadow a shipped one. A spec argument is read as a
 name only when it is not an existing file and looks like no path: no folder separator,
-no `.yaml`/`.yml` suffix. Paths keep their meaning (and `extends:` paths their
+no `.yaml`/`.yml` suffix. Underscores stand for hyphens where no file has the name as
+written: `inception_v4` (the spec's `name:`, its generated module's and timm's model
+name) reaches inception-v4.yaml. Paths keep their meaning (and `extends:` paths their
 confinement, inherit.py); a name reaches only the folders of this search path.
 """
 
@@ -62,13 +64,15 @@ def models(pattern: str | None = None) -> dict[str, Path]:
 
 
 def find(name: str) -> Path | None:
-    """The file NAME means on the search path, or None."""
+    """The file NAME means on the search path, or None: NAME.yaml in the first folder
+    holding it, else (NAME with `_` as `-`).yaml likewise."""
     if not is_name(name):
         return None
-    for folder in search_path():
-        path = folder / f"{name}{SUFFIX}"
-        if path.is_file():
-            return path
+    for spelling in dict.fromkeys((name, name.replace("_", "-"))):
+        for folder in search_path():
+            path = folder / f"{spelling}{SUFFIX}"
+            if path.is_file():
+                return path
     return None
 
 
