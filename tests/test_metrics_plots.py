@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from incept.runtime.metrics import summarize, topk_correct
+from incept.runtime.metrics import score, summarize, topk_correct
 
 # Four images, three classes: rows 0 and 2 right, row 1 predicts c for b, row 3 a for c.
 PROBS = np.array(
@@ -35,6 +35,12 @@ def test_summarize_exact_values():
     assert s.per_class == {"a": 1.0, "b": 0.5, "c": 0.0}
     assert s.confusion.dtype == np.int64
     assert s.confusion.tolist() == [[1, 0, 0], [0, 1, 1], [1, 0, 0]]
+
+
+def test_a_perfect_test_set_has_loss_zero_not_minus_zero():
+    """Every true class at probability 1.0: the epoch line printed "-0.0000"."""
+    loss = score(np.array([[0.0, 80.0], [90.0, 0.0]]), np.array([1, 0]))["loss"]
+    assert (loss, math.copysign(1.0, loss), f"{loss:.4f}") == (0.0, 1.0, "0.0000")
 
 
 def test_topk_ties_go_to_the_lower_class_index():

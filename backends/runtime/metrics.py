@@ -30,7 +30,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def mean_nll(probs: np.ndarray, labels: np.ndarray) -> float:
     """The mean negative log-likelihood of the true classes (the test loss)."""
     true_prob = probs[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.maximum(true_prob, _MIN_PROB))))
+    # + 0.0: where every true class has probability 1.0 the mean is -0.0, which reports
+    # and metrics.csv would print as "-0.0000"
+    return float(-np.mean(np.log(np.maximum(true_prob, _MIN_PROB)))) + 0.0
 
 
 def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
