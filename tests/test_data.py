@@ -289,6 +289,24 @@ def test_imagefolder_lists_files(tmp_path):
     assert open_dataset(f"imagefolder:{write_folder(tmp_path / 'c', colour=True)}").channels == 3
 
 
+@pytest.mark.parametrize("name", ["validation", "test"])
+def test_imagefolder_takes_validation_or_test_for_val(tmp_path, name):
+    root = write_folder(tmp_path / "f")
+    (root / "val").rename(root / name)
+    ds = open_dataset(f"imagefolder:{root}")
+    assert [p.relative_to(root).as_posix() for p in ds.test.paths] == [
+        f"{name}/ant/0.png",
+        f"{name}/cat/0.png",
+    ]
+    png(root / name / "bee" / "0.png", np.zeros((2, 2), np.uint8))
+    err = fail(lambda: open_dataset(f"imagefolder:{root}"))
+    assert err.message.endswith(f"only in train: -; only in {name}: bee")
+    (root / "val" / "ant").mkdir(parents=True)  # val/ comes first where there are two
+    assert fail(lambda: open_dataset(f"imagefolder:{root}")).message.endswith(
+        "only in train: cat; only in val: -"
+    )
+
+
 def test_imagefolder_errors(tmp_path):
     root = write_folder(tmp_path)
     png(root / "val" / "bee" / "0.png", np.zeros((2, 2), np.uint8))
@@ -300,6 +318,12 @@ def test_imagefolder_errors(tmp_path):
     assert err.where == str(root / "train" / "bee") and "no images" in err.message
     err = fail(lambda: open_dataset(f"imagefolder:{tmp_path / 'none'}"))
     assert "no such folder" in err.message
+    (tmp_path / "no-val" / "train" / "cat").mkdir(parents=True)
+    err = fail(lambda: open_dataset(f"imagefolder:{tmp_path / 'no-val'}"))
+    assert (err.where, err.message) == (
+        str(tmp_path / "no-val" / "val"),
+        "no such folder (imagefolder:DIR needs DIR/train and DIR/val (or validation, test))",
+    )
     (tmp_path / "empty" / "train").mkdir(parents=True)
     err = fail(lambda: open_dataset(f"imagefolder:{tmp_path / 'empty'}"))
     assert err.where == str(tmp_path / "empty" / "train") and "no class folders" in err.message

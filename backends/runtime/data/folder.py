@@ -1,6 +1,8 @@
 """Class-per-folder image sets: DIR/train/<class>/*.png and DIR/val/<class>/*.png.
 
-Classes are the train folder's subfolder names, sorted; val must have the same ones.
+The held-out split may be named val/, validation/ or test/ (the first that exists), the
+names data sets are shipped with. Classes are the train folder's subfolder names,
+sorted; the held-out split must have the same ones.
 Files are only listed here (decoded later by the backend's workers); the channel count
 is read from the headers of the first image of every class.
 """
@@ -15,24 +17,34 @@ from incept.runtime.data import FileSplit
 from incept.runtime.data.images import IMAGE_SUFFIXES, image_channels
 from incept.runtime.errors import Code, InputError
 
-SPLITS = ("train", "val")
+#: Names of the held-out split's folder, in the order they are looked for.
+HELD_OUT = ("val", "validation", "test")
+_LAYOUT = "imagefolder:DIR needs DIR/train and DIR/val (or validation, test)"
+
+
+def held_out(root: Path) -> Path:
+    """root's held-out split folder: the first of HELD_OUT that exists."""
+    for name in HELD_OUT:
+        if (root / name).is_dir():
+            return root / name
+    raise InputError(Code.DATA, root / HELD_OUT[0], f"no such folder ({_LAYOUT})")
 
 
 def list_classes(root: Path) -> tuple[str, ...]:
-    """The sorted class folder names of root/train, checked against root/val."""
+    """The sorted class folder names of root/train, checked against the held-out split's."""
     if not root.is_dir():
-        raise InputError(
-            Code.DATA, root, "no such folder (imagefolder:DIR needs DIR/train, DIR/val)"
-        )
-    found = {split: _class_dirs(root / split) for split in SPLITS}
-    train, val = found["train"], found["val"]
-    if train != val:
-        only_train, only_val = sorted(set(train) - set(val)), sorted(set(val) - set(train))
+        raise InputError(Code.DATA, root, f"no such folder ({_LAYOUT})")
+    train = _class_dirs(root / "train")
+    test_dir = held_out(root)
+    test = _class_dirs(test_dir)
+    if train != test:
+        only_train, only_test = sorted(set(train) - set(test)), sorted(set(test) - set(train))
+        name = test_dir.name
         raise InputError(
             Code.DATA,
             root,
-            "train/ and val/ must hold the same class folders: "
-            f"only in train: {', '.join(only_train) or '-'}; only in val: {', '.join(only_val) or '-'}",
+            f"train/ and {name}/ must hold the same class folders: only in train: "
+            f"{', '.join(only_train) or '-'}; only in {name}: {', '.join(only_test) or '-'}",
         )
     return train
 

@@ -137,7 +137,7 @@ def _cifar10(root: Path) -> Dataset:
 def _imagefolder(root: Path) -> Dataset:
     classes = folder.list_classes(root)
     train = folder.list_split(root / "train", classes)
-    test = folder.list_split(root / "val", classes)
+    test = folder.list_split(folder.held_out(root), classes)
     return Dataset(f"imagefolder:{root}", classes, folder.folder_channels(train), train, test)
 
 
