@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .ir.graph import Graph
 from .ir.lower import lower
@@ -44,10 +44,39 @@ class Compiled:
 
 
 def compile_spec(
-    path: SpecInput, after: StageHook | None = None, optimize: Collection[str] = ()
+    path: SpecInput,
+    after: StageHook | None = None,
+    optimize: Collection[str] = (),
+    num_classes: int | None = None,
 ) -> Compiled:
-    """Like build_graph, keeping the validated spec (its recipe) beside the graph."""
-    return compile_source(read_spec(path), after, optimize)
+    """Like build_graph, keeping the validated spec (its recipe) beside the graph.
+    `num_classes` replaces the spec's (classes_mismatch says whether its classifier
+    followed)."""
+    source = read_spec(path)
+    if num_classes is not None:
+        source = with_num_classes(source, num_classes)
+    return compile_source(source, after, optimize)
+
+
+def with_num_classes(source: Source, num_classes: int) -> Source:
+    """The spec with `num_classes` set: its own hash, its other values and positions
+    kept. The spec's own count gives the spec unchanged."""
+    if isinstance(source.data, dict) and source.data.get("num_classes") == num_classes:
+        return source
+    data = {**source.data, "num_classes": num_classes}
+    digest = hashlib.sha256(f"{source.sha256}\nnum_classes={num_classes}".encode()).hexdigest()
+    return replace(source, data=data, sha256=digest)
+
+
+def classes_mismatch(graph: Graph, num_classes: int) -> str | None:
+    """Why `graph` does not end in `num_classes` classes (a classifier of a literal
+    width ignores the spec's num_classes), or None."""
+    if tuple(graph.output.shape or ()) == (num_classes,):
+        return None
+    return (
+        f"its last row gives {graph.output.shape}, not num_classes = {num_classes}: write "
+        "the classifier's width as $num_classes to change it"
+    )
 
 
 def compile_source(

@@ -21,12 +21,8 @@ import linecache
 import sys
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from incept.compiler.spec.source import Source
+from typing import Any
 
 #: A spec: a model name, a YAML file's path, or the spec as a mapping.
 SpecLike = str | Path | Mapping[str, Any]
@@ -117,18 +113,21 @@ def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[type
     """The generated module for `spec` and its graph, from the cache or compiled and
     imported now."""
     from incept.backends import get_backend
+    from incept.compiler.pipeline import classes_mismatch, compile_source, with_num_classes
     from incept.compiler.spec.load import read_spec
 
     renderer = get_backend(backend)  # ValueError for an unknown backend, before any reading
     source = read_spec(spec)
-    if isinstance(source.data, dict) and source.data.get("num_classes") == num_classes:
-        num_classes = None  # the spec's own: the same module as without
+    if num_classes is not None:
+        changed = with_num_classes(source, num_classes)
+        num_classes = None if changed is source else num_classes  # the spec's own count
+        source = changed
     key = (source.sha256, backend, num_classes)
     if key not in _MODULES:
-        if num_classes is None:
-            graph = _graph(source)
-        else:
-            graph = _graph(_with_classes(source, num_classes), num_classes)
+        graph = compile_source(source).graph
+        wrong = num_classes and classes_mismatch(graph, num_classes)
+        if wrong:
+            raise ValueError(f"{source.path}: {wrong}")
         if backend == "keras":  # the module loads TensorFlow: triton first, or a later
             from incept.runtime.frameworks import before_tensorflow  # torch.compile crashes
 
@@ -136,26 +135,6 @@ def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[type
         module = import_text(renderer.render(graph), f"{graph.name}_{backend}")
         _MODULES[key] = (module, graph)
     return _MODULES[key]
-
-
-def _with_classes(source: Source, num_classes: int) -> Source:
-    """The spec with `num_classes` set: its own hash, its other values and positions kept."""
-    data = {**source.data, "num_classes": num_classes}
-    digest = hashlib.sha256(f"{source.sha256}\nnum_classes={num_classes}".encode()).hexdigest()
-    return replace(source, data=data, sha256=digest)
-
-
-def _graph(source: Source, wanted: int | None = None) -> Any:
-    """The spec's graph; with `wanted`, checked to end in that many classes."""
-    from incept.compiler.pipeline import compile_source
-
-    graph = compile_source(source).graph
-    if wanted is not None and tuple(graph.output.shape or ()) != (wanted,):
-        raise ValueError(
-            f"{source.path}: its last row gives {graph.output.shape}, not num_classes = "
-            f"{wanted}: write the classifier's width as $num_classes to change it"
-        )
-    return graph
 
 
 def import_text(text: str, label: str) -> types.ModuleType:
