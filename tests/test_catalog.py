@@ -117,7 +117,9 @@ def test_underscores_reach_the_hyphenated_name(elsewhere, tmp_path, monkeypatch)
     assert catalog.find("inception_resnet_v2") == SPECS / "inception-resnet-v2.yaml"
     assert build_graph("googlenet_fmnist_lite").name == "googlenet_fmnist_lite"
     assert catalog.find("inception_v9") is None
-    assert "(closest: inception-v4, inception-v3, inception-v2)" in run("check", "inception_v9").stderr
+    assert (
+        "(closest: inception-v4, inception-v3, inception-v2)" in run("check", "inception_v9").stderr
+    )
     mine = tmp_path / "mine"
     write(mine, "inception_v4.yaml", BASE)
     monkeypatch.setenv(catalog.ENV, str(mine))

@@ -140,3 +140,47 @@ def test_bad_freeze_and_other_architecture_are_one_line(toy, tmp_path):
         str(other), _fashion(toy), tmp_path / "w", "torch", "--init-from", str(source)
     )
     assert code == 2 and "differs from this spec's in more than num_classes" in output
+
+
+def test_num_classes_fine_tunes_a_spec_to_the_data_without_writing_one(toy, three, tmp_path):
+    """--num-classes 3 on a 10-class spec whose classifier follows $num_classes: the run
+    records it, and eval, predict, export, convert and --resume read it from there."""
+    source = tmp_path / "source"
+    assert _train(TINY, _fashion(toy), source, "torch")[0] == 0
+    spec = tmp_path / "tinyn.yaml"  # tiny's fc, like its aux head's, follows num_classes
+    spec.write_text(
+        (ROOT / TINY).read_text().replace("op: linear, out: 10}", "op: linear, out: $num_classes}")
+    )
+    folder, target = ["--data", f"imagefolder:{three}"], tmp_path / "target"
+    tune = ("--init-from", str(source), "--freeze", "all-but-head")
+    code, output = _train(str(spec), folder, target, "torch", *tune)
+    assert (code, output.strip()) == (
+        2,
+        f"{spec}: error[data]: imagefolder:{three} has 3 classes but the spec has num_classes: "
+        "10; pass --num-classes 3 or write a spec that extends it with `num_classes: 3`",
+    )
+    code, output = _train(str(spec), folder, target, "torch", *tune, "--num-classes", "3")
+    assert code == 0, output
+    assert json.loads(RunDir(target).config.read_text())["spec"]["num_classes"] == 3
+    assert RunDir(target).read_metrics()[0]["test_acc"] > 0.5  # chance: 1/3
+    code, output = incept("eval", str(target), "--format", "json", "--device", "cpu")
+    assert code == 0 and json.loads(output[output.index("{") :])["count"] == 60, output
+    image = next((three / "val" / "class2").iterdir())
+    code, output = incept("predict", str(target), str(image), "--device", "cpu")
+    assert code == 0 and output.startswith(f"{image}: class"), output
+    code, output = incept("export", str(target), "--onnx", str(tmp_path / "m.onnx"))
+    assert code == 0 and "N x 1 x 16 x 16" in output, output
+    code, output = incept("convert", str(target), "--to", "keras", "-o", str(tmp_path / "k.keras"))
+    assert code == 0, output
+    converted = load(tmp_path / "k.keras").model
+    assert {tuple(out.shape) for out in converted.outputs} == {(None, 3)}  # logits and aux
+    code, output = _train(str(spec), folder, target, "torch", "--resume")  # flags as before
+    assert code == 2 and "pass --num-classes 3 or write a spec" in output, output
+    code, output = incept("eval", str(target), "--spec", TINY, "--device", "cpu")
+    assert code == 2 and f"trained from {spec} with --num-classes 3 (architecture" in output, output
+    code, output = _train(TINY, folder, tmp_path / "lit", "torch", "--num-classes", "3")
+    assert (code, output.strip()) == (
+        2,
+        f"--num-classes: error[flag]: {TINY}: its last row gives (10,), not num_classes = 3: "
+        "write the classifier's width as $num_classes to change it",
+    )

@@ -89,18 +89,30 @@ def check_architecture(
 ) -> None:
     saved = state["spec"]["arch_sha256"]
     if saved != arch_sha256:
+        classes = recorded_classes(state)
         raise InputError(
             code,
             where,
-            f"was trained from {state['spec']['path']} (architecture {saved[:12]}), "
-            f"which differs from this spec's architecture ({arch_sha256[:12]})",
+            f"was trained from {state['spec']['path']}"
+            + (f" with --num-classes {classes}" if classes else "")
+            + f" (architecture {saved[:12]}), which differs from this spec's architecture "
+            f"({arch_sha256[:12]})",
         )
+
+
+def recorded_classes(state: Mapping[str, Any]) -> int | None:
+    """The run's --num-classes, where it replaced its spec's count."""
+    classes = state["spec"].get("num_classes")
+    return int(classes) if classes is not None else None
 
 
 def spec_of(state: Mapping[str, Any], spec: str | None, path: Path) -> Compiled:
     """The spec a checkpoint was trained from (or `spec`, a path or a model's name),
-    compiled and checked."""
-    compiled = compile_spec(spec) if spec else _recorded_spec(state, path)
+    at the run's --num-classes, compiled and checked."""
+    if spec:
+        compiled = compile_spec(spec, num_classes=recorded_classes(state))
+    else:
+        compiled = _recorded_spec(state, path)
     check_architecture(state, compiled.arch_sha256, path, Code.CHECKPOINT)
     return compiled
 
@@ -110,12 +122,13 @@ def _recorded_spec(state: Mapping[str, Any], path: Path) -> Compiled:
     checkout or installation, a relative path from another folder), the model of its
     name on the catalog's search path, if that has the recorded architecture."""
     recorded = str(state["spec"]["path"])
+    classes = recorded_classes(state)
     if Path(recorded).is_file():
-        return compile_spec(recorded)
+        return compile_spec(recorded, num_classes=classes)
     name = Path(recorded).stem if Path(recorded).suffix.lower() in (".yaml", ".yml") else recorded
     found = catalog.find(name)
     if found is not None:
-        compiled = compile_spec(str(found))
+        compiled = compile_spec(str(found), num_classes=classes)
         if compiled.arch_sha256 == state["spec"]["arch_sha256"]:
             return compiled
     raise InputError(

@@ -95,6 +95,13 @@ def _format(flags: dict[str, Any]) -> str:
     help="Keep these rows' weights fixed: a comma list of the spec's row names, or all-but-head.",
 )
 @click.option(
+    "--num-classes",
+    type=click.IntRange(min=1),
+    help="Classes of the model [default: the spec's num_classes]: fine-tune a spec to a "
+    "data set of another class count without writing one that extends it. The run records "
+    "it; eval, predict, export and convert read it from there.",
+)
+@click.option(
     "--backend",
     type=click.Choice(["torch", "keras"]),
     default="torch",

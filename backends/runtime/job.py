@@ -64,6 +64,7 @@ class Job:
     #: A new run's weights: another run's checkpoint, a library's weights or a weights file.
     init_from: Checkpoint | Weights | None = None
     freeze: tuple[str, ...] = ()  # rows whose weights stay fixed (--freeze)
+    num_classes: int | None = None  # --num-classes: the spec's own count replaced
 
 
 def identity(job: Job) -> dict[str, Any]:
@@ -78,6 +79,7 @@ def identity(job: Job) -> dict[str, Any]:
             "name": graph.name,
             "sha256": graph.spec_sha256,
             "arch_sha256": job.compiled.arch_sha256,
+            **({"num_classes": job.num_classes} if job.num_classes else {}),
         },
         "recipe": job.recipe.model_dump(mode="json"),
         "data": {

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from incept.compiler.pipeline import compile_spec
+from incept.compiler.pipeline import classes_mismatch, compile_spec
 
 from . import finetune
 from . import recipe as recipes
@@ -51,8 +51,12 @@ def train_command(spec: str, flags: Mapping[str, Any]) -> None:
 def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     """Everything checked and resolved before training starts: spec, recipe, data, the
     checkpoint a new run starts from."""
-    compiled = compile_spec(spec)
+    num_classes = flags.get("num_classes")
+    compiled = compile_spec(spec, num_classes=num_classes)
     graph = compiled.graph
+    wrong = num_classes and classes_mismatch(graph, num_classes)
+    if wrong:
+        raise InputError(Code.FLAG, "--num-classes", f"{spec}: {wrong}")
     recipe = recipes.from_flags(compiled.spec.training, flags)
     init_from = None
     if flags.get("init_from"):
@@ -63,7 +67,8 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     if freeze and flags["resume"]:
         raise InputError(Code.FLAG, "--freeze", "applies to a new run; --resume keeps the run's")
     data = open_data(flags["source"], flags["data_dir"], flags["limit_train"], flags["limit_test"])
-    check_fits(data, channels=graph.input.shape[0], num_classes=graph.num_classes, where=spec)  # type: ignore[index]
+    channels = graph.input.shape[0]  # type: ignore[index]
+    check_fits(data, channels=channels, num_classes=graph.num_classes, where=spec, flag=True)
     if isinstance(init_from, Weights) and init_from.reference is not None:
         mean, std = init_from.input_stats()  # the input the library's weights expect
     else:
@@ -94,6 +99,7 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
         resume=flags["resume"],
         init_from=init_from,
         freeze=freeze,
+        num_classes=num_classes,
     )
 
 

@@ -141,8 +141,11 @@ def _imagefolder(root: Path) -> Dataset:
     return Dataset(f"imagefolder:{root}", classes, folder.folder_channels(train), train, test)
 
 
-def check_fits(ds: Dataset, *, channels: int, num_classes: int, where: str) -> None:
-    """The data set's channels and class count equal the spec's (`where`: the spec)."""
+def check_fits(
+    ds: Dataset, *, channels: int, num_classes: int, where: str, flag: bool = False
+) -> None:
+    """The data set's channels and class count equal the spec's (`where`: the spec);
+    `flag`: a class count is set with --num-classes (incept train)."""
     if ds.channels != channels:
         raise InputError(
             Code.DATA,
@@ -156,7 +159,9 @@ def check_fits(ds: Dataset, *, channels: int, num_classes: int, where: str) -> N
             Code.DATA,
             where,
             f"{ds.name} has {len(ds.classes)} classes but the spec has num_classes: "
-            f"{num_classes}; write a spec that extends it with `num_classes: {len(ds.classes)}`",
+            f"{num_classes}; "
+            + (f"pass --num-classes {len(ds.classes)} or " if flag else "")
+            + f"write a spec that extends it with `num_classes: {len(ds.classes)}`",
         )
 
 
