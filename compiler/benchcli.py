@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .command_errors import one_line_errors
-from .options import STDIO, format_option, output_option
+from .options import STDIO, complete_spec, format_option, output_option
 
 MODES = ("infer", "train", "latency")
 PRECISIONS = ("fp32", "bf16")
@@ -45,7 +45,7 @@ def _subset(allowed: tuple[str, ...]) -> Callable[..., tuple[str, ...] | None]:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--vs",
     type=click.Choice(["torchvision", "timm", "keras-reference", "keras-applications"]),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 #: `-` as a file name: standard input for a spec, standard output for -o.
 STDIO = "-"
@@ -62,7 +63,18 @@ class AliasedChoice(click.Choice):  # type: ignore[type-arg]
 def spec_argument(name: str = "spec") -> Callable[..., Any]:
     """SPEC: a file or `-` (stdin). Click checks nothing: a missing file or a folder is
     the compiler's own located `error[io]` line, like every other spec problem."""
-    return click.argument(name, type=click.Path(allow_dash=True))
+    return click.argument(name, type=click.Path(allow_dash=True), shell_complete=complete_spec)
+
+
+def complete_spec(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of a SPEC: the model names starting with what is typed (`incept
+    list`), and the shell's own file names."""
+    from .spec import catalog
+
+    names = [name for name in catalog.models() if name.startswith(incomplete)]
+    return [*map(CompletionItem, names), CompletionItem(incomplete, type="file")]
 
 
 def output_option(

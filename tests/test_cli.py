@@ -41,6 +41,34 @@ def test_version():
     assert result.stdout == f"incept, version {__version__}\n"
 
 
+def test_python_dash_m_incept_is_the_command():
+    proc = subprocess.run(
+        [sys.executable, "-m", "incept", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0,
+        f"incept, version {__version__}\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    "words", ["compile incep", "train incep", "bench incep", "diff googlenet incep"]
+)
+def test_shell_completion_offers_model_names_and_files(words, monkeypatch):
+    """click's bash completion: SPEC completes to the model names (`incept list`)
+    starting with what is typed, then to the shell's file names."""
+    monkeypatch.delenv("INCEPT_PATH", raising=False)
+    monkeypatch.setenv("COMP_WORDS", f"incept {words}")
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split())))
+    result = CliRunner().invoke(
+        main, [], prog_name="incept", env={"_INCEPT_COMPLETE": "bash_complete"}
+    )
+    assert result.exit_code == 0
+    names = sorted(p.stem for p in SPECS.glob("incep*.yaml"))
+    assert result.stdout.splitlines() == [*(f"plain,{n}" for n in names), "file,incep"]
+
+
 def test_check(monkeypatch):
     monkeypatch.chdir(ROOT)
     result = run("check", "specs/googlenet.yaml")

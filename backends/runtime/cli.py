@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from incept.compiler.command_errors import one_line_errors
+from incept.compiler.options import complete_spec
 
 
 def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +62,7 @@ def _format(flags: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--data",
     "source",
