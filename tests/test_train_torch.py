@@ -20,9 +20,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from PIL import Image
 from runchecks import check_eval_crops, check_predict, computed, incept
 from torch import nn
-from toydata import write_toy_fashion
+from toydata import toy_images, write_toy_fashion
 
 from incept.compiler.cli import main
 from incept.compiler.pipeline import compile_spec
@@ -198,6 +199,31 @@ def test_unreadable_image(trained: RunDir, tmp_path: Path) -> None:
     bad.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     code, output = incept("predict", str(trained.last), str(bad), "--device", "cpu")
     assert code == 2 and output.startswith(f"{bad}: error[image]: ")
+
+
+def test_predict_a_folder_predicts_every_image_under_it(trained: RunDir, tmp_path: Path) -> None:
+    """A folder stands for its image files at any depth, sorted; one that holds none, a
+    missing file or a broken image anywhere is one line, and nothing else is printed."""
+    images, _ = toy_images(3, seed=5)
+    for i, name in enumerate(["b/1.png", "a/2.jpg", "a/0.png"]):
+        (tmp_path / "imgs" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(tmp_path / "imgs" / name)
+    (tmp_path / "imgs" / "a" / "notes.txt").write_text("not an image")
+    code, output = incept("predict", str(trained.last), str(tmp_path / "imgs"), "--format", "json", "--device", "cpu")  # fmt: skip
+    assert code == 0, output
+    names = [Path(r["image"]).relative_to(tmp_path / "imgs").as_posix() for r in json.loads(output)]
+    assert names == ["a/0.png", "a/2.jpg", "b/1.png"]
+    (tmp_path / "empty").mkdir()
+    for bad, message in [
+        (tmp_path / "empty", "no images (.png, .jpg, .jpeg, .bmp, .webp) in this folder"),
+        (tmp_path / "none.png", "no such file"),
+    ]:
+        code, output = incept("predict", str(trained.last), str(tmp_path / "imgs"), str(bad))
+        assert (code, output) == (2, f"{bad}: error[image]: {message}\n")
+    (tmp_path / "imgs" / "b" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    code, output = incept("predict", str(trained.last), str(tmp_path / "imgs"), "--device", "cpu")
+    assert code == 2 and output.startswith(f"{tmp_path / 'imgs' / 'b' / '2.png'}: error[image]: ")
+    assert output.count("\n") == 1  # the images before it printed nothing
 
 
 def test_bad_flag_value(toy: Path, tmp_path: Path) -> None:

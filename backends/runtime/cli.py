@@ -220,9 +220,10 @@ def evaluate(target: str, **flags: Any) -> None:
 @_format_options
 @one_line_errors
 def predict(target: str, images: tuple[str, ...], **flags: Any) -> None:
-    """Print the top classes of each image (PNG, JPEG, ...) by TARGET: a run folder (its
-    best checkpoint), a checkpoint, a library's pretrained weights (torchvision, timm,
-    keras: ImageNet's class names) or a weights file, the last two with --spec."""
+    """Print the top classes of each image (PNG, JPEG, ...; a folder: every image under
+    it) by TARGET: a run folder (its best checkpoint), a checkpoint, a library's
+    pretrained weights (torchvision, timm, keras: ImageNet's class names) or a weights
+    file, the last two with --spec."""
     import json
     from pathlib import Path
 

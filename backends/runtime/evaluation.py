@@ -153,16 +153,17 @@ def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> li
     """`incept predict`: the top classes of each image (read with Pillow) from a run
     folder (its best checkpoint), a checkpoint file, or a library source or weights file
     with --spec."""
-    from .data.images import read_image
+    from .data.images import image_files, read_image
 
     _positive("--top", flags["top"])
+    files = image_files(images)
     opened = open_source(target, flags["spec"], best=True)
     channels = opened.compiled.graph.input.shape[0]  # type: ignore[index]
-    arrays = [read_image(p, channels=channels) for p in images]  # all read before any output
     loaded = opened.load(flags["device"])
     classes = loaded.state["data"]["classes"]
-    results = []
-    for image_path, array in zip(images, arrays, strict=True):
+    results = []  # printed by the caller once every image is read: no partial output
+    for image_path in files:  # one decoded at a time: a folder may hold thousands
+        array = read_image(image_path, channels=channels)
         split = ArraySplit(array[None], np.zeros(1, dtype=np.int64))
         probs, _ = test_probs(loaded, split, crops=1, batch_size=1)
         order = np.argsort(-probs[0], kind="stable")[: min(flags["top"], len(classes))]

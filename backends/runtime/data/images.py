@@ -1,8 +1,9 @@
-"""One image file as a uint8 array (Pillow), for image folders and `incept predict`."""
+"""Image files as uint8 arrays (Pillow), for image folders and `incept predict`."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,28 @@ from incept.runtime.errors import Code, InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _MODES = {1: "L", 3: "RGB"}
+
+
+def image_files(paths: Sequence[Path]) -> list[Path]:
+    """`paths` with each folder replaced by the image files under it (IMAGE_SUFFIXES, at
+    any depth, sorted); every one checked to be a file, so a missing one is reported
+    before a model loads."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            )
+            if not found:
+                raise InputError(
+                    Code.IMAGE, path, f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
+                )
+            files += found
+        elif not path.is_file():
+            raise InputError(Code.IMAGE, path, "no such file")
+        else:
+            files.append(path)
+    return files
 
 
 def read_image(
