@@ -81,6 +81,51 @@ def _one_line(err: pytest.ExceptionInfo, *parts: str) -> str:
     return text
 
 
+# -- the input each library's weights expect ---------------------------------------------
+
+KERAS_MODULES = {
+    "InceptionV3": "inception_v3",
+    "InceptionResNetV2": "inception_resnet_v2",
+    "Xception": "xception",
+}
+
+
+def _library_stats(source: str, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel on [0, 1] as the library itself states it: torchvision's
+    weights transforms, timm's pretrained_cfg, keras.applications' preprocess_input
+    (solved from what it makes of 0 and 255)."""
+    if source == "torchvision":
+        from torchvision.models import get_model_weights
+
+        transform = get_model_weights(name).DEFAULT.transforms()
+        return tuple(transform.mean), tuple(transform.std)
+    if source == "timm":
+        import timm.models
+
+        cfg = timm.models.get_pretrained_cfg(name)
+        return tuple(cfg.mean), tuple(cfg.std)
+    import importlib
+
+    module = importlib.import_module(f"keras.applications.{KERAS_MODULES[name]}")
+    low, high = np.asarray(module.preprocess_input(np.array([[[0.0] * 3, [255.0] * 3]])))[0]
+    std = 1.0 / (high - low)  # (x - mean) / std at x = 0 and 1
+    return tuple(-low * std), tuple(std)
+
+
+@pytest.mark.parametrize(
+    "spec_name, source",
+    [(spec, source) for spec, table in pretrained.SOURCES.items() for source in table],
+)
+def test_each_source_normalises_as_its_library_says(spec_name, source):
+    """The mean and std a run, eval or predict normalises with for a library's weights
+    (timm's Inception ports take x / 127.5 - 1, not ImageNet's statistics)."""
+    pytest.importorskip(source)
+    reference = pretrained.SOURCES[spec_name][source]
+    mean, std = _library_stats(source, reference.name)
+    np.testing.assert_allclose(reference.mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(reference.std, std, rtol=1e-6)
+
+
 # -- torchvision -------------------------------------------------------------------------
 
 TORCHVISION = [("googlenet-torchvision", "googlenet", 64), ("inception-v3", "inception_v3", 75)]

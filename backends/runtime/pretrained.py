@@ -36,11 +36,13 @@ from .pretrained_fit import load, mismatch, torch_twin
 LIBRARIES = ("torchvision", "timm", "keras")
 
 Stats = tuple[float, float, float]
-#: ImageNet's per-channel mean and std of RGB on [0, 1]: torchvision's and timm's input.
+#: ImageNet's per-channel mean and std of RGB on [0, 1]: torchvision's input.
 IMAGENET_MEAN: Stats = (0.485, 0.456, 0.406)
 IMAGENET_STD: Stats = (0.229, 0.224, 0.225)
-#: keras.applications' InceptionV3, InceptionResNetV2 and Xception preprocess with
-#: mode="tf", x / 127.5 - 1: on [0, 1] that is mean 0.5, std 0.5 for every channel.
+#: The Inception ports' input, x / 127.5 - 1 on [0, 255]: on [0, 1] mean 0.5, std 0.5 for
+#: every channel. keras.applications' InceptionV3, InceptionResNetV2 and Xception
+#: (preprocess_input mode="tf") and timm's inception_v4, inception_resnet_v2 and
+#: legacy_xception (pretrained_cfg IMAGENET_INCEPTION_MEAN / _STD) take it.
 HALF: Stats = (0.5, 0.5, 0.5)
 
 
@@ -114,9 +116,9 @@ def _xception_layers(theirs: Sequence[str]) -> dict[str, str]:
 SOURCES: dict[str, dict[str, Reference]] = {
     "googlenet_torchvision": {"torchvision": Reference("googlenet", transform_input=True)},
     "inception_v3": {"torchvision": Reference("inception_v3", transform_input=True)},
-    "inception_v4": {"timm": Reference("inception_v4", positional=True)},
-    "inception_resnet_v2": {"timm": Reference("inception_resnet_v2")},
-    "xception": {"timm": Reference("legacy_xception")},
+    "inception_v4": {"timm": Reference("inception_v4", positional=True, mean=HALF, std=HALF)},
+    "inception_resnet_v2": {"timm": Reference("inception_resnet_v2", mean=HALF, std=HALF)},
+    "xception": {"timm": Reference("legacy_xception", mean=HALF, std=HALF)},
     "inception_v3_keras": {
         "keras": Reference(
             "InceptionV3",
