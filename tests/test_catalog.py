@@ -117,6 +117,10 @@ def test_underscores_reach_the_hyphenated_name(elsewhere, tmp_path, monkeypatch)
     assert catalog.find("inception_resnet_v2") == SPECS / "inception-resnet-v2.yaml"
     assert build_graph("googlenet_fmnist_lite").name == "googlenet_fmnist_lite"
     assert catalog.find("inception_v9") is None
+    assert list(catalog.models("resnet_v1_")) == [
+        "inception-resnet-v1-cifar",
+        "inception-resnet-v1-fmnist",
+    ]
     assert (
         "(closest: inception-v4, inception-v3, inception-v2)" in run("check", "inception_v9").stderr
     )

@@ -47,7 +47,8 @@ def is_name(text: str) -> bool:
 
 def models(pattern: str | None = None) -> dict[str, Path]:
     """Every name on the search path and the file it means (the first folder wins), by
-    name. `pattern` filters them: a glob (`*fmnist*`), or without wildcards a substring."""
+    name. `pattern` filters them: a glob (`*fmnist*`), or without wildcards a substring;
+    its underscores also match hyphens."""
     found: dict[str, Path] = {}
     for folder in search_path():
         try:
@@ -59,7 +60,8 @@ def models(pattern: str | None = None) -> dict[str, Path]:
                 found.setdefault(file.stem, file)
     if pattern is not None:
         glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
-        found = {k: v for k, v in found.items() if fnmatch.fnmatchcase(k, glob)}
+        globs = {glob, glob.replace("_", "-")}  # as find(): inception_v4 is inception-v4
+        found = {k: v for k, v in found.items() if any(fnmatch.fnmatchcase(k, g) for g in globs)}
     return dict(sorted(found.items()))
 
 
