@@ -329,6 +329,29 @@ def test_imagefolder_errors(tmp_path):
     assert err.where == str(tmp_path / "empty" / "train") and "no class folders" in err.message
 
 
+@pytest.mark.parametrize(
+    "image_hw, size, crop_pct, resize",
+    [
+        ((301, 457), 224, 224 / 256, 256),
+        ((400, 350), 299, 299 / 342, 342),
+        ((90, 70), 64, 0.875, 73),
+    ],
+)
+def test_a_centre_crop_is_torchvisions_evaluation_transform(
+    tmp_path, image_hw, size, crop_pct, resize
+):
+    """read_image(size, crop_pct) gives torchvision's Resize(resize) + CenterCrop(size)
+    pixels exactly (both are Pillow's bilinear resize): landscape, portrait, and timm's
+    floor(64 / 0.875) = 73."""
+    transforms = pytest.importorskip("torchvision.transforms")
+    pixels = np.random.default_rng(3).integers(0, 256, (*image_hw, 3), dtype=np.uint8)
+    path = png(tmp_path / "x.png", pixels)
+    want = transforms.Compose([transforms.Resize(resize), transforms.CenterCrop(size)])
+    got = read_image(path, channels=3, size=(size, size), crop_pct=crop_pct)
+    assert got.shape == (size, size, 3)
+    np.testing.assert_array_equal(got, np.asarray(want(Image.open(path))))
+
+
 def test_read_image(tmp_path):
     rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10
     path = png(tmp_path / "a.png", rgb)

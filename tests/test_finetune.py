@@ -165,6 +165,18 @@ def test_num_classes_fine_tunes_a_spec_to_the_data_without_writing_one(toy, thre
     assert RunDir(target).read_metrics()[0]["test_acc"] > 0.5  # chance: 1/3
     code, output = incept("eval", str(target), "--format", "json", "--device", "cpu")
     assert code == 0 and json.loads(output[output.index("{") :])["count"] == 60, output
+    assert "crop_pct" not in json.loads(output[output.index("{") :])  # a run: whole images
+    code, output = incept("eval", str(target), "--crop-pct", "0.8", "--format", "json", "--device", "cpu")  # fmt: skip
+    summary = json.loads(output[output.index("{") :])
+    assert (code, summary["crop_pct"], summary["count"]) == (0, 0.8, 60), output
+    code, output = incept("eval", str(target), "--crop-pct", "0.8", "--crops", "10")
+    assert (code, output) == (
+        2,
+        "--crop-pct: error[flag]: is one centre crop: use it with --crops 1 (10 and 144 are "
+        "the paper's crops)\n",
+    )
+    code, output = incept("eval", str(source), "--crop-pct", "0.8", "--device", "cpu")
+    assert code == 2 and output.startswith("--crop-pct: error[flag]: crops image files"), output
     image = next((three / "val" / "class2").iterdir())
     code, output = incept("predict", str(target), str(image), "--device", "cpu")
     assert code == 0 and output.startswith(f"{image}: class"), output

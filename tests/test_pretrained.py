@@ -90,40 +90,46 @@ KERAS_MODULES = {
 }
 
 
-def _library_stats(source: str, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) per RGB channel on [0, 1] as the library itself states it: torchvision's
-    weights transforms, timm's pretrained_cfg, keras.applications' preprocess_input
-    (solved from what it makes of 0 and 255)."""
+def _library_input(
+    source: str, name: str
+) -> tuple[tuple[float, ...], tuple[float, ...], float | None]:
+    """(mean, std) per RGB channel on [0, 1] and the evaluation's centre-crop fraction as
+    the library itself states them: torchvision's weights transforms, timm's
+    pretrained_cfg, keras.applications' preprocess_input (solved from what it makes of 0
+    and 255; it prescribes no crop)."""
     if source == "torchvision":
         from torchvision.models import get_model_weights
 
         transform = get_model_weights(name).DEFAULT.transforms()
-        return tuple(transform.mean), tuple(transform.std)
+        crop = transform.crop_size[0] / transform.resize_size[0]
+        return tuple(transform.mean), tuple(transform.std), crop
     if source == "timm":
         import timm.models
 
         cfg = timm.models.get_pretrained_cfg(name)
-        return tuple(cfg.mean), tuple(cfg.std)
+        return tuple(cfg.mean), tuple(cfg.std), cfg.crop_pct
     import importlib
 
     module = importlib.import_module(f"keras.applications.{KERAS_MODULES[name]}")
     low, high = np.asarray(module.preprocess_input(np.array([[[0.0] * 3, [255.0] * 3]])))[0]
     std = 1.0 / (high - low)  # (x - mean) / std at x = 0 and 1
-    return tuple(-low * std), tuple(std)
+    return tuple(-low * std), tuple(std), None
 
 
 @pytest.mark.parametrize(
     "spec_name, source",
     [(spec, source) for spec, table in pretrained.SOURCES.items() for source in table],
 )
-def test_each_source_normalises_as_its_library_says(spec_name, source):
+def test_each_source_preprocesses_as_its_library_says(spec_name, source):
     """The mean and std a run, eval or predict normalises with for a library's weights
-    (timm's Inception ports take x / 127.5 - 1, not ImageNet's statistics)."""
+    (timm's Inception ports take x / 127.5 - 1, not ImageNet's statistics), and the
+    centre crop eval and predict cut for them."""
     pytest.importorskip(source)
     reference = pretrained.SOURCES[spec_name][source]
-    mean, std = _library_stats(source, reference.name)
+    mean, std, crop_pct = _library_input(source, reference.name)
     np.testing.assert_allclose(reference.mean, mean, rtol=1e-6)
     np.testing.assert_allclose(reference.std, std, rtol=1e-6)
+    assert reference.crop_pct == crop_pct
 
 
 # -- torchvision -------------------------------------------------------------------------

@@ -243,7 +243,13 @@ def test_eval_a_weights_file(torch_home, tmp_path):  # noqa: F811
     reference.fc = torch.nn.Linear(1024, 3)
     reference.fc.load_state_dict({"weight": head["fc.weight"], "bias": head["fc.bias"]})
     reference.transform_input = True
-    images = [np.asarray(Image.open(folder / "val" / f"c{k}" / f"{i}.png")) for k in range(3) for i in range(2)]  # fmt: skip
+    from torchvision import transforms
+
+    # the weights' own evaluation crop: a file of a spec with one library source is taken
+    # to be that library's weights (torchvision: shorter side 256 for 224, centre crop)
+    assert summary["crop_pct"] == 0.875
+    crop = transforms.Compose([transforms.Resize(SIZE * 8 // 7), transforms.CenterCrop(SIZE)])
+    images = [np.asarray(crop(Image.open(folder / "val" / f"c{k}" / f"{i}.png"))) for k in range(3) for i in range(2)]  # fmt: skip
     with torch.no_grad():
         logits = torch.cat([reference(_preprocessed(x)) for x in images])
     labels = torch.tensor([0, 0, 1, 1, 2, 2])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports keras
@@ -27,6 +28,7 @@ from toydata import toy_images, write_toy_fashion  # noqa: E402
 from incept.compiler.pipeline import compile_spec  # noqa: E402
 from incept.compiler.spec.schema import Augment, Training  # noqa: E402
 from incept.runtime.data import ArraySplit  # noqa: E402
+from incept.runtime.data.images import read_image  # noqa: E402
 from incept.runtime.errors import InputError  # noqa: E402
 from incept.runtime.evaluation import test_probs as probs_of  # noqa: E402
 from incept.runtime.journal import Journal  # noqa: E402
@@ -458,6 +460,12 @@ def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: 
     assert [x.shape for x, _ in got] == [(3, 8, 8, 1), (1, 8, 8, 1)]
     assert np.concatenate([y for _, y in got]).tolist() == [0, 1, 2, 3]
     assert np.allclose(got[0][0][1], 60 / 255, atol=1e-6)  # a flat image stays flat
+    ramp = np.tile(np.arange(12, dtype=np.uint8) * 20, (10, 1))  # columns differ: crops do
+    Image.fromarray(ramp).save(paths[0])
+    centre = Batches(replace(split, crop_pct=0.5), False, 4, (8, 8), [0.0], [1.0], None, 0)
+    ((x, _),) = [(np.asarray(x), y) for x, y in centre.epoch(0)]
+    want = read_image(paths[0], channels=1, size=(8, 8), crop_pct=0.5) / 255
+    assert np.allclose(x[0], want, atol=1e-6) and not np.allclose(x[0], got[0][0][0], atol=1e-2)
     paths[2].write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     broken = Batches(split, False, 3, (8, 8), [0.0], [1.0], None, 0, workers=2)
     with pytest.raises(InputError, match=r"2\.png: error\[image\]"):

@@ -177,9 +177,27 @@ _SPEC_HELP = (
 )
 
 
+_CROP_PCT_HELP = (
+    "Read each image file as its centre crop: the shorter side resized to the input's / P, "
+    "then the input's size cut from the centre, as torchvision and timm evaluate their "
+    "weights [default: the library's fraction for its weights (0.875 for googlenet and "
+    "inception_v4), else the whole image, squeezed]."
+)
+
+
+def _crop_pct_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--crop-pct",
+        type=click.FloatRange(0, 1, min_open=True),
+        metavar="P",
+        help=_CROP_PCT_HELP,
+    )(command)
+
+
 @click.command(name="eval")
 @click.argument("target")
 @click.option("--crops", type=click.Choice(["1", "10", "144"]), default="1", show_default=True)
+@_crop_pct_option
 @click.option("--spec", help=_SPEC_HELP)
 @click.option(
     "--data",
@@ -216,6 +234,7 @@ def evaluate(target: str, **flags: Any) -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--spec", help=_SPEC_HELP)
 @click.option("--top", type=int, default=5, show_default=True)
+@_crop_pct_option
 @click.option("--device", default="auto", show_default=True)
 @_format_options
 @one_line_errors

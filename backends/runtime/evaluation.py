@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from incept.compiler.pipeline import Compiled
 
 from . import checkpoints
 from .crops import HW, crop_plan
-from .data import ArraySplit, Dataset, Split
+from .data import ArraySplit, Dataset, FileSplit, Split
 from .data.sources import check_fits, open_data
 from .errors import Code, InputError
 from .metrics import summarize
@@ -86,7 +87,8 @@ def evaluate(target: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     data_dir = flags["data_dir"] or (None if flags["source"] else state["data"].get("data_dir"))
     data = open_data(source, data_dir, None, flags["limit_test"])
     check_classes(data, state, opened.path)
-    return _summary(opened.load(flags["device"]), data, str(opened.path), source, flags)
+    test = _test_split(data, flags, crop_pct(flags, opened))
+    return _summary(opened.load(flags["device"]), data, test, str(opened.path), source, flags)
 
 
 def _evaluate_weights(weights: Weights, flags: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,17 +105,53 @@ def _evaluate_weights(weights: Weights, flags: Mapping[str, Any]) -> dict[str, A
     channels = weights.graph.input.shape[0]  # type: ignore[index]
     spec = str(flags["spec"])
     check_fits(data, channels=channels, num_classes=weights.graph.num_classes, where=spec)
+    test = _test_split(data, flags, crop_pct(flags, weights))
     loaded = weights.load(flags["device"])
-    return _summary(loaded, data, weights.source, flags["source"], flags)
+    return _summary(loaded, data, test, weights.source, flags["source"], flags)
+
+
+def crop_pct(flags: Mapping[str, Any], opened: object) -> float | None:
+    """--crop-pct, else for a library's weights the centre crop that library evaluates
+    them with (at one crop: 10 and 144 are the paper's own plans)."""
+    value: float | None = flags.get("crop_pct")
+    reference = opened.reference if isinstance(opened, Weights) else None
+    if value is None and reference is not None and int(flags.get("crops", 1)) == 1:
+        value = reference.crop_pct
+    return value
+
+
+def _test_split(data: Dataset, flags: Mapping[str, Any], pct: float | None) -> Split:
+    """The test split, its image files read as centre crops of `pct` where it is set."""
+    if pct is None:
+        return data.test
+    if int(flags["crops"]) != 1:
+        raise InputError(
+            Code.FLAG, "--crop-pct", "is one centre crop: use it with --crops 1 (10 and 144 "
+            "are the paper's crops)"
+        )  # fmt: skip
+    if not isinstance(data.test, FileSplit):
+        if flags.get("crop_pct") is None:  # the library's default: arrays are used whole
+            return data.test
+        raise InputError(
+            Code.FLAG, "--crop-pct", f"crops image files (imagefolder:DIR); {data.name} is arrays"
+        )
+    return replace(data.test, crop_pct=pct)
 
 
 def _summary(
-    loaded: Loaded, data: Dataset, checkpoint: str, source: str, flags: Mapping[str, Any]
+    loaded: Loaded,
+    data: Dataset,
+    test: Split,
+    checkpoint: str,
+    source: str,
+    flags: Mapping[str, Any],
 ) -> dict[str, Any]:
     crops = int(flags["crops"])
-    probs, labels = test_probs(loaded, data.test, crops=crops, batch_size=flags["batch_size"])
+    probs, labels = test_probs(loaded, test, crops=crops, batch_size=flags["batch_size"])
     summary = summarize(probs, labels, data.classes).as_dict()
-    return {"checkpoint": checkpoint, "data": source, "crops": crops, **summary}
+    pct = test.crop_pct if isinstance(test, FileSplit) else None
+    centre = {"crop_pct": pct} if pct is not None else {}
+    return {"checkpoint": checkpoint, "data": source, "crops": crops, **centre, **summary}
 
 
 def write_report(run: RunDir, data: Dataset, *, spec: str, device: str) -> None:
@@ -159,11 +197,13 @@ def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> li
     files = image_files(images)
     opened = open_source(target, flags["spec"], best=True)
     channels = opened.compiled.graph.input.shape[0]  # type: ignore[index]
+    pct = crop_pct(flags, opened)
+    size = input_hw(opened.compiled) if pct is not None else None  # else resized later
     loaded = opened.load(flags["device"])
     classes = loaded.state["data"]["classes"]
     results = []  # printed by the caller once every image is read: no partial output
     for image_path in files:  # one decoded at a time: a folder may hold thousands
-        array = read_image(image_path, channels=channels)
+        array = read_image(image_path, channels=channels, size=size, crop_pct=pct)
         split = ArraySplit(array[None], np.zeros(1, dtype=np.int64))
         probs, _ = test_probs(loaded, split, crops=1, batch_size=1)
         order = np.argsort(-probs[0], kind="stable")[: min(flags["top"], len(classes))]
@@ -178,8 +218,11 @@ def print_summary(summary: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
+    views = f"{summary['crops']} crop(s)"
+    if "crop_pct" in summary:
+        views += f" (centre {summary['crop_pct']:g})"
     console.print(
-        f"{summary['checkpoint']}: {summary['count']:,} test images, {summary['crops']} crop(s): "
+        f"{summary['checkpoint']}: {summary['count']:,} test images, {views}: "
         f"top-1 {summary['top1']:.4f}  top-5 {summary['top5']:.4f}  loss {summary['loss']:.4f}",
         highlight=False,
     )

@@ -66,6 +66,9 @@ class Reference:
     #: image on [0, 1] (torchvision's transform_input then applies, where set).
     mean: Stats = IMAGENET_MEAN
     std: Stats = IMAGENET_STD
+    #: The centre-crop fraction the library evaluates its weights with (torchvision's
+    #: resize 256, crop 224; timm's pretrained_cfg crop_pct); None: the whole image.
+    crop_pct: float | None = None
     #: Its classifier's classes, in the library's order (all three use the same one).
     classes: str = "imagenet-1k"
     num_classes: int = 1000
@@ -114,11 +117,19 @@ def _xception_layers(theirs: Sequence[str]) -> dict[str, str]:
 
 #: spec `name:` -> source -> the library model whose weights it loads.
 SOURCES: dict[str, dict[str, Reference]] = {
-    "googlenet_torchvision": {"torchvision": Reference("googlenet", transform_input=True)},
-    "inception_v3": {"torchvision": Reference("inception_v3", transform_input=True)},
-    "inception_v4": {"timm": Reference("inception_v4", positional=True, mean=HALF, std=HALF)},
-    "inception_resnet_v2": {"timm": Reference("inception_resnet_v2", mean=HALF, std=HALF)},
-    "xception": {"timm": Reference("legacy_xception", mean=HALF, std=HALF)},
+    "googlenet_torchvision": {
+        "torchvision": Reference("googlenet", transform_input=True, crop_pct=224 / 256)
+    },
+    "inception_v3": {
+        "torchvision": Reference("inception_v3", transform_input=True, crop_pct=299 / 342)
+    },
+    "inception_v4": {
+        "timm": Reference("inception_v4", positional=True, mean=HALF, std=HALF, crop_pct=0.875)
+    },
+    "inception_resnet_v2": {
+        "timm": Reference("inception_resnet_v2", mean=HALF, std=HALF, crop_pct=0.8975)
+    },
+    "xception": {"timm": Reference("legacy_xception", mean=HALF, std=HALF, crop_pct=0.8975)},
     "inception_v3_keras": {
         "keras": Reference(
             "InceptionV3",

@@ -31,6 +31,9 @@ class FileSplit:
 
     paths: tuple[Path, ...]
     labels: np.ndarray
+    #: Read each image as the centre crop of this fraction (evaluating a library's
+    #: weights as it does, images.centre_crop); None: the whole image, squeezed.
+    crop_pct: float | None = None
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,12 +39,19 @@ def image_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def read_image(
-    path: Path | str, *, channels: int, size: tuple[int, int] | None = None
+    path: Path | str,
+    *,
+    channels: int,
+    size: tuple[int, int] | None = None,
+    crop_pct: float | None = None,
 ) -> np.ndarray:
     """H x W x C uint8 with C = `channels` (1: grey "L", 3: "RGB", converted by Pillow).
 
     With `size` = (H, W) the image is resized with Pillow's bilinear filter, which
-    widens its support when shrinking (antialiased), like the array pipeline's resize.
+    widens its support when shrinking (antialiased), like the array pipeline's resize:
+    the whole image squeezed to `size`, or with `crop_pct` the centre `size` crop of the
+    image resized to shorter side floor(min(H, W) / crop_pct), keeping its aspect, as
+    torchvision's and timm's evaluation transforms cut it (`centre_crop`).
     """
     if channels not in _MODES:
         raise ValueError(f"channels must be 1 or 3, not {channels}")
@@ -53,7 +61,9 @@ def read_image(
             warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as opened:
                 img = opened.convert(_MODES[channels])
-            if size is not None and img.size != (size[1], size[0]):
+            if size is not None and crop_pct is not None:
+                img = centre_crop(img, size, crop_pct)
+            elif size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy)
     except FileNotFoundError:
@@ -75,3 +85,21 @@ def image_channels(path: Path) -> int:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise InputError(Code.IMAGE, path, f"not an image Pillow can read: {err}") from None
     return 1 if mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+
+
+def centre_crop(img: Image.Image, size: tuple[int, int], crop_pct: float) -> Image.Image:
+    """The evaluation crop of torchvision's weights transforms and timm's
+    (`Resize(floor(side / crop_pct))`, `CenterCrop(size)`): the shorter side resized to
+    floor(min(size) / crop_pct) (the longer one truncated in proportion), then the
+    centre `size` box, its offsets rounded as torchvision rounds them."""
+    h, w = size
+    short = math.floor(min(h, w) / crop_pct + 1e-9)  # 299 / (299 / 342) is 342, not 341.99
+    width, height = img.size
+    if width <= height:
+        new = (short, int(short * height / width))
+    else:
+        new = (int(short * width / height), short)
+    if new != img.size:
+        img = img.resize(new, Image.Resampling.BILINEAR)
+    top, left = int(round((new[1] - h) / 2.0)), int(round((new[0] - w) / 2.0))
+    return img.crop((left, top, left + w, top + h))

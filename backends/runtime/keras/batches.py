@@ -120,7 +120,9 @@ class Batches:
 
         def read(i: int) -> np.ndarray:
             try:
-                return read_image(split.paths[i], channels=channels, size=(h, w))
+                return read_image(
+                    split.paths[i], channels=channels, size=(h, w), crop_pct=split.crop_pct
+                )
             except InputError as err:
                 self.failed = err
                 raise

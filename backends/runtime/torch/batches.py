@@ -239,14 +239,16 @@ class _Failed:
 class _Files(TorchDataset[tuple[torch.Tensor, int] | _Failed]):
     def __init__(self, split: FileSplit, channels: int, size: tuple[int, int]) -> None:
         self.paths, self.labels = split.paths, split.labels.tolist()
-        self.channels, self.size = channels, size
+        self.channels, self.size, self.crop_pct = channels, size, split.crop_pct
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | _Failed:
         try:
-            pixels = read_image(self.paths[i], channels=self.channels, size=self.size)
+            pixels = read_image(
+                self.paths[i], channels=self.channels, size=self.size, crop_pct=self.crop_pct
+            )
         except InputError as err:
             return _Failed(err.code, err.where, err.message)
         return torch.from_numpy(pixels).permute(2, 0, 1), self.labels[i]
