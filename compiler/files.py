@@ -63,6 +63,34 @@ def _umask() -> int:
     return umask
 
 
+def create_once(path: Path, text: str) -> None:
+    """`text` to `path` whole, unless `path` exists: an existing file is never replaced,
+    not even by a process racing this one (the file is linked into place, and a link
+    to a name that exists fails)."""
+    path = Path(path)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: os.replace, while still absent
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def copy_atomic(source: Path, target: Path) -> None:
     """`source`'s bytes to `target`, atomically (best.* from last.*)."""
     with Path(source).open("rb") as src:

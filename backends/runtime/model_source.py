@@ -13,16 +13,23 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from incept.compiler.files import create_once
+
 
 def import_source(source: str, path: Path) -> ModuleType:
     """Write `source` to `path` (unless it is there already) and import it from there.
 
     Modules are cached by the source's hash: the same source imports once per process.
+    A file is never replaced: a loaded module's tracebacks, `inspect` and TorchScript
+    read its lines from it. Where `path` holds other source (a shared temporary folder,
+    another process's spec, a run evaluated with --spec), this source goes beside it as
+    `model-<hash>.py`, and the run folder's model.py stays the code that was trained.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text(encoding="utf-8") != source:
-        path.write_text(source, encoding="utf-8")
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    create_once(path, source)
+    if path.read_text(encoding="utf-8") != source:
+        path = path.with_name(f"{path.stem}-{digest}{path.suffix}")
+        create_once(path, source)
     name = f"incept_generated_{digest}"
     if name in sys.modules:
         return sys.modules[name]
