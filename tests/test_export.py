@@ -41,6 +41,32 @@ def test_onnx_export_matches_torch(spec, tmp_path_factory):
     assert onnx_export.check(out, model, shape, batch=3) <= onnx_export.RTOL  # any batch
 
 
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_exporters_torchvision_notices_show_only_with_verbose(
+    verbose, monkeypatch, caplog, tmp_path
+):
+    """Without torchvision, torch.onnx warns at every export that it skips
+    torchvision's detection operators; incept shows that only with `--verbose`."""
+    import logging
+
+    def fake_export(*args, **kwargs):
+        logging.getLogger(onnx_export.REGISTRY_LOGGER).warning("torchvision is not installed")
+        logging.getLogger("torch.onnx").warning("a warning that matters")
+
+    monkeypatch.setattr(torch.onnx, "export", fake_export)
+    if verbose:
+        monkeypatch.setenv("INCEPT_VERBOSE", "1")
+    else:
+        monkeypatch.delenv("INCEPT_VERBOSE", raising=False)
+    with caplog.at_level(logging.WARNING):
+        onnx_export._export(torch.nn.Identity(), torch.zeros(1, 1), tmp_path / "m.onnx")
+    shown = [r.getMessage() for r in caplog.records]
+    assert shown == (["torchvision is not installed"] if verbose else []) + [
+        "a warning that matters"
+    ]
+    assert logging.getLogger(onnx_export.REGISTRY_LOGGER).level == logging.NOTSET  # restored
+
+
 def trained_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
     """A torch checkpoint of the lite spec with weights no fresh build has (aux included)."""
     compiled = compile_spec(LITE)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ from ..errors import Code, InputError
 OPSET = 18
 RTOL = 1e-4
 CHECK_BATCH = 2
+#: The logger that warns, at every export where torchvision is not installed, that it
+#: skips torchvision's detection operators (nms, roi_align, ...), which no incept model has.
+REGISTRY_LOGGER = "torch.onnx._internal.exporter._registration"
 
 
 def relative_error(got: Any, want: Any) -> float:
@@ -35,7 +41,7 @@ def _export(model: Any, example: Any, path: Path) -> None:
     import torch
 
     batch = torch.export.Dim("N", min=1, max=4096)
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps
+    with _quiet_registry(), contextlib.redirect_stdout(io.StringIO()):  # it narrates its steps
         torch.onnx.export(
             model,
             (example,),
@@ -48,6 +54,19 @@ def _export(model: Any, example: Any, path: Path) -> None:
             dynamic_shapes=({0: batch},),
             verbose=False,
         )
+
+
+@contextlib.contextmanager
+def _quiet_registry() -> Iterator[None]:
+    """REGISTRY_LOGGER at ERROR for the export, unless `incept --verbose`."""
+    logger = logging.getLogger(REGISTRY_LOGGER)
+    level = logger.level
+    if not os.environ.get("INCEPT_VERBOSE"):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def check(path: Path, model: Any, shape: tuple[int, ...], batch: int = CHECK_BATCH) -> float:
