@@ -33,10 +33,12 @@ def write_atomic(path: Path, data: str | bytes | Callable[[IO[bytes]], object]) 
 
 
 @contextlib.contextmanager
-def staged(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+def staged(
+    path: Path, suffix: str = ".tmp", place: Callable[[Path, Path], None] | None = None
+) -> Iterator[Path]:
     """A temporary file name beside `path` for writers that want a name (Keras insists
-    on `.keras`, ONNX on a path): moved into place when the block ends without an
-    error, removed otherwise."""
+    on `.keras`, ONNX on a path): put into place by `place(tmp, path)` (os.replace) when
+    the block ends without an error, removed otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
@@ -46,7 +48,7 @@ def staged(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         yield tmp
         _sync(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        (place or os.replace)(tmp, path)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -65,30 +67,22 @@ def _umask() -> int:
 
 def create_once(path: Path, text: str) -> None:
     """`text` to `path` whole, unless `path` exists: an existing file is never replaced,
-    not even by a process racing this one (the file is linked into place, and a link
-    to a name that exists fails)."""
+    not even by a process racing this one."""
     path = Path(path)
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
+    if not path.exists():
+        with staged(path, place=_link_unless_there) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+
+
+def _link_unless_there(tmp: Path, path: Path) -> None:
+    """`tmp` at `path` unless a file is there: a hard link to an existing name fails."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links: os.replace, while still absent
-            if not path.exists():
-                os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links: os.replace, while still absent
+        if not path.exists():
+            os.replace(tmp, path)
 
 
 def copy_atomic(source: Path, target: Path) -> None:
