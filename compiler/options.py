@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from click.shell_completion import CompletionItem
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 #: `-` as a file name: standard input for a spec, standard output for -o.
 STDIO = "-"
@@ -70,7 +72,9 @@ def complete_spec(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Shell completion of a SPEC: the model names starting with what is typed (`incept
-    list`), and the shell's own file names."""
+    list`), and the shell's own file names. Imported when a shell asks, not at start-up."""
+    from click.shell_completion import CompletionItem
+
     from .spec import catalog
 
     names = [name for name in catalog.models() if name.startswith(incomplete)]

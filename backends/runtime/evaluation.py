@@ -125,10 +125,10 @@ def _test_split(data: Dataset, flags: Mapping[str, Any], pct: float | None) -> S
     if pct is None:
         return data.test
     if int(flags["crops"]) != 1:
+        paper = "10 and 144 are the paper's crops"
         raise InputError(
-            Code.FLAG, "--crop-pct", "is one centre crop: use it with --crops 1 (10 and 144 "
-            "are the paper's crops)"
-        )  # fmt: skip
+            Code.FLAG, "--crop-pct", f"is one centre crop: use it with --crops 1 ({paper})"
+        )
     if not isinstance(data.test, FileSplit):
         if flags.get("crop_pct") is None:  # the library's default: arrays are used whole
             return data.test
