@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from incept.compiler.spec.schema import Augment
-from incept.runtime.data import ArraySplit, FileSplit
+from incept.runtime.data import WHOLE, ArraySplit, FileSplit, Resize
 from incept.runtime.data.images import read_image
 from incept.runtime.errors import Code, InputError
 from incept.runtime.torch.batches import make_batches
@@ -235,15 +235,15 @@ def test_file_batches_cut_a_split_s_centre_crop(tmp_path):
     """A split with crop_pct (eval of a library's weights) is read as read_image's centre
     crop, not squeezed whole."""
     split, _ = file_split(tmp_path)
-    split = replace(split, crop_pct=0.75)
+    split = replace(split, resize=Resize(0.75))
     b = make_batches(
         split, train=False, batch_size=4, device=CPU, size=(6, 6), mean=(0,) * 3, std=(1,) * 3
     )
     got = torch.cat([x for x, _ in b.epoch(0)])
-    crops = [read_image(p, channels=3, size=(6, 6), crop_pct=0.75) for p in split.paths]
+    crops = [read_image(p, channels=3, size=(6, 6), resize=Resize(0.75)) for p in split.paths]
     expected = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2) / 255
     assert torch.allclose(got, expected, atol=1e-6)
-    whole = torch.cat([x for x, _ in make_batches(replace(split, crop_pct=None), train=False, batch_size=4, device=CPU, size=(6, 6), mean=(0,) * 3, std=(1,) * 3).epoch(0)])  # fmt: skip
+    whole = torch.cat([x for x, _ in make_batches(replace(split, resize=WHOLE), train=False, batch_size=4, device=CPU, size=(6, 6), mean=(0,) * 3, std=(1,) * 3).epoch(0)])  # fmt: skip
     assert not torch.allclose(got, whole, atol=1e-2)
 
 

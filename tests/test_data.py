@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from incept.runtime.data import ArraySplit, Dataset, FileSplit, sources
+from incept.runtime.data import ArraySplit, Dataset, FileSplit, Resize, sources
 from incept.runtime.data.idx import read_idx
 from incept.runtime.data.images import read_image
 from incept.runtime.data.sources import (
@@ -347,7 +347,7 @@ def test_a_centre_crop_is_torchvisions_evaluation_transform(
     pixels = np.random.default_rng(3).integers(0, 256, (*image_hw, 3), dtype=np.uint8)
     path = png(tmp_path / "x.png", pixels)
     want = transforms.Compose([transforms.Resize(resize), transforms.CenterCrop(size)])
-    got = read_image(path, channels=3, size=(size, size), crop_pct=crop_pct)
+    got = read_image(path, channels=3, size=(size, size), resize=Resize(crop_pct))
     assert got.shape == (size, size, 3)
     np.testing.assert_array_equal(got, np.asarray(want(Image.open(path))))
 

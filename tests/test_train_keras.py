@@ -447,7 +447,7 @@ def test_convert_refuses_bad_targets(trained: RunDir, tmp_path: Path) -> None:
 
 
 def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: Path) -> None:
-    from incept.runtime.data import FileSplit
+    from incept.runtime.data import FileSplit, Resize
 
     paths = []
     for i in range(4):
@@ -462,9 +462,9 @@ def test_image_files_are_read_by_threads_and_errors_stay_input_errors(tmp_path: 
     assert np.allclose(got[0][0][1], 60 / 255, atol=1e-6)  # a flat image stays flat
     ramp = np.tile(np.arange(12, dtype=np.uint8) * 20, (10, 1))  # columns differ: crops do
     Image.fromarray(ramp).save(paths[0])
-    centre = Batches(replace(split, crop_pct=0.5), False, 4, (8, 8), [0.0], [1.0], None, 0)
+    centre = Batches(replace(split, resize=Resize(0.5)), False, 4, (8, 8), [0.0], [1.0], None, 0)
     ((x, _),) = [(np.asarray(x), y) for x, y in centre.epoch(0)]
-    want = read_image(paths[0], channels=1, size=(8, 8), crop_pct=0.5) / 255
+    want = read_image(paths[0], channels=1, size=(8, 8), resize=Resize(0.5)) / 255
     assert np.allclose(x[0], want, atol=1e-6) and not np.allclose(x[0], got[0][0][0], atol=1e-2)
     paths[2].write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     broken = Batches(split, False, 3, (8, 8), [0.0], [1.0], None, 0, workers=2)

@@ -21,7 +21,7 @@ from incept.compiler.pipeline import Compiled
 
 from . import checkpoints
 from .crops import HW, crop_plan
-from .data import ArraySplit, Dataset, FileSplit, Split
+from .data import WHOLE, ArraySplit, Dataset, FileSplit, Resize, Split
 from .data.sources import check_fits, open_data
 from .errors import Code, InputError
 from .metrics import summarize
@@ -87,7 +87,7 @@ def evaluate(target: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     data_dir = flags["data_dir"] or (None if flags["source"] else state["data"].get("data_dir"))
     data = open_data(source, data_dir, None, flags["limit_test"])
     check_classes(data, state, opened.path)
-    test = _test_split(data, flags, crop_pct(flags, opened))
+    test = _test_split(data, flags, resize_of(flags, opened))
     return _summary(opened.load(flags["device"]), data, test, str(opened.path), source, flags)
 
 
@@ -105,24 +105,24 @@ def _evaluate_weights(weights: Weights, flags: Mapping[str, Any]) -> dict[str, A
     channels = weights.graph.input.shape[0]  # type: ignore[index]
     spec = str(flags["spec"])
     check_fits(data, channels=channels, num_classes=weights.graph.num_classes, where=spec)
-    test = _test_split(data, flags, crop_pct(flags, weights))
+    test = _test_split(data, flags, resize_of(flags, weights))
     loaded = weights.load(flags["device"])
     return _summary(loaded, data, test, weights.source, flags["source"], flags)
 
 
-def crop_pct(flags: Mapping[str, Any], opened: object) -> float | None:
+def resize_of(flags: Mapping[str, Any], opened: object) -> Resize:
     """--crop-pct, else for a library's weights the centre crop that library evaluates
     them with (at one crop: 10 and 144 are the paper's own plans)."""
     value: float | None = flags.get("crop_pct")
     reference = opened.reference if isinstance(opened, Weights) else None
     if value is None and reference is not None and int(flags.get("crops", 1)) == 1:
         value = reference.crop_pct
-    return value
+    return Resize(crop_pct=value)
 
 
-def _test_split(data: Dataset, flags: Mapping[str, Any], pct: float | None) -> Split:
-    """The test split, its image files read as centre crops of `pct` where it is set."""
-    if pct is None:
+def _test_split(data: Dataset, flags: Mapping[str, Any], resize: Resize) -> Split:
+    """The test split, its image files read as `resize` says."""
+    if resize == WHOLE:
         return data.test
     if int(flags["crops"]) != 1:
         paper = "10 and 144 are the paper's crops"
@@ -135,7 +135,7 @@ def _test_split(data: Dataset, flags: Mapping[str, Any], pct: float | None) -> S
         raise InputError(
             Code.FLAG, "--crop-pct", f"crops image files (imagefolder:DIR); {data.name} is arrays"
         )
-    return replace(data.test, crop_pct=pct)
+    return replace(data.test, resize=resize)
 
 
 def _summary(
@@ -149,7 +149,7 @@ def _summary(
     crops = int(flags["crops"])
     probs, labels = test_probs(loaded, test, crops=crops, batch_size=flags["batch_size"])
     summary = summarize(probs, labels, data.classes).as_dict()
-    pct = test.crop_pct if isinstance(test, FileSplit) else None
+    pct = test.resize.crop_pct if isinstance(test, FileSplit) else None
     centre = {"crop_pct": pct} if pct is not None else {}
     return {"checkpoint": checkpoint, "data": source, "crops": crops, **centre, **summary}
 
@@ -197,13 +197,13 @@ def predict(target: str, images: Sequence[Path], flags: Mapping[str, Any]) -> li
     files = image_files(images)
     opened = open_source(target, flags["spec"], best=True)
     channels = opened.compiled.graph.input.shape[0]  # type: ignore[index]
-    pct = crop_pct(flags, opened)
-    size = input_hw(opened.compiled) if pct is not None else None  # else resized later
+    resize = resize_of(flags, opened)
+    size = input_hw(opened.compiled) if resize != WHOLE else None  # else resized later
     loaded = opened.load(flags["device"])
     classes = loaded.state["data"]["classes"]
     results = []  # printed by the caller once every image is read: no partial output
     for image_path in files:  # one decoded at a time: a folder may hold thousands
-        array = read_image(image_path, channels=channels, size=size, crop_pct=pct)
+        array = read_image(image_path, channels=channels, size=size, resize=resize)
         split = ArraySplit(array[None], np.zeros(1, dtype=np.int64))
         probs, _ = test_probs(loaded, split, crops=1, batch_size=1)
         order = np.argsort(-probs[0], kind="stable")[: min(flags["top"], len(classes))]

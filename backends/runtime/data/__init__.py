@@ -26,14 +26,27 @@ class ArraySplit:
 
 
 @dataclass(frozen=True)
+class Resize:
+    """How an image file is brought to the input's size (images.read_image): squeezed
+    whole, or with `crop_pct` cut as the centre crop that torchvision and timm evaluate
+    their weights with (images.centre_crop)."""
+
+    crop_pct: float | None = None
+
+
+#: The whole image, squeezed to the input's size: what training and a run's eval read.
+WHOLE = Resize()
+
+
+@dataclass(frozen=True)
 class FileSplit:
     """A split read from image files on demand (class-per-folder image folders)."""
 
     paths: tuple[Path, ...]
     labels: np.ndarray
-    #: Read each image as the centre crop of this fraction (evaluating a library's
-    #: weights as it does, images.centre_crop); None: the whole image, squeezed.
-    crop_pct: float | None = None
+    #: How each image is resized: a centre crop when evaluating a library's weights as
+    #: that library does; by default the whole image, squeezed.
+    resize: Resize = WHOLE
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -12,6 +12,8 @@ from PIL import Image, UnidentifiedImageError
 
 from incept.runtime.errors import Code, InputError
 
+from . import WHOLE, Resize
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _MODES = {1: "L", 3: "RGB"}
 
@@ -43,13 +45,13 @@ def read_image(
     *,
     channels: int,
     size: tuple[int, int] | None = None,
-    crop_pct: float | None = None,
+    resize: Resize = WHOLE,
 ) -> np.ndarray:
     """H x W x C uint8 with C = `channels` (1: grey "L", 3: "RGB", converted by Pillow).
 
     With `size` = (H, W) the image is resized with Pillow's bilinear filter, which
     widens its support when shrinking (antialiased), like the array pipeline's resize:
-    the whole image squeezed to `size`, or with `crop_pct` the centre `size` crop of the
+    the whole image squeezed to `size`, or with `resize.crop_pct` the centre `size` crop of the
     image resized to shorter side floor(min(H, W) / crop_pct), keeping its aspect, as
     torchvision's and timm's evaluation transforms cut it (`centre_crop`).
     """
@@ -61,8 +63,8 @@ def read_image(
             warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as opened:
                 img = opened.convert(_MODES[channels])
-            if size is not None and crop_pct is not None:
-                img = centre_crop(img, size, crop_pct)
+            if size is not None and resize.crop_pct is not None:
+                img = centre_crop(img, size, resize.crop_pct)
             elif size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy)

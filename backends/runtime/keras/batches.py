@@ -121,7 +121,7 @@ class Batches:
         def read(i: int) -> np.ndarray:
             try:
                 return read_image(
-                    split.paths[i], channels=channels, size=(h, w), crop_pct=split.crop_pct
+                    split.paths[i], channels=channels, size=(h, w), resize=split.resize
                 )
             except InputError as err:
                 self.failed = err

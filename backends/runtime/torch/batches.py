@@ -239,7 +239,7 @@ class _Failed:
 class _Files(TorchDataset[tuple[torch.Tensor, int] | _Failed]):
     def __init__(self, split: FileSplit, channels: int, size: tuple[int, int]) -> None:
         self.paths, self.labels = split.paths, split.labels.tolist()
-        self.channels, self.size, self.crop_pct = channels, size, split.crop_pct
+        self.channels, self.size, self.resize = channels, size, split.resize
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -247,7 +247,7 @@ class _Files(TorchDataset[tuple[torch.Tensor, int] | _Failed]):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | _Failed:
         try:
             pixels = read_image(
-                self.paths[i], channels=self.channels, size=self.size, crop_pct=self.crop_pct
+                self.paths[i], channels=self.channels, size=self.size, resize=self.resize
             )
         except InputError as err:
             return _Failed(err.code, err.where, err.message)
