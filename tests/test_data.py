@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from incept.runtime.data import ArraySplit, Dataset, FileSplit, Resize, sources
+from incept.runtime.data import INTERPOLATIONS, ArraySplit, Dataset, FileSplit, Resize, sources
 from incept.runtime.data.idx import read_idx
 from incept.runtime.data.images import read_image
 from incept.runtime.data.sources import (
@@ -350,6 +350,35 @@ def test_a_centre_crop_is_torchvisions_evaluation_transform(
     got = read_image(path, channels=3, size=(size, size), resize=Resize(crop_pct))
     assert got.shape == (size, size, 3)
     np.testing.assert_array_equal(got, np.asarray(want(Image.open(path))))
+
+
+@pytest.mark.parametrize(
+    "image_hw, crop_pct",
+    [((400, 350), 0.875), ((330, 500), 0.8975), ((299, 299), 0.8975)],
+)
+def test_a_bicubic_centre_crop_is_timms_evaluation_transform(tmp_path, image_hw, crop_pct):
+    """read_image with Resize(crop_pct, "bicubic") gives the pixels of timm's evaluation
+    transform for its Inception ports (create_transform of their pretrained_cfg's
+    interpolation and crop_pct, at 299) exactly; a bilinear crop differs."""
+    timm_data = pytest.importorskip("timm.data")
+    pixels = np.random.default_rng(4).integers(0, 256, (*image_hw, 3), dtype=np.uint8)
+    path = png(tmp_path / "x.png", pixels)
+    timm = timm_data.create_transform(
+        input_size=(3, 299, 299), interpolation="bicubic", crop_pct=crop_pct, use_prefetcher=True
+    )  # the uint8 pipeline: resize, centre crop, to a C x H x W tensor
+    want = np.asarray(timm(Image.open(path).convert("RGB"))).transpose(1, 2, 0)
+    got = read_image(path, channels=3, size=(299, 299), resize=Resize(crop_pct, "bicubic"))
+    np.testing.assert_array_equal(got, want)
+    bilinear = read_image(path, channels=3, size=(299, 299), resize=Resize(crop_pct))
+    assert np.abs(bilinear.astype(int) - want).max() > 10
+
+
+def test_resize_filters_are_the_ones_the_cli_offers():
+    from incept.runtime import cli
+
+    assert cli.INTERPOLATIONS == INTERPOLATIONS
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        Resize(0.875, "nearest")
 
 
 def test_read_image(tmp_path):

@@ -169,14 +169,19 @@ def test_num_classes_fine_tunes_a_spec_to_the_data_without_writing_one(toy, thre
     code, output = incept("eval", str(target), "--crop-pct", "0.8", "--format", "json", "--device", "cpu")  # fmt: skip
     summary = json.loads(output[output.index("{") :])
     assert (code, summary["crop_pct"], summary["count"]) == (0, 0.8, 60), output
+    assert summary["interpolation"] == "bilinear"
+    code, output = incept("eval", str(target), "--interpolation", "bicubic", "--format", "json", "--device", "cpu")  # fmt: skip
+    summary = json.loads(output[output.index("{") :])
+    assert (code, summary["interpolation"], "crop_pct" in summary) == (0, "bicubic", False)
     code, output = incept("eval", str(target), "--crop-pct", "0.8", "--crops", "10")
     assert (code, output) == (
         2,
-        "--crop-pct: error[flag]: is one centre crop: use it with --crops 1 (10 and 144 are "
-        "the paper's crops)\n",
+        "--crop-pct: error[flag]: is for one centre crop: use it with --crops 1 (10 and 144 "
+        "are the paper's crops)\n",
     )
-    code, output = incept("eval", str(source), "--crop-pct", "0.8", "--device", "cpu")
-    assert code == 2 and output.startswith("--crop-pct: error[flag]: crops image files"), output
+    for flag, value in (("--crop-pct", "0.8"), ("--interpolation", "bicubic")):
+        code, output = incept("eval", str(source), flag, value, "--device", "cpu")
+        assert code == 2 and output.startswith(f"{flag}: error[flag]: resizes image files"), output
     image = next((three / "val" / "class2").iterdir())
     code, output = incept("predict", str(target), str(image), "--device", "cpu")
     assert code == 0 and output.startswith(f"{image}: class"), output

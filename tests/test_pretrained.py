@@ -25,6 +25,7 @@ from test_family import _randomize, _rel
 import incept
 from incept.compiler.errors import UserError
 from incept.runtime import pretrained
+from incept.runtime.data import WHOLE, Resize
 
 TOLERANCE = 1e-5  # relative, fp32
 CROSS = 1e-4  # relative, torch weights in a Keras model (the backends' agreement tests')
@@ -90,11 +91,9 @@ KERAS_MODULES = {
 }
 
 
-def _library_input(
-    source: str, name: str
-) -> tuple[tuple[float, ...], tuple[float, ...], float | None]:
-    """(mean, std) per RGB channel on [0, 1] and the evaluation's centre-crop fraction as
-    the library itself states them: torchvision's weights transforms, timm's
+def _library_input(source: str, name: str) -> tuple[tuple[float, ...], tuple[float, ...], Resize]:
+    """(mean, std) per RGB channel on [0, 1] and the evaluation's centre crop and filter
+    as the library itself states them: torchvision's weights transforms, timm's
     pretrained_cfg, keras.applications' preprocess_input (solved from what it makes of 0
     and 255; it prescribes no crop)."""
     if source == "torchvision":
@@ -102,18 +101,19 @@ def _library_input(
 
         transform = get_model_weights(name).DEFAULT.transforms()
         crop = transform.crop_size[0] / transform.resize_size[0]
-        return tuple(transform.mean), tuple(transform.std), crop
+        resize = Resize(crop, transform.interpolation.value)
+        return tuple(transform.mean), tuple(transform.std), resize
     if source == "timm":
         import timm.models
 
         cfg = timm.models.get_pretrained_cfg(name)
-        return tuple(cfg.mean), tuple(cfg.std), cfg.crop_pct
+        return tuple(cfg.mean), tuple(cfg.std), Resize(cfg.crop_pct, cfg.interpolation)
     import importlib
 
     module = importlib.import_module(f"keras.applications.{KERAS_MODULES[name]}")
     low, high = np.asarray(module.preprocess_input(np.array([[[0.0] * 3, [255.0] * 3]])))[0]
     std = 1.0 / (high - low)  # (x - mean) / std at x = 0 and 1
-    return tuple(-low * std), tuple(std), None
+    return tuple(-low * std), tuple(std), WHOLE
 
 
 @pytest.mark.parametrize(
@@ -123,13 +123,14 @@ def _library_input(
 def test_each_source_preprocesses_as_its_library_says(spec_name, source):
     """The mean and std a run, eval or predict normalises with for a library's weights
     (timm's Inception ports take x / 127.5 - 1, not ImageNet's statistics), and the
-    centre crop eval and predict cut for them."""
+    centre crop and filter eval and predict resize image files with for them (timm's
+    bicubic, torchvision's bilinear)."""
     pytest.importorskip(source)
     reference = pretrained.SOURCES[spec_name][source]
-    mean, std, crop_pct = _library_input(source, reference.name)
+    mean, std, resize = _library_input(source, reference.name)
     np.testing.assert_allclose(reference.mean, mean, rtol=1e-6)
     np.testing.assert_allclose(reference.std, std, rtol=1e-6)
-    assert reference.crop_pct == crop_pct
+    assert reference.resize == resize
 
 
 # -- torchvision -------------------------------------------------------------------------

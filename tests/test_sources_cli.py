@@ -247,7 +247,7 @@ def test_eval_a_weights_file(torch_home, tmp_path):  # noqa: F811
 
     # the weights' own evaluation crop: a file of a spec with one library source is taken
     # to be that library's weights (torchvision: shorter side 256 for 224, centre crop)
-    assert summary["crop_pct"] == 0.875
+    assert (summary["crop_pct"], summary["interpolation"]) == (0.875, "bilinear")
     crop = transforms.Compose([transforms.Resize(SIZE * 8 // 7), transforms.CenterCrop(SIZE)])
     images = [np.asarray(crop(Image.open(folder / "val" / f"c{k}" / f"{i}.png"))) for k in range(3) for i in range(2)]  # fmt: skip
     with torch.no_grad():

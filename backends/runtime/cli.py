@@ -183,9 +183,20 @@ _CROP_PCT_HELP = (
     "weights [default: the library's fraction for its weights (0.875 for googlenet and "
     "inception_v4), else the whole image, squeezed]."
 )
+#: data.INTERPOLATIONS, spelled out: importing the data package would put numpy on every
+#: command's start-up path (tests/test_data.py checks that the two agree).
+INTERPOLATIONS = ("bilinear", "bicubic")
+_INTERPOLATION_HELP = (
+    "Pillow's filter for resizing image files [default: the library's for its weights "
+    "(timm's bicubic), else bilinear]."
+)
 
 
-def _crop_pct_option(command: Callable[..., Any]) -> Callable[..., Any]:
+def _resize_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--crop-pct and --interpolation: how eval and predict resize image files."""
+    command = click.option(
+        "--interpolation", type=click.Choice(INTERPOLATIONS), help=_INTERPOLATION_HELP
+    )(command)
     return click.option(
         "--crop-pct",
         type=click.FloatRange(0, 1, min_open=True),
@@ -197,7 +208,7 @@ def _crop_pct_option(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.command(name="eval")
 @click.argument("target")
 @click.option("--crops", type=click.Choice(["1", "10", "144"]), default="1", show_default=True)
-@_crop_pct_option
+@_resize_options
 @click.option("--spec", help=_SPEC_HELP)
 @click.option(
     "--data",
@@ -234,7 +245,7 @@ def evaluate(target: str, **flags: Any) -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--spec", help=_SPEC_HELP)
 @click.option("--top", type=int, default=5, show_default=True)
-@_crop_pct_option
+@_resize_options
 @click.option("--device", default="auto", show_default=True)
 @_format_options
 @one_line_errors

@@ -28,6 +28,9 @@ from .metrics import summarize
 from .rundir import RunDir
 from .weights import Weights, open_source
 
+#: The flags that say how eval and predict resize image files (Resize's fields).
+RESIZE_FLAGS = ("crop_pct", "interpolation")
+
 if TYPE_CHECKING:
     from .adapter import Loaded
 
@@ -111,29 +114,32 @@ def _evaluate_weights(weights: Weights, flags: Mapping[str, Any]) -> dict[str, A
 
 
 def resize_of(flags: Mapping[str, Any], opened: object) -> Resize:
-    """--crop-pct, else for a library's weights the centre crop that library evaluates
-    them with (at one crop: 10 and 144 are the paper's own plans)."""
-    value: float | None = flags.get("crop_pct")
+    """--crop-pct and --interpolation, else for a library's weights the centre crop and
+    filter that library evaluates them with (at one crop: 10 and 144 are the paper's)."""
     reference = opened.reference if isinstance(opened, Weights) else None
-    if value is None and reference is not None and int(flags.get("crops", 1)) == 1:
-        value = reference.crop_pct
-    return Resize(crop_pct=value)
+    usual = reference.resize if reference and int(flags.get("crops", 1)) == 1 else WHOLE
+    pct = flags.get("crop_pct")
+    return Resize(
+        crop_pct=usual.crop_pct if pct is None else pct,
+        interpolation=flags.get("interpolation") or usual.interpolation,
+    )
 
 
 def _test_split(data: Dataset, flags: Mapping[str, Any], resize: Resize) -> Split:
     """The test split, its image files read as `resize` says."""
     if resize == WHOLE:
         return data.test
+    given = [f"--{f.replace('_', '-')}" for f in RESIZE_FLAGS if flags.get(f) is not None]
     if int(flags["crops"]) != 1:
         paper = "10 and 144 are the paper's crops"
         raise InputError(
-            Code.FLAG, "--crop-pct", f"is one centre crop: use it with --crops 1 ({paper})"
+            Code.FLAG, given[0], f"is for one centre crop: use it with --crops 1 ({paper})"
         )
     if not isinstance(data.test, FileSplit):
-        if flags.get("crop_pct") is None:  # the library's default: arrays are used whole
+        if not given:  # the library's default: arrays are used whole
             return data.test
         raise InputError(
-            Code.FLAG, "--crop-pct", f"crops image files (imagefolder:DIR); {data.name} is arrays"
+            Code.FLAG, given[0], f"resizes image files (imagefolder:DIR); {data.name} is arrays"
         )
     return replace(data.test, resize=resize)
 
@@ -149,9 +155,13 @@ def _summary(
     crops = int(flags["crops"])
     probs, labels = test_probs(loaded, test, crops=crops, batch_size=flags["batch_size"])
     summary = summarize(probs, labels, data.classes).as_dict()
-    pct = test.resize.crop_pct if isinstance(test, FileSplit) else None
-    centre = {"crop_pct": pct} if pct is not None else {}
-    return {"checkpoint": checkpoint, "data": source, "crops": crops, **centre, **summary}
+    resize = test.resize if isinstance(test, FileSplit) else WHOLE
+    cut: dict[str, float | str] = {}
+    if resize.crop_pct is not None:
+        cut["crop_pct"] = resize.crop_pct
+    if resize != WHOLE:
+        cut["interpolation"] = resize.interpolation
+    return {"checkpoint": checkpoint, "data": source, "crops": crops, **cut, **summary}
 
 
 def write_report(run: RunDir, data: Dataset, *, spec: str, device: str) -> None:
@@ -220,7 +230,9 @@ def print_summary(summary: Mapping[str, Any]) -> None:
     console = Console()
     views = f"{summary['crops']} crop(s)"
     if "crop_pct" in summary:
-        views += f" (centre {summary['crop_pct']:g})"
+        views += f" (centre {summary['crop_pct']:g}, {summary['interpolation']})"
+    elif "interpolation" in summary:
+        views += f" ({summary['interpolation']})"
     console.print(
         f"{summary['checkpoint']}: {summary['count']:,} test images, {views}: "
         f"top-1 {summary['top1']:.4f}  top-5 {summary['top5']:.4f}  loss {summary['loss']:.4f}",

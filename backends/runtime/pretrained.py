@@ -29,6 +29,7 @@ from typing import Any
 
 from incept.compiler.ir.graph import Graph
 
+from .data import WHOLE, Resize
 from .errors import Code, InputError, short_reason
 from .pretrained_fit import load, mismatch, torch_twin
 
@@ -66,9 +67,10 @@ class Reference:
     #: image on [0, 1] (torchvision's transform_input then applies, where set).
     mean: Stats = IMAGENET_MEAN
     std: Stats = IMAGENET_STD
-    #: The centre-crop fraction the library evaluates its weights with (torchvision's
-    #: resize 256, crop 224; timm's pretrained_cfg crop_pct); None: the whole image.
-    crop_pct: float | None = None
+    #: How the library evaluates its weights: its centre-crop fraction (torchvision's
+    #: resize 256, crop 224; timm's pretrained_cfg crop_pct) and resampling filter
+    #: (torchvision's bilinear, timm's bicubic); WHOLE: none prescribed (Keras).
+    resize: Resize = WHOLE
     #: Its classifier's classes, in the library's order (all three use the same one).
     classes: str = "imagenet-1k"
     num_classes: int = 1000
@@ -118,18 +120,24 @@ def _xception_layers(theirs: Sequence[str]) -> dict[str, str]:
 #: spec `name:` -> source -> the library model whose weights it loads.
 SOURCES: dict[str, dict[str, Reference]] = {
     "googlenet_torchvision": {
-        "torchvision": Reference("googlenet", transform_input=True, crop_pct=224 / 256)
+        "torchvision": Reference("googlenet", transform_input=True, resize=Resize(224 / 256))
     },
     "inception_v3": {
-        "torchvision": Reference("inception_v3", transform_input=True, crop_pct=299 / 342)
+        "torchvision": Reference("inception_v3", transform_input=True, resize=Resize(299 / 342))
     },
     "inception_v4": {
-        "timm": Reference("inception_v4", positional=True, mean=HALF, std=HALF, crop_pct=0.875)
+        "timm": Reference(
+            "inception_v4", positional=True, mean=HALF, std=HALF, resize=Resize(0.875, "bicubic")
+        )
     },
     "inception_resnet_v2": {
-        "timm": Reference("inception_resnet_v2", mean=HALF, std=HALF, crop_pct=0.8975)
+        "timm": Reference(
+            "inception_resnet_v2", mean=HALF, std=HALF, resize=Resize(0.8975, "bicubic")
+        )
     },
-    "xception": {"timm": Reference("legacy_xception", mean=HALF, std=HALF, crop_pct=0.8975)},
+    "xception": {
+        "timm": Reference("legacy_xception", mean=HALF, std=HALF, resize=Resize(0.8975, "bicubic"))
+    },
     "inception_v3_keras": {
         "keras": Reference(
             "InceptionV3",

@@ -25,13 +25,23 @@ class ArraySplit:
         return len(self.labels)
 
 
+#: Pillow's resampling filters a resize may use: torchvision evaluates its weights with
+#: the first, timm its Inception ports with the second.
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
 @dataclass(frozen=True)
 class Resize:
     """How an image file is brought to the input's size (images.read_image): squeezed
     whole, or with `crop_pct` cut as the centre crop that torchvision and timm evaluate
-    their weights with (images.centre_crop)."""
+    their weights with (images.centre_crop), resampled with `interpolation`."""
 
     crop_pct: float | None = None
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}")
 
 
 #: The whole image, squeezed to the input's size: what training and a run's eval read.

@@ -16,6 +16,7 @@ from . import WHOLE, Resize
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _MODES = {1: "L", 3: "RGB"}
+_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
 def image_files(paths: Sequence[Path]) -> list[Path]:
@@ -49,8 +50,9 @@ def read_image(
 ) -> np.ndarray:
     """H x W x C uint8 with C = `channels` (1: grey "L", 3: "RGB", converted by Pillow).
 
-    With `size` = (H, W) the image is resized with Pillow's bilinear filter, which
-    widens its support when shrinking (antialiased), like the array pipeline's resize:
+    With `size` = (H, W) the image is resized with Pillow's filter `resize.interpolation`
+    (bilinear unless told), which widens its support when shrinking (antialiased), like
+    the array pipeline's resize:
     the whole image squeezed to `size`, or with `resize.crop_pct` the centre `size` crop of the
     image resized to shorter side floor(min(H, W) / crop_pct), keeping its aspect, as
     torchvision's and timm's evaluation transforms cut it (`centre_crop`).
@@ -64,9 +66,9 @@ def read_image(
             with Image.open(path) as opened:
                 img = opened.convert(_MODES[channels])
             if size is not None and resize.crop_pct is not None:
-                img = centre_crop(img, size, resize.crop_pct)
+                img = centre_crop(img, size, resize.crop_pct, _FILTERS[resize.interpolation])
             elif size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                img = img.resize((size[1], size[0]), _FILTERS[resize.interpolation])
             pixels = np.array(img, dtype=np.uint8)  # a writable copy (torch.from_numpy)
     except FileNotFoundError:
         raise InputError(Code.IMAGE, path, "no such file") from None
@@ -89,7 +91,12 @@ def image_channels(path: Path) -> int:
     return 1 if mode in ("1", "L", "LA", "I", "I;16", "F") else 3
 
 
-def centre_crop(img: Image.Image, size: tuple[int, int], crop_pct: float) -> Image.Image:
+def centre_crop(
+    img: Image.Image,
+    size: tuple[int, int],
+    crop_pct: float,
+    interpolation: Image.Resampling = Image.Resampling.BILINEAR,
+) -> Image.Image:
     """The evaluation crop of torchvision's weights transforms and timm's
     (`Resize(floor(side / crop_pct))`, `CenterCrop(size)`): the shorter side resized to
     floor(min(size) / crop_pct) (the longer one truncated in proportion), then the
@@ -102,6 +109,6 @@ def centre_crop(img: Image.Image, size: tuple[int, int], crop_pct: float) -> Ima
     else:
         new = (int(short * width / height), short)
     if new != img.size:
-        img = img.resize(new, Image.Resampling.BILINEAR)
+        img = img.resize(new, interpolation)
     top, left = int(round((new[1] - h) / 2.0)), int(round((new[0] - w) / 2.0))
     return img.crop((left, top, left + w, top + h))
