@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from genload import shipped, torch_module  # noqa: E402
-from test_family import _positional_keys, _randomize, _rel, _small  # noqa: E402
+from test_family import _positional_keys, _randomize, _rel, _small, assert_same_outputs  # noqa: E402
 
 TOLERANCE = 1e-5
 _names = itertools.count()
@@ -108,7 +108,7 @@ def test_forward_features_matches_timm(spec, name, size, features, tmp_path):
         expected = theirs.forward_head(theirs.forward_features(x), pre_logits=True).numpy()
         got = ours.forward_features(x)
         assert got.shape == (2, features)
-        assert _rel(got.numpy(), expected) < TOLERANCE
+        assert_same_outputs(got.numpy(), expected, TOLERANCE)
         assert torch.equal(ours.forward_head(got, pre_logits=True), got)  # eval: no dropout
         assert torch.equal(ours.forward_head(got), ours(x))
 
@@ -140,7 +140,7 @@ def test_reset_classifier_as_timm(spec, name, size, features, tmp_path):
         expected = theirs(x).numpy()
         got = ours(x)
     assert got.shape == expected.shape == (2, features)
-    assert _rel(got.numpy(), expected) < TOLERANCE
+    assert_same_outputs(got.numpy(), expected, TOLERANCE)
     assert torch.equal(got, pooled)
 
 
@@ -162,7 +162,7 @@ def test_reset_classifier_to_features_with_aux_heads_as_timm(tmp_path):
         expected = theirs.train()(x)[1].numpy()
         got = ours.train()(x).aux_logits.numpy()
     assert got.shape == expected.shape == (2, 768)
-    assert _rel(got, expected) < TOLERANCE
+    assert_same_outputs(got, expected, TOLERANCE)
 
 
 def test_reset_classifier_replaces_the_aux_heads(tmp_path):

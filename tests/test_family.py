@@ -82,7 +82,10 @@ def _torch_module(graph, tmp_path):
 
 
 def _randomize(model) -> None:
-    """Every float tensor of the state_dict, batch-norm statistics included."""
+    """Every float tensor of the state_dict, batch-norm statistics included, at scales
+    that keep activations O(1) through the depth (He-uniform weights, norm scales on
+    [0.5, 1.5]), so the outputs depend on the input and a wrong body shows in them
+    (`assert_same_outputs`). Norm scales of 0.1 made the logits the last bias alone."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
@@ -95,8 +98,19 @@ def _randomize(model) -> None:
             elif tensor.dim() > 1:
                 bound = (6.0 / tensor[0].numel()) ** 0.5
                 tensor.copy_((torch.rand(tensor.shape, generator=gen) * 2 - 1) * bound)
+            elif name.endswith("weight"):  # a norm's scale
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
             else:
                 tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
+
+
+def assert_same_outputs(got, expected, tolerance: float = 1e-5) -> None:
+    """`got` equals the reference's `expected` (a batch of two or more) within the
+    relative `tolerance`, and the reference's outputs differ from one image to the next
+    by a hundred times that: the comparison sees the whole network, not its last bias."""
+    assert got.shape == expected.shape
+    assert _rel(got, expected) < tolerance
+    assert _rel(expected[1], expected[0]) > 100 * tolerance
 
 
 @functools.cache
@@ -156,7 +170,7 @@ def test_timm_state_dict_and_outputs(spec, name, size, tmp_path):
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, got = theirs(x).numpy(), ours(x).numpy()
-    assert _rel(got, expected) < TOLERANCE
+    assert_same_outputs(got, expected, TOLERANCE)
 
 
 @pytest.mark.parametrize("spec, name, _size", TIMM, ids=[t[1] for t in TIMM])
@@ -193,7 +207,7 @@ def test_timm_xception_loads_into_the_folded_module(tmp_path):
     x = torch.randn(2, 3, 71, 71, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, got = theirs(x).numpy(), ours(x).numpy()
-    assert _rel(got, expected) < TOLERANCE
+    assert_same_outputs(got, expected, TOLERANCE)
 
 
 def test_timm_strict_keys_are_timms():
@@ -270,11 +284,11 @@ def test_keras_applications_weights_and_outputs(spec, app, tmp_path):
     x = rng.standard_normal((2, size, size, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(ref(x, training=False))
     got = keras.ops.convert_to_numpy(ours(x, training=False))
-    assert _rel(got, expected) < TOLERANCE
+    assert_same_outputs(got, expected, TOLERANCE)
     from genload import torch_module
 
     module = torch_module(graph, tmp_path, f"gen_family_torch_{next(_names)}").build()
     keras_to_torch(graph, ours, module)
     assert sum(p.numel() for p in module.parameters()) == graph.params()
     through = torch_outputs(graph, module, x.transpose(0, 3, 1, 2))[0]
-    assert _rel(through, expected) < TOLERANCE
+    assert_same_outputs(through, expected, TOLERANCE)

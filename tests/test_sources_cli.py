@@ -184,15 +184,22 @@ def _preprocessed(image: np.ndarray) -> torch.Tensor:
 
 def test_predict_and_eval_with_torchvision(torch_home, tmp_path):  # noqa: F811
     """predict gives the reference's top classes (ImageNet's names) and probabilities
-    for the same image; eval needs the spec's class count in the data."""
+    for the same image, cut as torchvision's weights transforms cut it (shorter side to
+    SIZE / 0.875, centre crop); eval needs the spec's class count in the data."""
     torchvision = pytest.importorskip("torchvision")
+    from torchvision import transforms
+
     reference = _reference(torch_home)
     reference.transform_input = True  # as torchvision's pretrained googlenet has it
     pixels = np.random.default_rng(4).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "x.png")
+    crop = transforms.Compose([transforms.Resize(SIZE * 8 // 7), transforms.CenterCrop(SIZE)])
+    cropped = np.asarray(crop(Image.open(tmp_path / "x.png")))
     with torch.no_grad():
-        expected = torch.softmax(reference(_preprocessed(pixels)), 1)[0].double().numpy()
+        expected = torch.softmax(reference(_preprocessed(cropped)), 1)[0].double().numpy()
+        whole = torch.softmax(reference(_preprocessed(pixels)), 1)[0].double().numpy()
     order = np.argsort(-expected)[:3]
+    assert np.abs(whole - expected).max() > 1e-3  # the crop shows in the probabilities
     names = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
     spec = _small_spec(tmp_path)
     (item,) = _json("predict", "torchvision", str(tmp_path / "x.png"), "--spec", spec, "--top", "3", *CPU)  # fmt: skip
