@@ -7,6 +7,9 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from incept.compiler.ir.graph import Graph
 from incept.compiler.pipeline import build_graph
@@ -113,3 +116,37 @@ def resized_spec(name: str, size: int, directory: Path, more: str = "", patches:
         + more
     )
     return path
+
+
+def randomize(model: Any, seed: int = 0) -> None:
+    """Weights that keep activations O(1) through any depth (He-uniform, whatever the
+    spec's init: with torchvision's std 0.01 the logits would be the last bias alone),
+    non-zero biases, and non-trivial batch-norm statistics, so a swapped or missed
+    weight shows in the outputs."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+                bound = (6.0 / module.weight[0].numel()) ** 0.5
+                module.weight.copy_(
+                    (torch.rand(module.weight.shape, generator=gen) * 2 - 1) * bound
+                )
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                if module.weight is not None:  # None: a norm without scale
+                    module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+def assert_sensitive(out: Any, tolerance: float) -> None:
+    """The outputs for a batch's first two images differ by a hundred times `tolerance`
+    (relative): an agreement to `tolerance` then covers the whole network, not only its
+    last layer's bias (as it did with weights that shrink activations layer by layer)."""
+    first, second = np.asarray(out[0], dtype=np.float64), np.asarray(out[1], dtype=np.float64)
+    assert np.linalg.norm(second - first) > 100 * tolerance * np.linalg.norm(first)

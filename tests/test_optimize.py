@@ -295,7 +295,7 @@ def test_compile_with_opt_writes_beside_the_unoptimized_file(tmp_path, monkeypat
 torch = pytest.importorskip("torch")
 
 import torch.nn.functional as F  # noqa: E402
-from genload import reduced, torch_module  # noqa: E402
+from genload import assert_sensitive, reduced, torch_module  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from specgen import examples, specs, write_spec  # noqa: E402
@@ -357,15 +357,9 @@ def unoptimized(name: str, directory: Path):
         x = torch.randn(2, *graph.input.shape, generator=torch.Generator().manual_seed(1))
         with torch.no_grad():
             want = base.eval()(x)
-        assert_sensitive(want)
+        assert_sensitive(want, 1e-5)  # assert_close's
         _unoptimized[name] = graph, base, x, want
     return _unoptimized[name]
-
-
-def assert_sensitive(out, rtol: float = 1e-5) -> None:
-    """The two images' outputs differ by a hundred times `rtol`: an agreement to `rtol`
-    then covers the whole network, not only its last layer's bias."""
-    assert ((out[1] - out[0]).norm() / out[0].norm()).item() > 100 * rtol
 
 
 def assert_close(got, want, rtol: float = 1e-5) -> None:

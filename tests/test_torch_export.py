@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from genload import SPECS, reduced, torch_module  # noqa: E402
+from genload import SPECS, assert_sensitive, randomize, reduced, torch_module  # noqa: E402
 
 SHIPPED = sorted(p.name for p in SPECS.glob("*.yaml"))
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -22,7 +22,11 @@ def built(request, tmp_path_factory):
     module = torch_module(graph, folder, name)
     torch.manual_seed(0)
     model = module.build(num_classes=5)
-    return graph, module, model, torch.randn(2, *graph.input.shape)
+    randomize(model)  # the spec's own init leaves googlenet-torchvision's outputs constant
+    x = torch.randn(2, *graph.input.shape)
+    with torch.no_grad():
+        assert_sensitive(model.eval()(x), TOL["rtol"])
+    return graph, module, model, x
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
