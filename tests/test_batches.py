@@ -15,11 +15,11 @@ from incept.compiler.spec.schema import Augment
 from incept.runtime.data import WHOLE, ArraySplit, FileSplit, Resize
 from incept.runtime.data.images import read_image
 from incept.runtime.errors import Code, InputError
-from incept.runtime.torch.batches import make_batches
+from incept.runtime.torch.batches import make_batches, resample, scale_boxes
 
 CPU = torch.device("cpu")
 MEAN, STD = (0.25, 0.5), (0.5, 0.25)
-ALL = Augment(crop_padding=2, flip=True, erasing=0.5)
+ALL = Augment(crop_padding=2, flip=True, erasing=0.5, scale=[0.3, 1])
 
 
 def array_split(n: int = 10, side: int = 6, channels: int = 2) -> ArraySplit:
@@ -177,6 +177,75 @@ def test_erasing_fills_one_rectangle_with_zero():
             assert int(changed.sum()) == box.numel()
             areas.append(box.numel() / 400)
     assert len(areas) == 32 and min(areas) >= 0.015 and max(areas) <= 0.34
+
+
+def test_scale_boxes_fit_the_image_and_follow_the_paper_s_ranges():
+    """GoogLeNet's scale augmentation: 8-100% of the area, aspect 3/4-4/3 (within the
+    rounding of a box to whole pixels), drawn as torchvision's RandomResizedCrop draws
+    them: 4,000 boxes on a 28 x 28 image against 4,000 of get_params (whose rejection of
+    boxes that do not fit pulls the mean area below the 0.54 of a uniform draw)."""
+    transforms = pytest.importorskip("torchvision.transforms")
+    g = torch.Generator().manual_seed(0)
+    augment = Augment(scale=[0.08, 1.0])
+    top, left, h, w = scale_boxes((4000, 1, 28, 28), augment, g, CPU).unbind(1)
+    assert (
+        (top >= 0).all() and (left >= 0).all() and (top + h <= 28).all() and (left + w <= 28).all()
+    )
+    area, aspect = h * w / 28**2, w / h
+    assert area.min() >= 0.06 and area.max() <= 1.0
+    assert aspect.min() >= 0.75 * 0.85 and aspect.max() <= 4 / 3 / 0.85
+    torch.manual_seed(0)
+    image = torch.zeros(1, 28, 28)
+    theirs = torch.tensor([transforms.RandomResizedCrop.get_params(image, [0.08, 1.0], [3 / 4, 4 / 3]) for _ in range(4000)], dtype=torch.float32)  # fmt: skip
+    their_area = theirs[:, 2] * theirs[:, 3] / 28**2
+    assert abs(area.mean() - their_area.mean()) < 0.015  # 3.5 standard errors
+    assert abs(aspect.log().mean() - (theirs[:, 3] / theirs[:, 2]).log().mean()) < 0.015
+    for q in (0.1, 0.5, 0.9):
+        assert abs(area.quantile(q) - their_area.quantile(q)) < 0.03
+    assert {(int(t), int(x)) for t, x in zip(top, left, strict=True)} > {(0, 0)}  # they move
+    tall = scale_boxes((3, 1, 20, 24), Augment(scale=[0.99, 1], ratio=[3, 4]), g, CPU)
+    assert tall.tolist() == [[6, 0, 8, 24]] * 3  # none fits: the centre box at aspect 3
+
+
+def test_scale_crop_is_a_box_resized_to_the_input():
+    """Each scaled image is some 5 x 5 box of its original (a quarter of the area, square)
+    resized to 10 x 10 with the box's corners on the image's corners."""
+    split = array_split(8, side=10, channels=1)
+    augment = Augment(scale=[0.25, 0.25], ratio=[1, 1])
+    mean, std = torch.tensor(MEAN[:1]).view(1, 1, 1), torch.tensor(STD[:1]).view(1, 1, 1)
+    b = make_batches(split, train=True, batch_size=4, device=CPU, size=(10, 10), mean=MEAN[:1], std=STD[:1], augment=augment)  # fmt: skip
+    places = set()
+    for x, y in b.epoch(0):
+        for image, label in zip(x, y, strict=True):
+            original = torch.from_numpy(split.images[int(label)]).permute(2, 0, 1)[None] / 255
+            hits = [
+                (i, j)
+                for i in range(6)
+                for j in range(6)
+                if torch.allclose(
+                    image,
+                    (
+                        F.interpolate(
+                            original[..., i : i + 5, j : j + 5],
+                            size=(10, 10),
+                            mode="bilinear",
+                            align_corners=True,
+                        )[0]
+                        - mean
+                    )
+                    / std,  # fmt: skip
+                    atol=1e-5,
+                )
+            ]
+            assert hits, "every scaled image is a 5 x 5 box of its original"
+            places.add(hits[0])
+    assert len(places) > 2
+
+
+def test_resample_of_the_whole_image_is_the_image():
+    x = torch.rand(2, 3, 7, 9)
+    whole = torch.tensor([[0.0, 0.0, 7.0, 9.0]] * 2)
+    assert torch.allclose(resample(x, whole), x, atol=1e-6)
 
 
 def test_all_augmentations_keep_shapes_and_channels_last():

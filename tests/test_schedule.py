@@ -74,6 +74,11 @@ def test_resolve_applies_flags_and_nested_keys() -> None:
     [
         ({"lr": -1.0}, "--lr: error[flag]: must be greater than 0 (got -1.0)"),
         ({"augment.erasing": 2.0}, "--erasing: error[flag]: must be at most 1 (got 2.0)"),
+        ({"augment.scale": (0.0, 1.0)}, "--scale: error[flag]: must be greater than 0 (got 0.0)"),
+        (
+            {"augment.ratio": (2.0, 1.0)},
+            "--ratio: error[flag]: expected [low, high] with low <= high, got [2.0, 1.0]",
+        ),
         ({"epochs": 0}, "--epochs: error[flag]: must be greater than 0 (got 0)"),
         ({"epochs": 1.5}, "--epochs: error[flag]: expected an integer (got 1.5)"),
     ],

@@ -231,7 +231,7 @@ def test_torch_sgd_is_torch_sgd(nesterov: bool) -> None:
 def test_batches_are_deterministic_per_seed_and_epoch() -> None:
     images, labels = toy_images(64, seed=3)
     split = ArraySplit(images[..., None], labels.astype(np.int64))
-    augment = Augment(crop_padding=2, flip=True, erasing=0.5)
+    augment = Augment(crop_padding=2, flip=True, erasing=0.5, scale=[0.3, 1])
 
     def epoch(seed: int, e: int) -> list[np.ndarray]:
         b = Batches(split, True, 16, (16, 16), [0.1], [0.2], augment, seed)
@@ -242,6 +242,37 @@ def test_batches_are_deterministic_per_seed_and_epoch() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(first, epoch(0, 1), strict=True))
     assert not np.array_equal(first[0], epoch(0, 2)[0])
     assert not np.array_equal(first[0], epoch(1, 1)[0])
+
+
+def test_scale_crop_samples_the_points_torch_samples() -> None:
+    """The scale crop in TensorFlow (crop_and_resize) and in torch (affine_grid and
+    grid_sample) resample the same boxes to the same pixels, and TensorFlow draws its
+    boxes from the same ranges and distribution (4,000 boxes, against torch's)."""
+    import tensorflow as tf
+
+    from incept.runtime.keras.batches import resample, scale_boxes
+    from incept.runtime.torch import batches as torch_batches
+
+    images = np.random.default_rng(5).random((3, 12, 15, 2)).astype(np.float32)
+    boxes = np.array([[0, 0, 12, 15], [2, 3, 6, 9], [5, 1, 7, 4]], dtype=np.float32)
+    got = np.asarray(resample(tf.constant(images), tf.constant(boxes)))
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    want = torch_batches.resample(x, torch.from_numpy(boxes)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got[0], images[0], atol=1e-5)  # the whole image: itself
+
+    augment = Augment(scale=[0.08, 1.0])
+    seed = tf.constant([3, 4], dtype=tf.int64)
+    ours = np.asarray(scale_boxes(tf.zeros((4000, 28, 28, 1)), augment, seed))
+    top, left, h, w = ours.T
+    assert (
+        (top >= 0).all() and (left >= 0).all() and (top + h <= 28).all() and (left + w <= 28).all()
+    )
+    g = torch.Generator().manual_seed(0)
+    theirs = torch_batches.scale_boxes((4000, 1, 28, 28), augment, g, torch.device("cpu")).numpy()
+    area, their_area = h * w / 28**2, theirs[:, 2] * theirs[:, 3] / 28**2
+    assert area.min() >= 0.06 and abs(area.mean() - their_area.mean()) < 0.015
+    assert abs(np.log(w / h).mean() - np.log(theirs[:, 3] / theirs[:, 2]).mean()) < 0.015
 
 
 def test_crop_is_a_zero_padded_shift() -> None:

@@ -38,6 +38,21 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--crop-padding", type=int, help="Random-crop padding in pixels." + spec),
         click.option("--flip/--no-flip", default=None, help="Random horizontal flips." + spec),
         click.option("--erasing", type=float, help="Random-erasing probability." + spec),
+        click.option(
+            "--scale",
+            type=float,
+            nargs=2,
+            metavar="LOW HIGH",
+            help="Scale crop: a random box of LOW to HIGH of the image's area, resized "
+            "to the input (the paper's 0.08 1)." + spec,
+        ),
+        click.option(
+            "--ratio",
+            type=float,
+            nargs=2,
+            metavar="LOW HIGH",
+            help="The scale crop's aspect range (width / height)." + spec,
+        ),
     ]
     for option in reversed(options):
         command = option(command)

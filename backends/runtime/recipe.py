@@ -32,6 +32,8 @@ RECIPE_FLAGS = {
     "crop_padding": "augment.crop_padding",
     "flip": "augment.flip",
     "erasing": "augment.erasing",
+    "scale": "augment.scale",
+    "ratio": "augment.ratio",
 }
 
 
@@ -55,12 +57,15 @@ def resolve(training: Training, overrides: Mapping[str, Any]) -> Training:
         target = data
         for part in parents:
             target = target[part]
-        target[leaf] = value
+        target[leaf] = list(value) if isinstance(value, tuple) else value  # nargs=2 flags
     try:
         return Training.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        flag = "--" + str(err["loc"][-1]).replace("_", "-")  # augment.flip is --flip
+        key = [part for part in err["loc"] if isinstance(part, str)][-1]  # scale.0 is scale
+        flag = "--" + key.replace("_", "-")  # augment.flip is --flip
+        if err["type"] == "value_error":  # the schema's own validators quote the value
+            raise InputError(Code.FLAG, flag, str(err["ctx"]["error"])) from None
         said = constraint(err["type"], err.get("ctx", {}), err["input"])
         message = said or expected([err["type"]])  # the spec's words, never pydantic's
         raise InputError(Code.FLAG, flag, f"{message} (got {err['input']!r})") from None

@@ -45,6 +45,11 @@ Channels = Annotated[StrictInt, Field(gt=0, le=MAX_CHANNELS)]
 Extent = Annotated[StrictInt, Field(gt=0, le=MAX_SPATIAL)]
 NonNegative = Annotated[StrictInt, Field(ge=0, le=MAX_SPATIAL)]
 Number = StrictInt | StrictFloat
+Fraction = Annotated[Number, Field(gt=0, le=1)]
+Aspect = Annotated[Number, Field(gt=0, le=100)]
+#: [low, high] of a random draw (checked low <= high where used).
+Fractions = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+Aspects = Annotated[list[Aspect], Field(min_length=2, max_length=2)]
 #: `$name`: a reference to a template parameter or a global.
 Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 #: A channel count: a number, or a reference resolved when the block is instantiated.
@@ -418,6 +423,18 @@ class Augment(Base):
     flip: StrictBool = False
     #: Probability of random erasing (Zhong et al. 2017): one rectangle of 2-33% of the area.
     erasing: Annotated[Number, Field(ge=0, le=1)] = 0.0
+    #: The paper's scale augmentation (GoogLeNet, section 6; torchvision's
+    #: RandomResizedCrop): a box covering this fraction of the image's area, [low, high],
+    #: of aspect (width / height) log-uniform in `ratio`, resized to the input size; null: off.
+    scale: Fractions | None = None
+    ratio: Aspects = [3 / 4, 4 / 3]
+
+    @field_validator("scale", "ratio")
+    @classmethod
+    def _ordered(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"expected [low, high] with low <= high, got {value}")
+        return value
 
 
 class Training(Base):

@@ -2,9 +2,10 @@
 
 The same steps as the torch side (`runtime/torch/batches.py`), in TensorFlow ops:
 
-    [0, 1] floats -> resize to the spec's size (bilinear, antialiased) -> random crop
-    (zero = black padding) -> flip -> normalise with mean/std -> random erasing (fill 0,
-    the data set's mean colour after normalisation).
+    [0, 1] floats -> resize to the spec's size (bilinear, antialiased) -> scale crop (a
+    random box resized back to that size) -> random crop (zero = black padding) -> flip
+    -> normalise with mean/std -> random erasing (fill 0, the data set's mean colour
+    after normalisation).
 
 Batches are N x H x W x C (channels-last, as the generated Keras models take them).
 Arrays are gathered by index inside the pipeline; image folders are decoded by a
@@ -27,14 +28,11 @@ import tensorflow as tf
 
 from incept.compiler.spec.schema import Augment
 
+from ..augment import ERASE_AREA, ERASE_RATIO, ERASE_TRIES, SCALE_TRIES, fallback_box
 from ..data import FileSplit, Split
 from ..data.images import read_image
 from ..errors import Code, InputError
 from ..seeds import mix_seed
-
-ERASE_AREA = (0.02, 0.33)  # fraction of the image (Zhong et al. 2017)
-ERASE_RATIO = (0.3, 3.3)  # height / width, drawn log-uniform
-ERASE_TRIES = 10  # rectangles drawn per image; the first that fits is erased
 
 
 @dataclass
@@ -160,7 +158,12 @@ class _Finish:
         self.size = (int(size[0]), int(size[1]))
         self.mean = tf.constant(mean, tf.float32)
         self.std = tf.constant(std, tf.float32)
-        active = augment and (augment.crop_padding > 0 or augment.flip or augment.erasing > 0)
+        active = augment and (
+            augment.crop_padding > 0
+            or augment.flip
+            or augment.erasing > 0
+            or augment.scale is not None
+        )
         self.augment = augment if active else None
 
     def __call__(self, raw: Any, seed: Any) -> Any:
@@ -169,11 +172,57 @@ class _Finish:
             x = tf.image.resize(x, self.size, method="bilinear", antialias=True)
         if self.augment is not None:
             crop_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+            if self.augment.scale is not None:  # its own seed: the other draws stay as they were
+                scale_seed = tf.random.experimental.stateless_fold_in(seed, 3)
+                x = resample(x, scale_boxes(x, self.augment, scale_seed))
             x = crop_flip(x, self.augment, crop_seed)
         x = (x - self.mean) / self.std
         if self.augment is not None and self.augment.erasing > 0:
             x = erase(x, float(self.augment.erasing), erase_seed)
         return x
+
+
+def scale_boxes(x: Any, augment: Augment, seed: Any) -> Any:
+    """The scale crop's boxes, N x 4 (top, left, height, width) in pixels, drawn as the
+    torch side draws them (torch/batches.py `scale_boxes`: area fraction uniform in
+    `augment.scale`, aspect log-uniform in `augment.ratio`, the first of SCALE_TRIES
+    draws that fits, else the centre box of the image's aspect clamped to the ratio)."""
+    assert augment.scale is not None
+    n = tf.shape(x)[0]
+    h, w = int(x.shape[1]), int(x.shape[2])
+    (lo, hi), (r0, r1) = augment.scale, augment.ratio
+    s = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+
+    def uniform(shape: list[Any], k: int) -> Any:
+        return tf.random.stateless_uniform(tf.stack(shape), seed=s[k])
+
+    area = h * w * (lo + (hi - lo) * uniform([n, SCALE_TRIES], 0))
+    low, high = math.log(r0), math.log(r1)
+    aspect = tf.exp(low + (high - low) * uniform([n, SCALE_TRIES], 1))
+    bw, bh = tf.round(tf.sqrt(area * aspect)), tf.round(tf.sqrt(area / aspect))
+    fits = (bw >= 1) & (bw <= w) & (bh >= 1) & (bh <= h)
+    first = tf.argmax(tf.cast(fits, tf.int32), axis=1, output_type=tf.int32)
+    found = tf.reduce_any(fits, axis=1)
+    fh, fw = fallback_box(h, w, r0, r1)
+    bh = tf.where(found, tf.gather(bh, first, axis=1, batch_dims=1), fh)
+    bw = tf.where(found, tf.gather(bw, first, axis=1, batch_dims=1), fw)
+    top = tf.minimum(tf.floor(uniform([n], 2) * (h - bh + 1)), h - bh)
+    left = tf.minimum(tf.floor(uniform([n], 3) * (w - bw + 1)), w - bw)
+    top = tf.where(found, top, tf.floor((h - bh) / 2))
+    left = tf.where(found, left, tf.floor((w - bw) / 2))
+    return tf.stack([top, left, bh, bw], axis=1)
+
+
+def resample(x: Any, boxes: Any) -> Any:
+    """Each image's box (top, left, height, width) resized to the image's size, bilinear,
+    the box's corner pixels onto the output's corners: crop_and_resize's sampling, the
+    points torch's `resample` (affine_grid, align_corners) takes."""
+    h, w = int(x.shape[1]), int(x.shape[2])
+    top, left, bh, bw = tf.unstack(tf.cast(boxes, tf.float32), axis=1)
+    dy, dx = float(max(h - 1, 1)), float(max(w - 1, 1))
+    normalised = tf.stack([top / dy, left / dx, (top + bh - 1) / dy, (left + bw - 1) / dx], 1)
+    index = tf.range(tf.shape(x)[0])
+    return tf.image.crop_and_resize(x, normalised, index, (h, w), method="bilinear")
 
 
 def crop_flip(x: Any, augment: Augment, seed: Any) -> Any:

@@ -4,9 +4,10 @@ Arrays (Fashion-MNIST, CIFAR) are moved to the device once as uint8; image folde
 decoded by DataLoader workers. Either way the batch is finished on the device:
 
     [0, 1] floats -> resize to the spec's size (bilinear, antialiased; image folders
-    are resized by Pillow's bilinear filter in the workers instead) -> random crop
-    (zero = black padding) -> flip -> normalise with mean/std -> random erasing (fill 0,
-    i.e. the data set's mean colour after normalisation, as torchvision's default).
+    are resized by Pillow's bilinear filter in the workers instead) -> scale crop (a
+    random box resized back to that size) -> random crop (zero = black padding) -> flip
+    -> normalise with mean/std -> random erasing (fill 0, i.e. the data set's mean colour
+    after normalisation, as torchvision's default).
 
 Training batches augment in the spec's input pixels, after the resize. Every random draw
 comes from a torch.Generator seeded from (seed, epoch[, rank, batch]), never the global
@@ -28,14 +29,11 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from incept.compiler.spec.schema import Augment
+from incept.runtime.augment import ERASE_AREA, ERASE_RATIO, ERASE_TRIES, SCALE_TRIES, fallback_box
 from incept.runtime.data import ArraySplit, FileSplit, Split
 from incept.runtime.data.images import read_image
 from incept.runtime.errors import Code, InputError
 from incept.runtime.seeds import mix_seed
-
-ERASE_AREA = (0.02, 0.33)  # fraction of the image (Zhong et al. 2017)
-ERASE_RATIO = (0.3, 3.3)  # height / width, drawn log-uniform
-ERASE_TRIES = 10  # rectangles drawn per image; the first that fits is erased
 
 
 class Batches(Protocol):
@@ -151,6 +149,8 @@ class _Finish:
             x = F.interpolate(x, size=self.size, mode="bilinear", antialias=True)
         if self.augment and self.generator is not None:
             self.generator.manual_seed(mix_seed(self.seed, epoch, 1, self.rank, index))
+            if self.augment.scale is not None:
+                x = resample(x, scale_boxes(x.shape, self.augment, self.generator, x.device))
             x = _crop_flip(x, self.augment, self.generator)
         x = (x - self.mean) / self.std
         if self.augment and self.augment.erasing > 0 and self.generator is not None:
@@ -159,7 +159,53 @@ class _Finish:
 
 
 def _active(augment: Augment) -> bool:
-    return augment.crop_padding > 0 or augment.flip or augment.erasing > 0
+    return (
+        augment.crop_padding > 0 or augment.flip or augment.erasing > 0 or augment.scale is not None
+    )
+
+
+def scale_boxes(
+    shape: Sequence[int], augment: Augment, g: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """The scale crop's boxes, N x 4 (top, left, height, width) in pixels: area a fraction
+    of the image's drawn uniformly from `augment.scale`, aspect (width / height)
+    log-uniform in `augment.ratio`; of SCALE_TRIES draws the first that fits the image
+    is cut, else (torchvision's fallback) the centre box of the image's own aspect
+    clamped to the ratio range."""
+    assert augment.scale is not None
+    n, _, h, w = shape
+    (lo, hi), (r0, r1) = augment.scale, augment.ratio
+    area = h * w * (lo + (hi - lo) * torch.rand(n, SCALE_TRIES, generator=g, device=device))
+    low, high = math.log(r0), math.log(r1)
+    aspect = torch.exp(low + (high - low) * torch.rand(n, SCALE_TRIES, generator=g, device=device))
+    bw = torch.sqrt(area * aspect).round()
+    bh = torch.sqrt(area / aspect).round()
+    fits = (bw >= 1) & (bw <= w) & (bh >= 1) & (bh <= h)
+    first = fits.int().argmax(1, keepdim=True)
+    bh, bw = bh.gather(1, first)[:, 0], bw.gather(1, first)[:, 0]
+    fh, fw = fallback_box(h, w, r0, r1)
+    found = fits.any(1)
+    bh, bw = torch.where(found, bh, fh), torch.where(found, bw, fw)
+    top = (torch.rand(n, generator=g, device=device) * (h - bh + 1)).floor().clamp_(max=h - bh)
+    left = (torch.rand(n, generator=g, device=device) * (w - bw + 1)).floor().clamp_(max=w - bw)
+    top = torch.where(found, top, ((h - bh) / 2).floor())
+    left = torch.where(found, left, ((w - bw) / 2).floor())
+    return torch.stack([top, left, bh, bw], 1)
+
+
+def resample(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Each image's box (top, left, height, width) resized to the image's size, bilinear,
+    the box's corner pixels onto the output's corners (TensorFlow's crop_and_resize
+    samples the same points: the Keras side's `resample`)."""
+    n, c, h, w = x.shape
+    top, left, bh, bw = boxes.to(x.dtype).unbind(1)
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0] = (bw - 1) / max(w - 1, 1)
+    theta[:, 0, 2] = (2 * left + bw - 1) / max(w - 1, 1) - 1
+    theta[:, 1, 1] = (bh - 1) / max(h - 1, 1)
+    theta[:, 1, 2] = (2 * top + bh - 1) / max(h - 1, 1) - 1
+    grid = F.affine_grid(theta, [n, c, h, w], align_corners=True)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def _crop_flip(x: torch.Tensor, augment: Augment, g: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,22 @@
+"""What the torch and Keras batch pipelines' augmentations share: their constants and the
+scale crop's fallback box. Each backend draws with its own random ops (torch.Generator,
+TensorFlow's stateless ops), so the two pipelines take the same steps, not the same
+pixels (tests/test_batches.py and tests/test_train_keras.py check each)."""
+
+from __future__ import annotations
+
+ERASE_AREA = (0.02, 0.33)  # fraction of the image (Zhong et al. 2017)
+ERASE_RATIO = (0.3, 3.3)  # height / width, drawn log-uniform
+ERASE_TRIES = 10  # rectangles drawn per image; the first that fits is erased
+SCALE_TRIES = 10  # scale-crop boxes drawn per image; the first that fits is cut
+
+
+def fallback_box(h: int, w: int, r0: float, r1: float) -> tuple[float, float]:
+    """The scale crop's box (height, width) when no draw fits, as torchvision's
+    RandomResizedCrop falls back: the whole image, narrowed to the nearest aspect
+    (width / height) in [r0, r1]."""
+    if w / h < r0:
+        return float(round(w / r0)), float(w)
+    if w / h > r1:
+        return float(h), float(round(h * r1))
+    return float(h), float(w)
