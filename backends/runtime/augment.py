@@ -5,10 +5,22 @@ pixels (tests/test_batches.py and tests/test_train_keras.py check each)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from incept.compiler.spec.schema import Augment
+
 ERASE_AREA = (0.02, 0.33)  # fraction of the image (Zhong et al. 2017)
 ERASE_RATIO = (0.3, 3.3)  # height / width, drawn log-uniform
 ERASE_TRIES = 10  # rectangles drawn per image; the first that fits is erased
 SCALE_TRIES = 10  # scale-crop boxes drawn per image; the first that fits is cut
+
+
+def active(augment: Augment | None) -> bool:
+    """Whether `augment` changes anything (else batches skip the random draws)."""
+    return augment is not None and (
+        augment.crop_padding > 0 or augment.flip or augment.erasing > 0 or augment.scale is not None
+    )
 
 
 def fallback_box(h: int, w: int, r0: float, r1: float) -> tuple[float, float]:

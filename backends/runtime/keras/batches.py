@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from incept.compiler.spec.schema import Augment
 
-from ..augment import ERASE_AREA, ERASE_RATIO, ERASE_TRIES, SCALE_TRIES, fallback_box
+from ..augment import ERASE_AREA, ERASE_RATIO, ERASE_TRIES, SCALE_TRIES, active, fallback_box
 from ..data import FileSplit, Split
 from ..data.images import read_image
 from ..errors import Code, InputError
@@ -158,13 +158,7 @@ class _Finish:
         self.size = (int(size[0]), int(size[1]))
         self.mean = tf.constant(mean, tf.float32)
         self.std = tf.constant(std, tf.float32)
-        active = augment and (
-            augment.crop_padding > 0
-            or augment.flip
-            or augment.erasing > 0
-            or augment.scale is not None
-        )
-        self.augment = augment if active else None
+        self.augment = augment if active(augment) else None
 
     def __call__(self, raw: Any, seed: Any) -> Any:
         x = tf.cast(raw, tf.float32) / 255.0

@@ -29,7 +29,14 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from incept.compiler.spec.schema import Augment
-from incept.runtime.augment import ERASE_AREA, ERASE_RATIO, ERASE_TRIES, SCALE_TRIES, fallback_box
+from incept.runtime.augment import (
+    ERASE_AREA,
+    ERASE_RATIO,
+    ERASE_TRIES,
+    SCALE_TRIES,
+    active,
+    fallback_box,
+)
 from incept.runtime.data import ArraySplit, FileSplit, Split
 from incept.runtime.data.images import read_image
 from incept.runtime.errors import Code, InputError
@@ -133,7 +140,7 @@ class _Finish:
         self.size = (int(size[0]), int(size[1]))
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.augment = augment if augment and _active(augment) else None
+        self.augment = augment if active(augment) else None
         self.seed, self.rank, self.channels_last = seed, rank, channels_last
         self.generator = torch.Generator(device=self.mean.device) if self.augment else None
 
@@ -156,12 +163,6 @@ class _Finish:
         if self.augment and self.augment.erasing > 0 and self.generator is not None:
             x = _erase(x, float(self.augment.erasing), self.generator)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
-
-def _active(augment: Augment) -> bool:
-    return (
-        augment.crop_padding > 0 or augment.flip or augment.erasing > 0 or augment.scale is not None
-    )
 
 
 def scale_boxes(
