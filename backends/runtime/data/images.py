@@ -50,12 +50,12 @@ def read_image(
 ) -> np.ndarray:
     """H x W x C uint8 with C = `channels` (1: grey "L", 3: "RGB", converted by Pillow).
 
-    With `size` = (H, W) the image is resized with Pillow's filter `resize.interpolation`
+    With `size` = (H, W) the image is resized with Pillow's `resize.interpolation` filter
     (bilinear unless told), which widens its support when shrinking (antialiased), like
-    the array pipeline's resize:
-    the whole image squeezed to `size`, or with `resize.crop_pct` the centre `size` crop of the
-    image resized to shorter side floor(min(H, W) / crop_pct), keeping its aspect, as
-    torchvision's and timm's evaluation transforms cut it (`centre_crop`).
+    the array pipeline's resize: the whole image squeezed to `size`, or with
+    `resize.crop_pct` the centre `size` crop of the image resized to shorter side
+    floor(min(H, W) / crop_pct), keeping its aspect, as torchvision's and timm's
+    evaluation transforms cut it (`centre_crop`).
     """
     if channels not in _MODES:
         raise ValueError(f"channels must be 1 or 3, not {channels}")
