@@ -205,6 +205,10 @@ def test_scale_boxes_fit_the_image_and_follow_the_paper_s_ranges():
     assert {(int(t), int(x)) for t, x in zip(top, left, strict=True)} > {(0, 0)}  # they move
     tall = scale_boxes((3, 1, 20, 24), Augment(scale=[0.99, 1], ratio=[3, 4]), g, CPU)
     assert tall.tolist() == [[6, 0, 8, 24]] * 3  # none fits: the centre box at aspect 3
+    flat = scale_boxes((2, 1, 28, 28), Augment(scale=[1, 1], ratio=[50, 100]), g, CPU)
+    assert flat.tolist() == [[13, 0, 1, 28]] * 2  # a box is a pixel high at least
+    thin = scale_boxes((2, 1, 28, 28), Augment(scale=[1, 1], ratio=[0.01, 0.02]), g, CPU)
+    assert thin.tolist() == [[0, 13, 28, 1]] * 2
 
 
 def test_scale_crop_is_a_box_resized_to_the_input():

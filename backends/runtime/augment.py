@@ -27,8 +27,8 @@ def fallback_box(h: int, w: int, r0: float, r1: float) -> tuple[float, float]:
     """The scale crop's box (height, width) when no draw fits, as torchvision's
     RandomResizedCrop falls back: the whole image, narrowed to the nearest aspect
     (width / height) in [r0, r1]."""
-    if w / h < r0:
-        return float(round(w / r0)), float(w)
+    if w / h < r0:  # at least one pixel: a ratio range of [50, 100] on a 28 x 28 image
+        return float(max(1, round(w / r0))), float(w)
     if w / h > r1:
-        return float(h), float(round(h * r1))
+        return float(h), float(max(1, round(h * r1)))
     return float(h), float(w)
