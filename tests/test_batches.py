@@ -252,6 +252,17 @@ def test_resample_of_the_whole_image_is_the_image():
     assert torch.allclose(resample(x, whole), x, atol=1e-6)
 
 
+def test_a_batch_shown_as_pixels_is_the_images():
+    """augmented.png's pixels (augment.as_pixels of a session's preview: the batch
+    channels-last) are the images themselves when nothing augments them."""
+    from incept.runtime.augment import as_pixels
+
+    split = array_split(8)
+    (x, y), *_ = collect(batches(split, train=True, batch_size=8), 0)
+    pixels = as_pixels(x.permute(0, 2, 3, 1).numpy(), MEAN, STD)
+    np.testing.assert_array_equal(pixels, split.images[y.numpy()])
+
+
 def test_all_augmentations_keep_shapes_and_channels_last():
     split = array_split(20)
     b = batches(split, train=True, augment=ALL, channels_last=True)

@@ -174,3 +174,25 @@ def test_prediction_grid_with_fewer_images_than_n(tmp_path):
     labels = np.array([0, 1, 2])
     pixels = _predictions(tmp_path, labels, np.eye(10)[labels], channels=3)
     assert pixels.shape == (295, 760, 3)  # one row, four columns wide (one left empty)
+
+
+def test_batch_grid_shows_the_pixels_as_given(tmp_path):
+    """augmented.png's grid: 8 columns, each image at its true grey levels (a white
+    image with a black square shows both)."""
+    images = np.full((12, 28, 28, 1), 255, dtype=np.uint8)
+    images[:, 8:20, 8:20] = 0
+    plots.plot_batch(images, np.arange(12) % 10, CLASSES, tmp_path / "augmented.png")
+    pixels = _png(tmp_path / "augmented.png")
+    assert pixels.shape == (410, 1280, 3)  # two rows of 8 columns
+    grey = pixels.mean(axis=2)
+    assert (grey < 10).sum() > 12 * 400 and (grey > 250).sum() > 12 * 300
+
+
+def test_as_pixels_undoes_the_normalisation():
+    from incept.runtime.augment import as_pixels
+
+    raw = np.random.default_rng(0).integers(0, 256, (3, 5, 4, 2), dtype=np.uint8)
+    mean, std = (0.25, 0.5), (0.5, 0.2)
+    normalised = ((raw / 255.0 - np.array(mean)) / np.array(std)).astype(np.float32)
+    np.testing.assert_array_equal(as_pixels(normalised, mean, std), raw)
+    assert as_pixels(np.full((1, 1, 1, 2), -9.0), mean, std).tolist() == [[[[0, 0]]]]  # clipped

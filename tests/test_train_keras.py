@@ -91,11 +91,12 @@ def test_tiny_spec_learns_the_toy_problem(trained: RunDir) -> None:
 
 def test_run_folder_holds_every_artifact(trained: RunDir) -> None:
     for path in (trained.config, trained.metrics, trained.model_source, trained.last, trained.best,
-                 trained.curves, trained.confusion, trained.predictions, trained.evaluation):  # fmt: skip
+                 trained.curves, trained.confusion, trained.predictions, trained.evaluation,
+                 trained.augmented):  # fmt: skip
         assert path.is_file(), path
     assert trained.last.name == "last.keras" and any(trained.tensorboard.iterdir())
     assert not list(trained.last.parent.glob(".*")), "no temporary checkpoint is left behind"
-    for png in (trained.curves, trained.confusion, trained.predictions):
+    for png in (trained.curves, trained.confusion, trained.predictions, trained.augmented):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = trained.read_config()
     tiny = compile_spec(TINY)
@@ -273,6 +274,17 @@ def test_scale_crop_samples_the_points_torch_samples() -> None:
     area, their_area = h * w / 28**2, theirs[:, 2] * theirs[:, 3] / 28**2
     assert area.min() >= 0.06 and abs(area.mean() - their_area.mean()) < 0.015
     assert abs(np.log(w / h).mean() - np.log(theirs[:, 3] / theirs[:, 2]).mean()) < 0.015
+
+
+def test_a_batch_shown_as_pixels_is_the_images() -> None:
+    from incept.runtime.augment import as_pixels
+
+    images, _ = toy_images(16, seed=6)
+    split = ArraySplit(images[..., None], np.arange(16))  # labels name the rows
+    size = images.shape[1:3]  # no resize
+    x, y = next(iter(Batches(split, True, 16, size, [0.2], [0.3], None, 0).epoch(0)))
+    pixels = as_pixels(np.asarray(x), [0.2], [0.3])
+    np.testing.assert_array_equal(pixels, split.images[np.asarray(y)])
 
 
 def test_crop_is_a_zero_padded_shift() -> None:

@@ -68,10 +68,11 @@ def test_tiny_spec_learns_the_toy_problem(trained: RunDir) -> None:
 
 def test_run_folder_holds_every_artifact(trained: RunDir) -> None:
     for path in (trained.config, trained.metrics, trained.model_source, trained.last, trained.best,
-                 trained.curves, trained.confusion, trained.predictions, trained.evaluation):  # fmt: skip
+                 trained.curves, trained.confusion, trained.predictions, trained.evaluation,
+                 trained.augmented):  # fmt: skip
         assert path.is_file(), path
     assert any(trained.tensorboard.iterdir())
-    for png in (trained.curves, trained.confusion, trained.predictions):
+    for png in (trained.curves, trained.confusion, trained.predictions, trained.augmented):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = trained.read_config()
     tiny = compile_spec(TINY)

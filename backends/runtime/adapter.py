@@ -82,6 +82,12 @@ class Session(Protocol):
         the device (no host synchronisation)."""
         ...
 
+    def preview(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first `count` images of the first training batch of the first epoch as
+        the model sees them (augmented and normalised: N x H x W x C float32) and their
+        labels, for the run's picture of what it trains on (augment.as_pixels)."""
+        ...
+
     def sums(self) -> tuple[float, float, int]:
         """(loss sum, correct, images) of the epoch so far: synchronises with the device."""
         ...

@@ -5,7 +5,10 @@ pixels (tests/test_batches.py and tests/test_train_keras.py check each)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from incept.compiler.spec.schema import Augment
@@ -32,3 +35,11 @@ def fallback_box(h: int, w: int, r0: float, r1: float) -> tuple[float, float]:
     if w / h > r1:
         return float(h), float(max(1, round(h * r1)))
     return float(h), float(w)
+
+
+def as_pixels(batch: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised N x H x W x C batch back to uint8 pixels (x * std + mean, times 255,
+    rounded and clipped): what the model is shown, as an image. Random erasing's zeros
+    come back as the data set's mean colour."""
+    pixels = (np.asarray(batch, dtype=np.float64) * np.asarray(std) + np.asarray(mean)) * 255
+    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)

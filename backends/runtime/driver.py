@@ -33,6 +33,8 @@ from .weights import Weights
 
 #: Steps between host synchronisations (progress, non-finite loss, signals under DDP).
 CHECK_EVERY = 10
+#: Images in augmented.png.
+PREVIEW = 32
 
 
 @dataclass
@@ -69,6 +71,8 @@ def train(job: Job) -> Journal:
     _write(
         session, lambda: job.run.write_config(run_config(job, session.runtime, session.versions))
     )
+    if state is None:
+        _write(session, lambda: _draw_batch(job, session))
     wall0 = time.perf_counter() - (journal.history[-1]["wall_s"] if journal.history else 0.0)
     if partial:
         wall0 -= partial["elapsed"]
@@ -95,6 +99,16 @@ def train(job: Job) -> Journal:
             progress.epoch_done(row)
     journal.close()
     return journal
+
+
+def _draw_batch(job: Job, session: Session) -> None:
+    """augmented.png: what the run trains on, before its first step (a wrong crop,
+    flip or normalisation shows before any time is spent)."""
+    from .augment import as_pixels
+    from .plots import plot_batch
+
+    images, labels = session.preview(PREVIEW)
+    plot_batch(as_pixels(images, job.mean, job.std), labels, job.data.classes, job.run.augmented)
 
 
 def _train_epoch(

@@ -93,6 +93,28 @@ def plot_predictions(
     _save(fig, path)
 
 
+def plot_batch(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    path: Path,
+    *,
+    title: str = "The first training batch as the model sees it (augmented)",
+) -> None:
+    """Images (N x H x W x C uint8) in a grid of 8 columns, each with its class."""
+    n = len(images)
+    cols = min(8, max(n, 4))
+    grid_rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(1.6 * cols, 1.8 * grid_rows + 0.5), layout="constrained")
+    for i, ax in enumerate(fig.subplots(grid_rows, cols, squeeze=False).ravel()):
+        ax.set_axis_off()
+        if i < n:
+            _show(ax, images[i])
+            ax.set_title(_short(classes[int(labels[i])]), fontsize=8)
+    fig.suptitle(f"{title}: {n} images")
+    _save(fig, path)
+
+
 #: Legend labels: the two losses are not the same quantity, and the legend says so.
 _LABELS = {
     ("train", "loss"): "train (augmented; + weighted aux losses, label smoothing)",
@@ -148,13 +170,7 @@ def _draw_prediction(
 ) -> None:
     top = np.argsort(-probs, kind="stable")[:3]
     wrong = int(top[0]) != label
-    grey = image.ndim == 2 or image.shape[-1] == 1
-    ax.imshow(
-        image.squeeze(-1) if image.ndim == 3 and grey else image,
-        cmap="gray" if grey else None,
-        vmin=0,
-        vmax=255,
-    )
+    _show(ax, image)
     colour = WRONG if wrong else "black"
     lines = [f"{_short(classes[c])} {probs[c]:.0%}" for c in top]
     ax.set_title("\n".join(lines), fontsize=8, color=colour, loc="left")
@@ -165,6 +181,17 @@ def _draw_prediction(
         spine.set_visible(wrong)
         spine.set_color(WRONG)
         spine.set_linewidth(3)
+
+
+def _show(ax: Axes, image: np.ndarray) -> None:
+    """A uint8 image, grey (H x W or H x W x 1) or RGB, at its true levels."""
+    grey = image.ndim == 2 or image.shape[-1] == 1
+    ax.imshow(
+        image.squeeze(-1) if image.ndim == 3 and grey else image,
+        cmap="gray" if grey else None,
+        vmin=0,
+        vmax=255,
+    )
 
 
 def _short(name: str, limit: int = 16) -> str:

@@ -7,6 +7,7 @@
       model.py           the generated model source the run imported
       checkpoints/last.* the state after the last finished epoch (what --resume reads)
       checkpoints/best.* the weights of the epoch with the best test accuracy
+      augmented.png      the first training batch as the model sees it (a new run's)
       curves.png confusion.png predictions.png eval.json
 
 Every file is written by `incept.compiler.files.write_atomic` (a temporary file, then
@@ -56,6 +57,7 @@ class RunDir:
     last = property(lambda self: self.path / "checkpoints" / f"last{self.suffix}")
     best = property(lambda self: self.path / "checkpoints" / f"best{self.suffix}")
     curves = property(lambda self: self.path / "curves.png")
+    augmented = property(lambda self: self.path / "augmented.png")
     confusion = property(lambda self: self.path / "confusion.png")
     predictions = property(lambda self: self.path / "predictions.png")
     evaluation = property(lambda self: self.path / "eval.json")

@@ -39,7 +39,7 @@ def train_command(spec: str, flags: Mapping[str, Any]) -> None:
                 f"checkpoints  {run.last} (last), {run.best} (best: epoch {int(best['epoch'])},"
                 f" test accuracy {best['test_acc']:.4f})",
                 f"metrics      {run.metrics}, {run.evaluation}, TensorBoard: {run.tensorboard}",
-                f"pictures     {run.curves}, {run.confusion}, {run.predictions}",
+                f"pictures     {run.curves}, {run.confusion}, {run.predictions}, {run.augmented}",
                 f"next         incept eval {run.path}  |  incept predict {run.path} IMAGE  |  "
                 f"incept export {run.path} --onnx model.onnx",
             ]

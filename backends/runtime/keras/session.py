@@ -184,6 +184,14 @@ class KerasSession:
         self._step(*batch)
         self.seen += self.batch_size
 
+    def preview(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            images, labels = next(iter(self.train_batches.epoch(0)))
+        except tf.errors.OpError:
+            self.train_batches.raise_failed()
+            raise
+        return np.asarray(images[:count], dtype=np.float32), np.asarray(labels[:count])
+
     def sums(self) -> tuple[float, float, int]:
         return float(self.loss_sum.numpy()), float(self.correct.numpy()), self.seen
 

@@ -153,6 +153,11 @@ class TorchSession:
         self.correct += (logits.argmax(1) == labels).sum()
         self.seen += len(labels)
 
+    def preview(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = next(iter(self.train_batches.epoch(0)))
+        nhwc = images[:count].float().permute(0, 2, 3, 1).cpu().numpy()
+        return nhwc, labels[:count].cpu().numpy()
+
     def sums(self) -> tuple[float, float, int]:
         return float(self.loss_sum), float(self.correct), self.seen
 
