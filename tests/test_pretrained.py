@@ -446,6 +446,70 @@ def test_a_state_dict_file_and_an_incept_checkpoint(tmp_path):
         assert all(torch.equal(mine[k], v) for k, v in state.items()), source
 
 
+@pytest.mark.parametrize(
+    "spec_name, source",
+    [(spec, source) for spec, table in pretrained.SOURCES.items() for source in table],
+)
+def test_data_config_is_each_librarys_own_preprocessing(spec_name, source):
+    """incept.data_config gives what the library itself states (the mean and std its
+    weights take, the crop and filter it evaluates with) for the model create_model
+    builds with those weights: torchvision's transform_input is switched on in it, so
+    its images are ImageNet-normalised as torchvision's own transforms normalise them."""
+    pytest.importorskip(source)
+    backend = "keras" if source == "keras" else "torch"
+    config = incept.data_config(spec_name, source, backend=backend)
+    mean, std, resize = _library_input(source, pretrained.SOURCES[spec_name][source].name)
+    np.testing.assert_allclose(config["mean"], mean, rtol=1e-6)
+    np.testing.assert_allclose(config["std"], std, rtol=1e-6)
+    assert (config["crop_pct"], config["interpolation"]) == (resize.crop_pct, resize.interpolation)
+    from incept.compiler.pipeline import build_graph
+    from incept.compiler.spec import catalog
+
+    c, h, w = build_graph(catalog.find(spec_name)).input.shape
+    assert config["input_size"] == ((h, w, c) if backend == "keras" else (c, h, w))
+
+
+def test_data_config_feeds_the_created_model_as_the_library_feeds_its_own(torch_home, tmp_path):
+    """An image on [0, 1] normalised with data_config's mean and std gives the created
+    model the logits torchvision's googlenet gives for the image normalised by
+    torchvision's weights transforms; a run gives its data's statistics; a weights
+    file, which records none, is one line."""
+    from torchvision.models import GoogLeNet_Weights, googlenet
+    from torchvision.transforms.functional import normalize
+
+    reference = googlenet(weights=None, aux_logits=True, init_weights=False)
+    _randomize(reference)
+    torch.save(reference.state_dict(), _torchvision_file("googlenet", torch_home))
+    reference.eval().transform_input = True  # as torchvision builds it with its weights
+    config = incept.data_config("googlenet-torchvision")  # True: torchvision's
+    ours = incept.create_model("googlenet-torchvision", pretrained=True).eval()
+    image = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(7))
+    theirs = GoogLeNet_Weights.IMAGENET1K_V1.transforms()
+    mean, std = torch.tensor(config["mean"]), torch.tensor(config["std"])
+    with torch.no_grad():
+        want = reference(normalize(image, theirs.mean, theirs.std)).numpy()
+        got = ours((image - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).numpy()
+    assert_same_outputs(got, want, TOLERANCE)
+
+    from incept.runtime.torch import checkpoint
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text('{"backend": "torch"}')
+    stats = {"mean": [0.25, 0.5, 0.75], "std": [0.1, 0.2, 0.3]}
+    checkpoint.save(run / "checkpoints" / "last.pt", {"model": {}, "data": stats})
+    config = incept.data_config("googlenet-torchvision", run)
+    assert (config["mean"], config["std"]) == ((0.25, 0.5, 0.75), (0.1, 0.2, 0.3))
+    assert (config["crop_pct"], config["input_size"]) == (None, (3, 224, 224))
+    torch.save(reference.state_dict(), tmp_path / "plain.pth")
+    with pytest.raises(UserError) as err:
+        incept.data_config("googlenet-torchvision", tmp_path / "plain.pth")
+    plain = tmp_path / "plain.pth"
+    _one_line(err, f"pretrained='{plain}': error[pretrained]: {plain} is a weights file")
+    with pytest.raises(ValueError, match="pretrained=False has none"):
+        incept.data_config("googlenet-torchvision", False)
+
+
 LITE = "googlenet-fmnist-lite"
 
 

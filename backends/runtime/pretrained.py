@@ -22,7 +22,7 @@ import inspect
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -231,6 +231,40 @@ def create(
     model = build(aux_logits=aux_logits, **args)
     load_into(model, source, target, aux_logits, where=where)
     return model
+
+
+def data_config(source: str | Path, target: Target) -> dict[str, Any]:
+    """How to feed the model `create(source, target, ...)` builds: one image's shape (C,
+    H, W for torch, H, W, C for Keras), the per-channel mean and std on [0, 1] it expects (after the transform_input create
+    switches on), and the centre crop and filter its library evaluates with (timm's
+    `resolve_data_config`); a run folder's or checkpoint's: its data's statistics."""
+    where = f"pretrained={str(source)!r}"
+    reference = reference_of(source, target.name, where)
+    shape = tuple(target.graph.input.shape)  # C, H, W: a Keras model's image is H, W, C
+    shape = shape[1:] + shape[:1] if target.backend == "keras" else shape
+    if reference is None:
+        mean, std = _recorded_stats(Path(source), where)
+        return {"input_size": shape, "mean": mean, "std": std, **asdict(WHOLE)}
+    build = target.module(target.backend).build
+    applies = reference.transform_input and _accepts(build, "transform_input")
+    mean, std = reference.input_stats(applies)
+    return {"input_size": shape, "mean": mean, "std": std, **asdict(reference.resize)}
+
+
+def _recorded_stats(path: Path, where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation a run folder or checkpoint recorded for its data."""
+    from .checkpoints import read_checkpoint
+
+    found = read_checkpoint(str(path), best=False)
+    if isinstance(found, Path):
+        raise InputError(
+            Code.PRETRAINED,
+            where,
+            f"{found} is a weights file, which records no normalisation: the data it was "
+            "trained on decides it",
+        )
+    data = found[2]["data"]
+    return tuple(data["mean"]), tuple(data["std"])
 
 
 def load_into(

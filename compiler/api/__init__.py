@@ -5,6 +5,7 @@
     model = incept.create_model("googlenet", num_classes=10)   # torch nn.Module
     model = incept.create_model("inception-v3", backend="keras")  # keras.Model
     text = incept.compile("googlenet", backend="torch")   # the generated source
+    incept.data_config("inception-v4", pretrained="timm")  # its mean, std, crop, filter
 
 docs/library.md describes them. This file is the installed package's `incept/__init__.py`
 (pyproject.toml maps `incept` to compiler/api/; docs/architecture.md says why). Importing
@@ -13,9 +14,9 @@ it loads only the standard library: the compiler, torch and keras load when used
 
 from __future__ import annotations
 
-from .models import compile, create_model, list_models  # noqa: A004
+from .models import compile, create_model, data_config, list_models  # noqa: A004
 
-__all__ = ["__version__", "compile", "create_model", "list_models"]
+__all__ = ["__version__", "compile", "create_model", "data_config", "list_models"]
 
 
 def __getattr__(name: str) -> str:

@@ -109,6 +109,32 @@ def create_model(
     return weights.create(pretrained, target, aux_logits, builder_args)
 
 
+def data_config(
+    spec: SpecLike, pretrained: bool | str | Path = True, backend: str = "torch"
+) -> dict[str, Any]:
+    """How to prepare images for `create_model(spec, backend=backend,
+    pretrained=pretrained)` (timm's `resolve_data_config`): {"input_size": one image's
+    shape, (C, H, W) for torch and (H, W, C) for Keras,
+    "mean": ..., "std": ... (per channel, of images on [0, 1]), "crop_pct": the centre
+    crop's fraction or None (the whole image), "interpolation": "bilinear" or "bicubic"}.
+    A library's weights give that library's evaluation transform, with the mean and std
+    the built model expects; a run folder or checkpoint gives its data's statistics."""
+    from incept.runtime import pretrained as weights
+
+    if pretrained is False:
+        raise ValueError("data_config describes pretrained weights: pretrained=False has none")
+    graph = _module(spec, backend, None)[1]
+    if pretrained is True:
+        pretrained = weights.library_for(graph.name, backend)
+    target = weights.Target(
+        graph=graph,
+        backend=backend,
+        module=lambda other: _module(spec, other, None)[0],
+        spec_classes=graph.num_classes,
+    )
+    return weights.data_config(pretrained, target)
+
+
 def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[types.ModuleType, Any]:
     """The generated module for `spec` and its graph, from the cache or compiled and
     imported now."""
