@@ -240,7 +240,7 @@ def data_config(source: str | Path, target: Target) -> dict[str, Any]:
     `resolve_data_config`); a run folder's or checkpoint's: its data's statistics."""
     where = f"pretrained={str(source)!r}"
     reference = reference_of(source, target.name, where)
-    shape = tuple(target.graph.input.shape)  # C, H, W: a Keras model's image is H, W, C
+    shape = tuple(target.graph.input.shape or ())  # C, H, W: a Keras model's image is H, W, C
     shape = shape[1:] + shape[:1] if target.backend == "keras" else shape
     if reference is None:
         mean, std = _recorded_stats(Path(source), where)

@@ -22,7 +22,7 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 #: A spec: a model name, a YAML file's path, or the spec as a mapping.
 SpecLike = str | Path | Mapping[str, Any]
@@ -97,16 +97,8 @@ def create_model(
         return _module(spec, backend, num_classes)[0].build(aux_logits=aux_logits, **builder_args)
     from incept.runtime import pretrained as weights
 
-    module, graph = _module(spec, backend, num_classes)
-    if pretrained is True:
-        pretrained = weights.library_for(graph.name, backend)
-    target = weights.Target(
-        graph=graph,
-        backend=backend,
-        module=lambda other: _module(spec, other, num_classes)[0],
-        spec_classes=_module(spec, backend, None)[1].num_classes,
-    )
-    return weights.create(pretrained, target, aux_logits, builder_args)
+    source, target = _weights_target(spec, backend, num_classes, pretrained)
+    return weights.create(source, target, aux_logits, builder_args)
 
 
 def data_config(
@@ -123,16 +115,24 @@ def data_config(
 
     if pretrained is False:
         raise ValueError("data_config describes pretrained weights: pretrained=False has none")
-    graph = _module(spec, backend, None)[1]
-    if pretrained is True:
-        pretrained = weights.library_for(graph.name, backend)
+    return weights.data_config(*_weights_target(spec, backend, None, pretrained))
+
+
+def _weights_target(
+    spec: SpecLike, backend: str, num_classes: int | None, pretrained: Literal[True] | str | Path
+) -> tuple[str | Path, Any]:
+    """(the weights' source, True resolved to the spec's library; the model they are for)."""
+    from incept.runtime import pretrained as weights
+
+    graph = _module(spec, backend, num_classes)[1]
+    source = weights.library_for(graph.name, backend) if pretrained is True else pretrained
     target = weights.Target(
         graph=graph,
         backend=backend,
-        module=lambda other: _module(spec, other, None)[0],
-        spec_classes=graph.num_classes,
+        module=lambda other: _module(spec, other, num_classes)[0],
+        spec_classes=_module(spec, backend, None)[1].num_classes,
     )
-    return weights.data_config(pretrained, target)
+    return source, target
 
 
 def _module(spec: SpecLike, backend: str, num_classes: int | None) -> tuple[types.ModuleType, Any]:
