@@ -79,10 +79,7 @@ def plot_predictions(
     """The first n images (N x H x W x C uint8), each titled with its true class and top-3
     predictions; wrong top-1 predictions get a red title and frame."""
     probs, labels, n = np.asarray(probs), np.asarray(labels), min(n, len(images))
-    cols = min(8, max(n, 4))  # at least 4 wide so that the title fits above one image
-    grid_rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(1.9 * cols, 2.45 * grid_rows + 0.5), layout="constrained")
-    axes = fig.subplots(grid_rows, cols, squeeze=False).ravel()
+    fig, axes = _grid(n, cell=(1.9, 2.45))
     for i, ax in enumerate(axes):
         if i < n:
             _draw_prediction(ax, images[i], int(labels[i]), probs[i], classes)
@@ -103,10 +100,8 @@ def plot_batch(
 ) -> None:
     """Images (N x H x W x C uint8) in a grid of 8 columns, each with its class."""
     n = len(images)
-    cols = min(8, max(n, 4))
-    grid_rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(1.6 * cols, 1.8 * grid_rows + 0.5), layout="constrained")
-    for i, ax in enumerate(fig.subplots(grid_rows, cols, squeeze=False).ravel()):
+    fig, axes = _grid(n, cell=(1.6, 1.8))
+    for i, ax in enumerate(axes):
         ax.set_axis_off()
         if i < n:
             _show(ax, images[i])
@@ -181,6 +176,15 @@ def _draw_prediction(
         spine.set_visible(wrong)
         spine.set_color(WRONG)
         spine.set_linewidth(3)
+
+
+def _grid(n: int, cell: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure of n image cells (width, height in inches), 8 columns, at least 4 wide so
+    that the title fits above one image; its axes, flat."""
+    cols = min(8, max(n, 4))
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(cell[0] * cols, cell[1] * rows + 0.5), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False).ravel()
 
 
 def _show(ax: Axes, image: np.ndarray) -> None:

@@ -226,7 +226,7 @@ def create(
     reference = reference_of(source, target.name, where)
     build = target.module(target.backend).build
     args = dict(builder_args)
-    if reference and reference.transform_input and _accepts(build, "transform_input"):
+    if reference and _switches_transform(reference, build):
         args.setdefault("transform_input", True)
     model = build(aux_logits=aux_logits, **args)
     load_into(model, source, target, aux_logits, where=where)
@@ -245,8 +245,7 @@ def data_config(source: str | Path, target: Target) -> dict[str, Any]:
     if reference is None:
         mean, std = _recorded_stats(Path(source), where)
         return {"input_size": shape, "mean": mean, "std": std, **asdict(WHOLE)}
-    build = target.module(target.backend).build
-    applies = reference.transform_input and _accepts(build, "transform_input")
+    applies = _switches_transform(reference, target.module(target.backend).build)
     mean, std = reference.input_stats(applies)
     return {"input_size": shape, "mean": mean, "std": std, **asdict(reference.resize)}
 
@@ -326,6 +325,12 @@ def _reference(source: str, spec_name: str, where: str) -> Reference:
             "(incept list shows each model's sources)",
         )
     return found
+
+
+def _switches_transform(reference: Reference, build: Callable[..., Any]) -> bool:
+    """Whether `create` builds the model with transform_input on: the weights need it
+    and the generated build() offers it."""
+    return reference.transform_input and _accepts(build, "transform_input")
 
 
 def _accepts(build: Callable[..., Any], name: str) -> bool:
