@@ -96,9 +96,10 @@ def test_two_replicas_train_what_one_device_trains_on_the_global_batch(
 
 
 def test_replicas_stopped_mid_epoch_resume_exactly(toy: Path, tmp_path: Path) -> None:
-    """SIGTERM in epoch 1 of a two-replica run with batch norm and dropout, then --resume:
-    the metrics of an uninterrupted two-replica run."""
-    args = ("--replicas", "2", "--batch-size", "8", "--limit-train", "320")
+    """SIGTERM in epoch 1 of a two-replica run with batch norm, dropout and weight
+    averaging (updated under the strategy), then --resume: the metrics of an
+    uninterrupted two-replica run."""
+    args = ("--replicas", "2", "--batch-size", "8", "--limit-train", "320", "--ema", "0.9")
     stopped, whole = RunDir(tmp_path / "stopped", ".keras"), RunDir(tmp_path / "whole", ".keras")
     done = train_in_a_process(train_args(TINY, toy, stopped.path, *args), fault="sigterm@12")
     assert done.returncode == 143, done.stderr
@@ -108,6 +109,8 @@ def test_replicas_stopped_mid_epoch_resume_exactly(toy: Path, tmp_path: Path) ->
     done = train_in_a_process(train_args(TINY, toy, whole.path, *args))
     assert done.returncode == 0, done.stderr
     assert computed(stopped) == computed(whole)
+    steps = len(computed(whole)) * (320 // 16)  # epochs x global batches of 16
+    assert checkpoints.load(whole.last, None, "cpu").state["ema_updates"] == steps
 
 
 def test_torch_points_at_torchrun(plain: Path, toy: Path, tmp_path: Path) -> None:

@@ -53,6 +53,14 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
             metavar="LOW HIGH",
             help="The scale crop's aspect range (width / height)." + spec,
         ),
+        click.option(
+            "--ema",
+            type=float,
+            metavar="DECAY",
+            help="Average the weights (Polyak averaging) with this decay per step, e.g. "
+            "0.999; the test metrics, best checkpoint, eval and export use the average; 0: "
+            "off." + spec,
+        ),
     ]
     for option in reversed(options):
         command = option(command)

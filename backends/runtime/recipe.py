@@ -34,6 +34,7 @@ RECIPE_FLAGS = {
     "erasing": "augment.erasing",
     "scale": "augment.scale",
     "ratio": "augment.ratio",
+    "ema": "ema",
 }
 
 

@@ -458,6 +458,11 @@ class Training(Base):
     #: Train the aux heads (their losses weighted by each head's `loss_weight`).
     aux: StrictBool = True
     augment: Augment = Field(default_factory=Augment)
+    #: Polyak averaging (the GoogLeNet and Inception-v3 papers' final models): the
+    #: decay of an exponential moving average of the weights, updated after every step
+    #: with min(ema, (1 + n) / (10 + n)) at step n; the test metrics, best.*, eval,
+    #: predict and export use the averaged weights. 0: off.
+    ema: Annotated[Number, Field(ge=0, lt=1)] = 0.0
 
 
 class Spec(Base):

@@ -30,14 +30,31 @@ from ..errors import Code, InputError, NotACheckpoint, check_format, unreadable_
 FORMAT = "incept-keras-checkpoint/1"
 IDENTITY = "incept.json"
 WEIGHTS = "model.weights.h5"  # the archive member where Keras keeps the weights
+#: With Polyak averaging the model's weights are the average (what eval, predict and
+#: export load); the trained weights, which a resumed run continues from, are here.
+TRAINED = "incept-trained.npz"
 
 
-def save(path: Path, model: Any, state: dict[str, Any]) -> None:
-    """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically."""
+def save(
+    path: Path, model: Any, state: dict[str, Any], members: dict[str, bytes] | None = None
+) -> None:
+    """Write `model` and `state` (JSON: identity, epoch, history) to `path` atomically,
+    with more archive `members` (TRAINED) if given."""
     with staged(path, suffix=".keras") as tmp:  # Keras insists on the suffix
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(IDENTITY, json.dumps({"format": FORMAT, **state}, indent=1))
+            for name, data in (members or {}).items():
+                archive.writestr(name, data)
+
+
+def read_member(path: Path, name: str) -> bytes:
+    """An archive member's bytes, or InputError(checkpoint) where it is missing."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(name)
+    except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise unreadable_checkpoint(path, "Keras", exc) from None
 
 
 def read_state(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ checkpoint mid-epoch: a resumed run draws the masks an uninterrupted one would.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from ..seeds import mix_seed
 from . import checkpoint
 from .batches import Batches
 from .device import setup
+from .ema import Average, from_bytes, to_bytes
 from .finetune import classifier_layers, freeze
 from .model import build_model, has_aux, logits_function, preflight
 from .optim import CrossEntropy, compile_model
@@ -97,6 +99,7 @@ class KerasSession:
                 jit_compile=rt.jit_compile,
             )  # fmt: skip
             model.optimizer.build(model.trainable_variables)
+            self.average = Average(model, job.recipe.ema) if job.recipe.ema else None
         self.loss = CrossEntropy(job.recipe.label_smoothing)
         self.loss_sum = tf.Variable(0.0, dtype=tf.float32, trainable=False)
         self.correct = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -118,6 +121,8 @@ class KerasSession:
         loss_sum, hits = self.strategy.run(self._replica_step, args=(images, labels))
         self.loss_sum.assign_add(self.strategy.reduce("SUM", loss_sum, axis=None))
         self.correct.assign_add(self.strategy.reduce("SUM", hits, axis=None))
+        if self.average is not None:
+            self.average.update()
 
     def _replica_step(self, images: Any, labels: Any) -> tuple[Any, Any]:
         """One replica's share of a step: its loss and hits, summed over its images."""
@@ -137,6 +142,10 @@ class KerasSession:
 
     def restore(self, state: Mapping[str, Any], path: Path) -> None:
         checkpoint.load_weights(self.model, path)
+        if self.average is not None:  # the file's model weights are the average
+            self.average.start(int(state["ema_updates"]))
+            data = checkpoint.read_member(path, checkpoint.TRAINED)
+            self.average.set_trained(from_bytes(data, len(self.average.weights)))
         for variable, value in zip(
             _seed_states(self.model), state.get("dropout", ()), strict=False
         ):
@@ -146,6 +155,7 @@ class KerasSession:
     def init_weights(self, weights: Weights) -> None:
         aux = has_aux(self.model)
         weights.load_into(self.model, "keras", aux=aux, fresh_classifiers=True)
+        self._start_average()
 
     def init_from(self, source: Checkpoint) -> None:
         if source.framework != "keras":
@@ -163,6 +173,12 @@ class KerasSession:
             if layer in self.classifiers and by_name[weight.path].shape != weight.shape:
                 continue  # another class count: this classifier keeps its fresh weights
             weight.assign(by_name[weight.path])
+        self._start_average()
+
+    def _start_average(self) -> None:
+        """The average starts from the weights a new run starts from."""
+        if self.average is not None:
+            self.average.start()
 
     def begin_epoch(self, epoch: int) -> None:
         if getattr(self, "_restored_seeds", False):
@@ -210,9 +226,17 @@ class KerasSession:
         return float(self.model.optimizer.learning_rate)
 
     def weights_finite(self) -> bool:
-        return all(bool(np.isfinite(w).all()) for w in self.model.get_weights())
+        finite = all(bool(np.isfinite(w).all()) for w in self.model.get_weights())
+        return finite and (self.average is None or self.average.finite())
 
     def test_logits(self) -> tuple[np.ndarray, np.ndarray]:
+        with self._averaged():
+            return self._test_logits()
+
+    def _averaged(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self.average is None else self.average.swapped()
+
+    def _test_logits(self) -> tuple[np.ndarray, np.ndarray]:
         logits, labels = [], []
         try:
             for images, target in self.test_batches.epoch(0):
@@ -224,8 +248,19 @@ class KerasSession:
         return np.concatenate(logits), np.concatenate(labels)
 
     def save(self, path: Path, state: Mapping[str, Any]) -> None:
-        seeds = [np.asarray(v).tolist() for v in _seed_states(self.model)]
-        checkpoint.save(path, self.model, {**state, "dropout": seeds})
+        """With averaging, the archive's model weights are the average (what eval,
+        predict, export and load_model see) and checkpoint.TRAINED holds the weights
+        training continues from."""
+        state = {**state, "dropout": [np.asarray(v).tolist() for v in _seed_states(self.model)]}
+        if self.average is None:
+            checkpoint.save(path, self.model, state)
+            return
+        trained = {checkpoint.TRAINED: to_bytes(self.average.trained())}
+        with self.average.swapped():
+            checkpoint.save(
+                path, self.model, {**state, "ema_updates": int(self.average.updates.numpy())},
+                trained,
+            )  # fmt: skip
 
     def copy(self, source: Path, target: Path) -> None:
         copy_atomic(source, target)

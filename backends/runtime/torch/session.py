@@ -25,6 +25,7 @@ from ..schedule import lr_factor
 from . import checkpoint
 from .batches import make_batches
 from .device import Runtime, setup
+from .ema import Average
 from .evaluate import test_logits
 from .finetune import freeze, with_fresh_classifiers
 from .loss import training_loss
@@ -83,6 +84,7 @@ class TorchSession:
             self.optimizer, lambda s: lr_factor(recipe, s, steps)
         )
         self.scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.dtype == torch.float16)
+        self.average = Average(self.raw, recipe.ema) if recipe.ema else None
         self.fast = cast(nn.Module, torch.compile(self.raw)) if rt.compile else self.raw
         self.model: nn.Module = self.fast
         if rt.world > 1:
@@ -104,7 +106,9 @@ class TorchSession:
         self.set_sums(0.0, 0.0, 0)
 
     def restore(self, state: Mapping[str, Any], path: Path) -> None:
-        self.raw.load_state_dict(state["model"])
+        self.raw.load_state_dict(state.get("trained", state["model"]))
+        if self.average is not None:
+            self.average.restore(state["model"], int(state["ema_updates"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -113,6 +117,7 @@ class TorchSession:
     def init_weights(self, weights: Weights) -> None:
         aux = bool(getattr(self.raw, "aux_logits", False))
         weights.load_into(self.raw, "torch", aux=aux, fresh_classifiers=True)
+        self._start_average()
 
     def init_from(self, source: Checkpoint) -> None:
         if source.framework != "torch":
@@ -126,6 +131,12 @@ class TorchSession:
         if source.compiled.graph.num_classes != self.graph.num_classes:
             weights = with_fresh_classifiers(self.raw, weights, self.graph)
         load_weights(self.raw, weights, source.path)
+        self._start_average()
+
+    def _start_average(self) -> None:
+        """The average starts from the weights a new run starts from."""
+        if self.average is not None:
+            self.average.restore(self.raw.state_dict(), 0)
 
     def begin_epoch(self, epoch: int) -> None:
         self.model.train()
@@ -149,6 +160,8 @@ class TorchSession:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update()
         self.loss_sum += loss.detach().float() * len(labels)
         self.correct += (logits.argmax(1) == labels).sum()
         self.seen += len(labels)
@@ -186,19 +199,28 @@ class TorchSession:
 
     def weights_finite(self) -> bool:
         tensors = [t for t in self.raw.state_dict().values() if t.is_floating_point()]
-        return bool(torch.stack([t.isfinite().all() for t in tensors]).all())
+        finite = bool(torch.stack([t.isfinite().all() for t in tensors]).all())
+        return finite and (self.average is None or self.average.finite())
 
     def test_logits(self) -> tuple[np.ndarray, np.ndarray]:
-        return test_logits(
-            self.fast, self.test_batches.epoch(0), self.rt.dtype, self.rt.memory_format
-        )
+        model = self.fast if self.average is None else self.average.model
+        return test_logits(model, self.test_batches.epoch(0), self.rt.dtype, self.rt.memory_format)
 
     def save(self, path: Path, state: Mapping[str, Any]) -> None:
+        """With averaging, `model` holds the averaged weights (what eval, predict and
+        export load) and `trained` the weights training continues from."""
+        weights: dict[str, Any] = {"model": self.raw.state_dict()}
+        if self.average is not None:
+            weights = {
+                "model": self.average.state_dict(),
+                "trained": weights["model"],
+                "ema_updates": self.average.updates,
+            }
         checkpoint.save(
             path,
             {
                 **state,
-                "model": self.raw.state_dict(),
+                **weights,
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
