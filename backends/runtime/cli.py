@@ -22,10 +22,22 @@ def _recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--epochs", type=int, help="Epochs to train." + spec),
         click.option("--batch-size", type=int, help="Images per step (per process)." + spec),
-        click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Optimizer." + spec),
+        click.option(
+            "--optimizer",
+            type=click.Choice(["sgd", "adamw", "rmsprop"]),
+            help="Optimizer (rmsprop: TensorFlow's, as Inception-v3 and v4 trained)." + spec,
+        ),
         click.option("--lr", type=float, help="Peak learning rate." + spec),
-        click.option("--momentum", type=float, help="SGD momentum." + spec),
+        click.option("--momentum", type=float, help="SGD or RMSProp momentum." + spec),
         click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum." + spec),
+        click.option("--rms-decay", type=float, help="RMSProp's mean-square decay." + spec),
+        click.option("--rms-eps", type=float, help="RMSProp's epsilon (inside the root)." + spec),
+        click.option(
+            "--clip-grad-norm",
+            type=float,
+            metavar="NORM",
+            help="Clip the gradients' global L2 norm to NORM; 0: off." + spec,
+        ),
         click.option("--weight-decay", type=float, help="Weight decay (weights only)." + spec),
         click.option("--label-smoothing", type=float, help="Label smoothing." + spec),
         click.option(

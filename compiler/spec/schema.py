@@ -440,10 +440,17 @@ class Augment(Base):
 class Training(Base):
     """How `incept train` trains the model; every key can be overridden by a CLI flag."""
 
-    optimizer: Literal["sgd", "adamw"] = "sgd"
+    #: rmsprop: TensorFlow's RMSProp, which trained Inception-v3 and v4 (decay 0.9,
+    #: epsilon 1.0 inside the square root, mean squares starting at 1, momentum).
+    optimizer: Literal["sgd", "adamw", "rmsprop"] = "sgd"
     lr: Annotated[Number, Field(gt=0)] = 0.05
-    momentum: Annotated[Number, Field(ge=0, lt=1)] = 0.9  # SGD only
+    momentum: Annotated[Number, Field(ge=0, lt=1)] = 0.9  # SGD and RMSProp
     nesterov: StrictBool = False  # SGD only
+    rms_decay: Annotated[Number, Field(ge=0, lt=1)] = 0.9  # RMSProp: the mean squares' decay
+    rms_eps: Annotated[Number, Field(gt=0)] = 1.0  # RMSProp: added before the square root
+    #: Scale the gradients down to this global L2 norm when it is larger (Inception-v3
+    #: trained with 2.0); 0: off.
+    clip_grad_norm: Annotated[Number, Field(ge=0)] = 0.0
     weight_decay: Annotated[Number, Field(ge=0)] = 5e-4
     label_smoothing: Annotated[Number, Field(ge=0, lt=1)] = 0.0
     batch_size: Positive = 128

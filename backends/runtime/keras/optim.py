@@ -10,6 +10,12 @@
 - AdamW is Keras' AdamW: its decay is decoupled like torch's (w -= lr * wd * w before
   the Adam step), with torch's betas and epsilon 1e-8. One difference remains: Keras
   adds epsilon to sqrt(v) before the bias correction, torch after.
+- `TFRMSProp` is TensorFlow 1's RMSPropOptimizer, the update incept.runtime.torch.optim's
+  RMSProp writes for torch (epsilon inside the root, mean squares starting at 1, the
+  learning rate inside the momentum buffer) with the same coupled L2 decay as TorchSGD.
+  Keras' RMSprop starts its mean squares at 0.
+- `clip_grad_norm` is Keras' `global_clipnorm`: every gradient scaled by
+  min(1, norm / global norm), as torch's `clip_grad_norm_`.
 - Either way only weights with more than one axis are decayed: biases and batch-norm
   scales/offsets are not (torch's parameter groups do the same).
 - `LRSchedule` reads `schedule.lr_table`, the same pure function of the step torch's
@@ -80,6 +86,51 @@ class TorchSGD(keras.optimizers.Optimizer):
 
 
 @keras.saving.register_keras_serializable(package="incept")
+class TFRMSProp(keras.optimizers.Optimizer):
+    """TensorFlow 1's RMSProp (momentum, epsilon inside the root) with coupled L2 decay."""
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.01,
+        decay: float = 0.9,
+        eps: float = 1.0,
+        momentum: float = 0.9,
+        l2: float = 0.0,
+        name: str = "tf_rmsprop",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.decay, self.eps = float(decay), float(eps)
+        self.momentum, self.l2 = float(momentum), float(l2)
+
+    def build(self, variables: Any) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        self.square_avgs = self.add_optimizer_variables(variables, "square_avg", "ones")
+        self.momentums = self.add_optimizer_variables(variables, "momentum")
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        index = self._get_variable_index(variable)
+        lr = ops.cast(learning_rate, variable.dtype)
+        g = ops.cast(gradient, variable.dtype)
+        if self.l2 and len(variable.shape) > 1:  # weights only: not biases, not BN
+            g = ops.add(g, ops.multiply(variable, ops.cast(self.l2, variable.dtype)))
+        ms, buf = self.square_avgs[index], self.momentums[index]
+        self.assign(
+            ms, ops.add(ops.multiply(ms, self.decay), ops.multiply(ops.square(g), 1 - self.decay))
+        )  # noqa: E501
+        step = ops.divide(ops.multiply(g, lr), ops.sqrt(ops.add(ms, self.eps)))
+        self.assign(buf, ops.add(ops.multiply(buf, self.momentum), step))
+        self.assign_sub(variable, buf)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(decay=self.decay, eps=self.eps, momentum=self.momentum, l2=self.l2)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="incept")
 class LRSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The recipe's learning rate at each optimizer step (the last value after the end)."""
 
@@ -123,6 +174,9 @@ class CrossEntropy(keras.losses.Loss):
 def make_optimizer(recipe: Training, steps_per_epoch: int, model: Any) -> keras.Optimizer:
     """The recipe's optimizer with its schedule, decaying `model`'s weights only."""
     schedule = LRSchedule(recipe.model_dump(mode="json"), steps_per_epoch)
+    clip: dict[str, Any] = (
+        {"global_clipnorm": recipe.clip_grad_norm} if recipe.clip_grad_norm else {}
+    )
     if recipe.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(
             learning_rate=schedule,
@@ -130,15 +184,22 @@ def make_optimizer(recipe: Training, steps_per_epoch: int, model: Any) -> keras.
             beta_1=0.9,
             beta_2=0.999,
             epsilon=1e-8,
+            **clip,
         )
         flat = [v for v in model.trainable_variables if len(v.shape) <= 1]
         optimizer.exclude_from_weight_decay(var_list=flat)
         return optimizer
+    if recipe.optimizer == "rmsprop":
+        return TFRMSProp(
+            learning_rate=schedule, decay=recipe.rms_decay, eps=recipe.rms_eps,
+            momentum=recipe.momentum, l2=recipe.weight_decay, **clip,
+        )  # fmt: skip
     return TorchSGD(
         learning_rate=schedule,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,
         l2=recipe.weight_decay,
+        **clip,
     )
 
 

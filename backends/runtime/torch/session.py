@@ -17,8 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from incept.compiler.spec.schema import Training
-
 from ..errors import Code, InputError
 from ..job import Job
 from ..schedule import lr_factor
@@ -30,24 +28,11 @@ from .evaluate import test_logits
 from .finetune import freeze, with_fresh_classifiers
 from .loss import training_loss
 from .model import build_model, load_weights, preflight
+from .optim import make_optimizer
 
 if TYPE_CHECKING:
     from ..checkpoints import Checkpoint  # a type only: checkpoints.py loads this module
     from ..weights import Weights  # a type only, as Checkpoint
-
-
-def _optimizer(model: nn.Module, recipe: Training) -> torch.optim.Optimizer:
-    """Weight decay on weights only: biases and norm parameters (1-D) are not decayed."""
-    trained = [p for p in model.parameters() if p.requires_grad]  # --freeze leaves some out
-    decay = [p for p in trained if p.ndim > 1]
-    rest = [p for p in trained if p.ndim <= 1]
-    groups: list[dict[str, Any]] = [
-        {"params": decay, "weight_decay": recipe.weight_decay},
-        {"params": rest, "weight_decay": 0.0},
-    ]
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=recipe.lr)
-    return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
 
 
 def _batches(job: Job, rt: Runtime, train: bool) -> Any:
@@ -78,7 +63,8 @@ class TorchSession:
         self.raw = model.to(rt.device).to(memory_format=rt.memory_format)
         self.train_batches, self.test_batches = _batches(job, rt, True), _batches(job, rt, False)
         self.steps = len(self.train_batches)
-        self.optimizer = _optimizer(self.raw, job.recipe)
+        self.optimizer = make_optimizer(self.raw, job.recipe)
+        self.clip = float(job.recipe.clip_grad_norm)
         recipe, steps = job.recipe, max(self.steps, 1)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(recipe, s, steps)
@@ -157,6 +143,9 @@ class TorchSession:
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.clip:
+            self.scaler.unscale_(self.optimizer)  # the norm of the true gradients
+            nn.utils.clip_grad_norm_(self.raw.parameters(), self.clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
