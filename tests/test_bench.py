@@ -434,3 +434,26 @@ def test_keras_startup_stops_at_a_failing_command(tmp_path):
     with pytest.raises(SystemExit) as stopped:
         keras_startup.main(["--repeats", "1", "--", "check", str(missing)])
     assert str(stopped.value).startswith(f"incept check {missing}: exit status 2: ")
+
+
+def test_ema_cost_times_a_step_with_and_without_the_average(capsys):
+    """bench/ema_cost.py: both backends' steps, the same model and batch with and
+    without the average's update; the update itself is checked in tests/test_ema.py."""
+    from incept.bench import ema_cost
+
+    report = ema_cost.main(["--spec", "tests/data/train/micro.yaml", "--batch-size", "4",
+                            "--repeats", "2", "--warmup", "1"])  # fmt: skip
+    assert [r["backend"] for r in report["rows"]] == ["torch", "keras"]
+    for row in report["rows"]:
+        assert row["batch"] == 4 and len(row["generated"]["times_s"]) == 2
+        assert row["ratio"] == row["generated"]["img_per_s"] / row["reference"]["img_per_s"]
+    assert json.loads(capsys.readouterr().out) == report
+
+
+def test_ema_cost_bad_flags_are_one_line(capsys):
+    from incept.bench import ema_cost
+
+    with pytest.raises(SystemExit) as exit:
+        ema_cost.main(["--backends", "jax"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("--backends torch,keras")

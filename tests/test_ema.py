@@ -149,6 +149,7 @@ def runs(request: pytest.FixtureRequest, toy: Path, tmp_path_factory: pytest.Tem
     for run, extra in ((plain, ()), (averaged, ("--ema", "0.7"))):
         code, output = _train(toy, backend, run.path, *extra)
         assert code == 0, output
+        assert ("weights averaged (ema 0.7)" in output) == bool(extra)
     return backend, plain, averaged
 
 

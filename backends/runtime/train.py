@@ -37,7 +37,8 @@ def train_command(spec: str, flags: Mapping[str, Any]) -> None:
             [
                 f"run folder   {run.path}",
                 f"checkpoints  {run.last} (last), {run.best} (best: epoch {int(best['epoch'])},"
-                f" test accuracy {best['test_acc']:.4f})",
+                f" test accuracy {best['test_acc']:.4f})"
+                + (f"; weights averaged (ema {job.recipe.ema:g})" if job.recipe.ema else ""),
                 f"metrics      {run.metrics}, {run.evaluation}, TensorBoard: {run.tensorboard}",
                 f"pictures     {run.curves}, {run.confusion}, {run.predictions}, {run.augmented}",
                 f"next         incept eval {run.path}  |  incept predict {run.path} IMAGE  |  "
