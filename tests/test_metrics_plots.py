@@ -131,6 +131,20 @@ def test_curves_png(tmp_path):
     assert path.read_bytes() == first
 
 
+def test_curves_of_averaged_weights_say_so(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    titles: list[str] = []
+    suptitle = Figure.suptitle
+    monkeypatch.setattr(
+        Figure, "suptitle", lambda f, t, **k: titles.append(t) or suptitle(f, t, **k)
+    )
+    plots.plot_curves(_csv_rows(3), tmp_path / "plain.png")
+    plots.plot_curves(_csv_rows(3), tmp_path / "ema.png", ema=0.999)
+    assert titles == ["Training curves", "Training curves (test: the averaged weights, ema 0.999)"]
+    assert (tmp_path / "plain.png").read_bytes() != (tmp_path / "ema.png").read_bytes()
+
+
 def test_curves_tolerate_one_epoch_and_missing_test_columns(tmp_path):
     rows = [{"epoch": 1.0, "lr": 0.1, "train_loss": 0.9, "train_acc": 0.6, "test_acc": ""}]
     plots.plot_curves(rows, tmp_path / "one.png")

@@ -59,10 +59,11 @@ def train(job: Job) -> Journal:
         raise InputError(
             Code.FLAG, "--batch-size", f"{job.recipe.batch_size} is larger than the training set"
         )
-    journal, first, start, partial = Journal(job.run), 0, 0, None
+    ema = job.recipe.ema
+    journal, first, start, partial = Journal(job.run, ema=ema), 0, 0, None
     if state is not None:
         session.restore(state, job.run.last)
-        journal = Journal(job.run, state["history"])
+        journal = Journal(job.run, state["history"], ema=ema)
         first, start, partial = int(state["epoch"]), int(state.get("step", 0)), state.get("partial")
     elif isinstance(job.init_from, Weights):
         session.init_weights(job.init_from)

@@ -50,8 +50,11 @@ class ScalarLog:
 class Journal:
     """The history of a run; `record` persists one finished epoch everywhere at once."""
 
-    def __init__(self, run: RunDir, history: Sequence[Mapping[str, float]] = ()) -> None:
+    def __init__(
+        self, run: RunDir, history: Sequence[Mapping[str, float]] = (), *, ema: float = 0.0
+    ) -> None:
         self.run = run
+        self.ema = ema  # the test columns are the averaged weights' (training: ema)
         self.history: list[dict[str, float]] = [dict(row) for row in history]
         self._log: ScalarLog | None = None
 
@@ -66,7 +69,7 @@ class Journal:
             self._log = ScalarLog(self.run.tensorboard)
         epoch = int(row["epoch"])
         self._log.scalars(epoch, {k: float(row[k]) for k in METRICS if k != "epoch"})
-        plot_curves(self.history, self.run.curves)
+        plot_curves(self.history, self.run.curves, ema=self.ema)
 
     @property
     def best(self) -> Mapping[str, float] | None:

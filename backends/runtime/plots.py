@@ -22,8 +22,11 @@ TRAIN, TEST, WRONG = "tab:blue", "tab:orange", "tab:red"
 Row = Mapping[str, float | str]  # one metrics.csv row: numbers, or strings from csv.DictReader
 
 
-def plot_curves(rows: Sequence[Row], path: Path, *, title: str = "Training curves") -> None:
-    """Loss and accuracy (fractions in [0, 1]) per epoch, train and test, from metrics.csv rows.
+def plot_curves(
+    rows: Sequence[Row], path: Path, *, title: str = "Training curves", ema: float = 0.0
+) -> None:
+    """Loss and accuracy (fractions in [0, 1]) per epoch, train and test, from metrics.csv rows;
+    with `ema` the title says that the test curves are the averaged weights'.
 
     Values may be strings as csv.DictReader gives them; empty or missing ones are skipped.
     """
@@ -35,7 +38,7 @@ def plot_curves(rows: Sequence[Row], path: Path, *, title: str = "Training curve
     best = _mark_best(acc_ax, _points(rows, "test_acc"))
     acc_ax.set_title(f"accuracy ({best})" if best else "accuracy")
     acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    fig.suptitle(title)
+    fig.suptitle(f"{title} (test: the averaged weights, ema {ema:g})" if ema else title)
     _save(fig, path)
 
 
