@@ -208,3 +208,18 @@ def test_a_bad_decay_is_one_line(toy: Path, tmp_path: Path) -> None:
     assert code == 2
     assert output.strip().splitlines()[-1].startswith("--ema: error[flag]:"), output
     assert not (tmp_path / "run").exists()
+
+
+def test_damaged_trained_weights_are_a_value_error() -> None:
+    """What restore turns into a one-line checkpoint error."""
+    from incept.runtime.keras.ema import from_bytes, to_bytes
+
+    two = [np.zeros(2, np.float32), np.ones((2, 3), np.float32)]
+    assert _equal(from_bytes(to_bytes(two), 2), two)
+    for data, message in (
+        (b"garbage", "not a readable .npz"),
+        (to_bytes(two)[:40], "not a readable .npz"),
+        (to_bytes(two), "2 trained weights for a model of 3"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            from_bytes(data, 3)

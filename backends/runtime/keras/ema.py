@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,8 +74,12 @@ def to_bytes(values: list[np.ndarray]) -> bytes:
 
 
 def from_bytes(data: bytes, count: int) -> list[np.ndarray]:
-    with np.load(io.BytesIO(data)) as archive:
-        values = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+    """`count` arrays from `to_bytes`' output, or ValueError saying what is wrong."""
+    try:
+        with np.load(io.BytesIO(data)) as archive:
+            values = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"not a readable .npz ({type(exc).__name__})") from None
     if len(values) != count:
         raise ValueError(f"{len(values)} trained weights for a model of {count}")
     return values

@@ -21,7 +21,6 @@ checkpoint mid-epoch: a resumed run draws the masks an uninterrupted one would.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,7 +144,11 @@ class KerasSession:
         if self.average is not None:  # the file's model weights are the average
             self.average.start(int(state["ema_updates"]))
             data = checkpoint.read_member(path, checkpoint.TRAINED)
-            self.average.set_trained(from_bytes(data, len(self.average.weights)))
+            try:
+                trained = from_bytes(data, len(self.average.weights))
+            except ValueError as exc:  # also a damaged .npz
+                raise InputError(Code.CHECKPOINT, path, f"{checkpoint.TRAINED}: {exc}") from None
+            self.average.set_trained(trained)
         for variable, value in zip(
             _seed_states(self.model), state.get("dropout", ()), strict=False
         ):
@@ -230,11 +233,10 @@ class KerasSession:
         return finite and (self.average is None or self.average.finite())
 
     def test_logits(self) -> tuple[np.ndarray, np.ndarray]:
-        with self._averaged():
+        if self.average is None:
             return self._test_logits()
-
-    def _averaged(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext() if self.average is None else self.average.swapped()
+        with self.average.swapped():
+            return self._test_logits()
 
     def _test_logits(self) -> tuple[np.ndarray, np.ndarray]:
         logits, labels = [], []
