@@ -1,5 +1,6 @@
 """Run under `torchrun --nproc_per_node=2`: train the tiny spec with DDP on gloo and
-save this rank's parameters, so a test can compare the ranks."""
+save this rank's parameters (and its average's, with --ema), so a test can compare the
+ranks."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def main(argv: list[str]) -> None:
     TorchSession.__init__ = keep  # type: ignore[method-assign]
     train(make_job(spec, params))
     weights = {k: v.detach().clone() for k, v in sessions[0].raw.named_parameters()}
+    if sessions[0].average is not None:
+        averaged = sessions[0].average.model.named_parameters()  # buffers are per rank
+        weights.update({f"average.{k}": v.detach().clone() for k, v in averaged})
     torch.save(weights, Path(params["run_dir"]) / f"rank{os.environ['RANK']}.params.pt")
 
 

@@ -306,12 +306,13 @@ def test_ddp_on_gloo_trains_and_ranks_agree(toy: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     argv = [torchrun, "--standalone", "--nproc_per_node=2", str(ROOT / "tests" / "ddp_worker.py"), TINY,
             "--data", "fashion-mnist", "--data-dir", str(toy), "--out", str(out), "--epochs", "2",
-            "--no-progress", "--device", "cpu"]  # fmt: skip
+            "--no-progress", "--device", "cpu", "--ema", "0.9"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.params.pt", weights_only=True) for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()
+    assert any(k.startswith("average.") for k in ranks[0])  # each rank's average agrees too
     assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
     rows = RunDir(out).read_metrics()
     assert (
