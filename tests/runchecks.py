@@ -25,6 +25,16 @@ def incept(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def train_tiny(toy: Path, backend: str, run: Path, *extra: str) -> tuple[int, str]:
+    """`incept train` of tests/data/train/tiny.yaml on toy Fashion-MNIST files: two
+    epochs of batch 16, seed 5, on the CPU (64 toy images: 4 steps an epoch)."""
+    return incept(
+        "train", "tests/data/train/tiny.yaml", "--backend", backend, "--data", "fashion-mnist",
+        "--data-dir", str(toy), "--run-dir", str(run), "--epochs", "2", "--batch-size", "16",
+        "--no-progress", "--device", "cpu", "--seed", "5", *extra,
+    )  # fmt: skip
+
+
 def computed(run: RunDir) -> list[dict[str, float]]:
     """metrics.csv without its timing columns."""
     return [{k: v for k, v in row.items() if k not in TIMING} for row in run.read_metrics()]

@@ -12,13 +12,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402  (before TensorFlow: tests/conftest.py)
-from runchecks import computed, incept  # noqa: E402
+from runchecks import computed, incept, train_tiny  # noqa: E402
 from toydata import write_toy_fashion  # noqa: E402
 
 from incept.runtime import checkpoints, driver  # noqa: E402
 from incept.runtime.rundir import RunDir  # noqa: E402
 
-TINY = "tests/data/train/tiny.yaml"
 STEPS = 4  # 64 images / batch 16
 SUFFIX = {"torch": ".pt", "keras": ".keras"}
 
@@ -113,11 +112,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(toy: Path, backend: str, run: Path, *extra: str) -> tuple[int, str]:
-    return incept(
-        "train", TINY, "--backend", backend, "--data", "fashion-mnist", "--data-dir", str(toy),
-        "--run-dir", str(run), "--epochs", "2", "--batch-size", "16", "--no-progress",
-        "--device", "cpu", "--seed", "5", "--flip", *extra,
-    )  # fmt: skip
+    return train_tiny(toy, backend, run, "--flip", *extra)
 
 
 def _saved(run: RunDir, backend: str) -> tuple[list[np.ndarray], list[np.ndarray] | None]:

@@ -11,14 +11,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402  (before TensorFlow: tests/conftest.py)
-from runchecks import incept  # noqa: E402
+from runchecks import train_tiny  # noqa: E402
 from toydata import write_toy_fashion  # noqa: E402
 
 from incept.runtime import checkpoints  # noqa: E402
 from incept.runtime.rundir import RunDir  # noqa: E402
 from incept.runtime.torch.optim import RMSProp  # noqa: E402
 
-TINY = "tests/data/train/tiny.yaml"
 LRS = [0.1, 0.3, 0.2, 0.05, 0.01, 0.2, 0.1, 0.05]  # a moving learning rate
 
 
@@ -126,12 +125,8 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(toy: Path, backend: str, run: Path, *extra: str) -> tuple[int, str]:
-    return incept(
-        "train", TINY, "--backend", backend, "--data", "fashion-mnist", "--data-dir", str(toy),
-        "--run-dir", str(run), "--epochs", "2", "--batch-size", "16", "--no-progress",
-        "--device", "cpu", "--seed", "5", "--optimizer", "rmsprop", "--lr", "0.01",
-        "--clip-grad-norm", "2", "--schedule", "constant", *extra,
-    )  # fmt: skip
+    papers = ("--optimizer", "rmsprop", "--lr", "0.01", "--clip-grad-norm", "2")
+    return train_tiny(toy, backend, run, *papers, "--schedule", "constant", *extra)
 
 
 @pytest.mark.parametrize("backend", ["torch", "keras"])

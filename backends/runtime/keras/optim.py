@@ -41,6 +41,13 @@ from incept.compiler.spec.schema import Training
 from ..schedule import lr_table
 
 
+def _coupled_decay(gradient: Any, variable: Any, l2: float) -> Any:
+    """g + l2 * w for weights (more than one axis); biases and norm parameters as they are."""
+    if not l2 or len(variable.shape) <= 1:
+        return gradient
+    return ops.add(gradient, ops.multiply(variable, ops.cast(l2, variable.dtype)))
+
+
 @keras.saving.register_keras_serializable(package="incept")
 class TorchSGD(keras.optimizers.Optimizer):
     """torch.optim.SGD (momentum, nesterov, coupled weight decay) for Keras."""
@@ -69,9 +76,7 @@ class TorchSGD(keras.optimizers.Optimizer):
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         lr = ops.cast(learning_rate, variable.dtype)
-        g = ops.cast(gradient, variable.dtype)
-        if self.l2 and len(variable.shape) > 1:  # weights only: not biases, not BN
-            g = ops.add(g, ops.multiply(variable, ops.cast(self.l2, variable.dtype)))
+        g = _coupled_decay(ops.cast(gradient, variable.dtype), variable, self.l2)
         if self.momentum:
             m = ops.cast(self.momentum, variable.dtype)
             buf = self.momentums[self._get_variable_index(variable)]
@@ -113,9 +118,7 @@ class TFRMSProp(keras.optimizers.Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         index = self._get_variable_index(variable)
         lr = ops.cast(learning_rate, variable.dtype)
-        g = ops.cast(gradient, variable.dtype)
-        if self.l2 and len(variable.shape) > 1:  # weights only: not biases, not BN
-            g = ops.add(g, ops.multiply(variable, ops.cast(self.l2, variable.dtype)))
+        g = _coupled_decay(ops.cast(gradient, variable.dtype), variable, self.l2)
         ms, buf = self.square_avgs[index], self.momentums[index]
         self.assign(
             ms, ops.add(ops.multiply(ms, self.decay), ops.multiply(ops.square(g), 1 - self.decay))
