@@ -61,7 +61,7 @@ SLOW_FILES = {
     "test_backbone.py": 22, "test_bench_family.py": 21, "test_fuzz.py": 21,
     "test_diagram.py": 20, "test_keras_backbone.py": 18, "test_family.py": 18,
     "test_keras_jax.py": 17, "test_finetune.py": 16, "test_checkpoints.py": 15,
-    "test_ema.py": 27, "test_optim.py": 30,
+    "test_ema.py": 30, "test_optim.py": 12,
 }  # fmt: skip
 
 

@@ -1,7 +1,9 @@
 """Polyak averaging (`training: ema:`, `--ema`): both backends' averages against
-TensorFlow's ExponentialMovingAverage, and in `incept train`: the average does not
-change what is trained, it is what the test metrics, best.*, eval and export see, and a
-run stopped mid-epoch resumes to the same weights and average."""
+TensorFlow's ExponentialMovingAverage; and the Inception papers' recipe in `incept
+train` (averaging with RMSProp and clipping, whose updates tests/test_optim.py proves):
+the average does not change what is trained, it is what the test metrics, best.*, eval
+and export see, the optimizer's state is saved, and a run stopped mid-epoch resumes to
+the same weights, optimizer state and average."""
 
 from __future__ import annotations
 
@@ -112,7 +114,8 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(toy: Path, backend: str, run: Path, *extra: str) -> tuple[int, str]:
-    return train_tiny(toy, backend, run, "--flip", *extra)
+    papers = ("--optimizer", "rmsprop", "--lr", "0.01", "--clip-grad-norm", "2")
+    return train_tiny(toy, backend, run, "--flip", *papers, *extra)
 
 
 def _saved(run: RunDir, backend: str) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
@@ -156,6 +159,26 @@ def test_averaging_does_not_change_what_is_trained(runs) -> None:
     assert not _equal(average, trained)
     state = checkpoints.load(averaged.last, None, "cpu").state
     assert state["ema_updates"] == 2 * STEPS and state["recipe"]["ema"] == 0.7
+
+
+def test_the_papers_optimizer_state_is_saved_and_loads(runs) -> None:
+    """RMSProp's mean squares (from 1) and momentum are in the checkpoint; the Keras
+    optimizer and its clipping round-trip through load_model."""
+    backend, plain, _ = runs
+    state = checkpoints.load(plain.last, None, "cpu").state
+    assert state["recipe"]["optimizer"] == "rmsprop" and state["recipe"]["clip_grad_norm"] == 2
+    if backend == "torch":
+        saved = torch.load(plain.last, weights_only=True)["optimizer"]["state"]
+        assert saved and all("square_avg" in s and "momentum_buffer" in s for s in saved.values())
+        return
+    import keras
+
+    from incept.runtime.model_source import import_source
+
+    import_source(plain.model_source.read_text(), plain.model_source)
+    optimizer = keras.models.load_model(plain.last).optimizer
+    assert type(optimizer).__name__ == "TFRMSProp" and optimizer.global_clipnorm == 2
+    assert int(optimizer.iterations) == 2 * STEPS
 
 
 def test_the_test_metrics_and_eval_see_the_average(runs) -> None:

@@ -1,6 +1,6 @@
 """The Inception-v3/v4 papers' optimizer and clipping (`optimizer: rmsprop`,
 `clip_grad_norm`): torch's and Keras' updates against timm's RMSpropTF and torch's
-clip_grad_norm_, and both in `incept train`."""
+clip_grad_norm_ (tests/test_ema.py trains and resumes with them)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402  (before TensorFlow: tests/conftest.py)
 from runchecks import train_tiny  # noqa: E402
-from toydata import write_toy_fashion  # noqa: E402
 
-from incept.runtime import checkpoints  # noqa: E402
-from incept.runtime.rundir import RunDir  # noqa: E402
 from incept.runtime.torch.optim import RMSProp  # noqa: E402
 
 LRS = [0.1, 0.3, 0.2, 0.05, 0.01, 0.2, 0.1, 0.05]  # a moving learning rate
@@ -116,51 +113,12 @@ def test_keras_global_clipnorm_is_torchs_clip_grad_norm(optimizer: str) -> None:
     assert not np.allclose(_torch_run(make, w0, b0, grads)[0], clipped[0], atol=1e-3)
 
 
-# -- in incept train -------------------------------------------------------------------
+# -- in incept train: tests/test_ema.py trains with this recipe ------------------------
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_toy_fashion(tmp_path_factory.mktemp("toy"), train=64, test=20)
-
-
-def _train(toy: Path, backend: str, run: Path, *extra: str) -> tuple[int, str]:
-    papers = ("--optimizer", "rmsprop", "--lr", "0.01", "--clip-grad-norm", "2")
-    return train_tiny(toy, backend, run, *papers, "--schedule", "constant", *extra)
-
-
-@pytest.mark.parametrize("backend", ["torch", "keras"])
-def test_train_with_the_papers_optimizer_and_resume(
-    backend: str, toy: Path, tmp_path: Path
-) -> None:
-    """Two epochs with RMSProp and clipping, and one epoch then --resume to two: the
-    optimizer's state (mean squares from 1, momentum) is saved and restored exactly."""
-    suffix = {"torch": ".pt", "keras": ".keras"}[backend]
-    whole, split = RunDir(tmp_path / "whole", suffix), RunDir(tmp_path / "split", suffix)
-    assert _train(toy, backend, whole.path)[0] == 0
-    assert _train(toy, backend, split.path, "--epochs", "1")[0] == 0
-    code, output = _train(toy, backend, split.path, "--resume")
-    assert code == 0, output
-    rows = whole.read_metrics()
-    assert [r["train_loss"] for r in split.read_metrics()] == [r["train_loss"] for r in rows]
-    state = checkpoints.load(whole.last, None, "cpu").state
-    assert state["recipe"]["optimizer"] == "rmsprop" and state["recipe"]["clip_grad_norm"] == 2
-    if backend == "torch":
-        saved = torch.load(whole.last, weights_only=True)["optimizer"]["state"]
-        assert saved and all("square_avg" in s and "momentum_buffer" in s for s in saved.values())
-    else:
-        import keras
-
-        from incept.runtime.model_source import import_source
-
-        import_source(whole.model_source.read_text(), whole.model_source)
-        optimizer = keras.models.load_model(whole.last).optimizer  # it round-trips
-        assert type(optimizer).__name__ == "TFRMSProp" and optimizer.global_clipnorm == 2
-        assert int(optimizer.iterations) == 2 * 4
-
-
-def test_clipping_with_replicas_is_one_line(toy: Path, tmp_path: Path) -> None:
-    code, output = _train(toy, "keras", tmp_path / "run", "--replicas", "2")
+def test_clipping_with_replicas_is_one_line(tmp_path: Path) -> None:
+    clip = ("--clip-grad-norm", "2", "--replicas", "2")
+    code, output = train_tiny(tmp_path, "keras", tmp_path / "run", *clip)  # refused before data
     assert code == 2
     assert output.strip().startswith("--clip-grad-norm: error[flag]: does not combine with")
     assert not (tmp_path / "run").exists()
