@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402  (before TensorFlow: tests/conftest.py)
 from runchecks import train_tiny  # noqa: E402
+from toydata import write_toy_fashion  # noqa: E402
 
 from incept.runtime.torch.optim import RMSProp  # noqa: E402
 
@@ -117,8 +118,9 @@ def test_keras_global_clipnorm_is_torchs_clip_grad_norm(optimizer: str) -> None:
 
 
 def test_clipping_with_replicas_is_one_line(tmp_path: Path) -> None:
+    toy = write_toy_fashion(tmp_path / "toy", train=64, test=20)
     clip = ("--clip-grad-norm", "2", "--replicas", "2")
-    code, output = train_tiny(tmp_path, "keras", tmp_path / "run", *clip)  # refused before data
+    code, output = train_tiny(toy, "keras", tmp_path / "run", *clip)
     assert code == 2
     assert output.strip().startswith("--clip-grad-norm: error[flag]: does not combine with")
     assert not (tmp_path / "run").exists()

@@ -59,11 +59,6 @@ def make_job(spec: str, flags: Mapping[str, Any]) -> Job:
     if wrong:
         raise InputError(Code.FLAG, "--num-classes", f"{spec}: {wrong}")
     recipe = recipes.from_flags(compiled.spec.training, flags)
-    if recipe.clip_grad_norm and (flags.get("replicas") or 1) > 1:
-        raise InputError(
-            Code.FLAG, "--clip-grad-norm", "does not combine with --replicas: Keras clips each "
-            "replica's gradients before they are summed; train on one device, or with torchrun",
-        )  # fmt: skip
     init_from = None
     if flags.get("init_from"):
         if flags["resume"]:

@@ -78,6 +78,11 @@ class KerasSession:
     is_main, world = True, 1  # one process (--replicas are devices inside it)
 
     def __init__(self, job: Job) -> None:
+        if job.recipe.clip_grad_norm and job.options.replicas > 1:  # before the devices split
+            raise InputError(
+                Code.FLAG, "--clip-grad-norm", "does not combine with --replicas: Keras clips "
+                "each replica's gradients before they are summed; train on one device",
+            )  # fmt: skip
         rt = setup(job.options)
         keras.utils.set_random_seed(job.options.seed)
         self.seed = job.options.seed
