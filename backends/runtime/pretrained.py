@@ -235,9 +235,10 @@ def create(
 
 def data_config(source: str | Path, target: Target) -> dict[str, Any]:
     """How to feed the model `create(source, target, ...)` builds: one image's shape (C,
-    H, W for torch, H, W, C for Keras), the per-channel mean and std on [0, 1] it expects (after the transform_input create
-    switches on), and the centre crop and filter its library evaluates with (timm's
-    `resolve_data_config`); a run folder's or checkpoint's: its data's statistics."""
+    H, W for torch, H, W, C for Keras), the per-channel mean and std on [0, 1] it expects
+    (after the transform_input create switches on), and the centre crop and filter its
+    library evaluates with (timm's `resolve_data_config`); a run folder's or
+    checkpoint's: its data's statistics."""
     where = f"pretrained={str(source)!r}"
     reference = reference_of(source, target.name, where)
     shape = tuple(target.graph.input.shape or ())  # C, H, W: a Keras model's image is H, W, C
